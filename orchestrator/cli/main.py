@@ -1,0 +1,168 @@
+"""The `pystack` command: global options, lazy sub-command loading, and the one place that
+turns errors into messages and exit codes.
+
+`pystack --help` and shell completion must import only click: every sub-command lives in its
+own module, listed in COMMANDS as "module:attribute", and is imported only when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+import click
+
+# name -> (module under pystack.orchestrator.cli, attribute, one-line help shown by --help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "version": ("misc_cmd", "version", "Show the pystack version."),
+    "completion": ("misc_cmd", "completion", "Print the shell completion script."),
+}
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """Options given before the sub-command; every command reads them from ctx.obj."""
+
+    files: tuple[str, ...] = ()
+    project_name: str | None = None
+    project_directory: str | None = None
+    env_files: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    log_level: str = "warning"
+    log_format: str = "console"
+    progress: str = "auto"
+    no_color: bool = False
+    environ: dict[str, str] = field(default_factory=dict)
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, attr, _ = entry
+        cmd = getattr(import_module(f"pystack.orchestrator.cli.{module}"), attr)
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Uses the static help text so `--help` imports no command module.
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+              help="Compose file (repeatable; '-' reads standard input).")
+@click.option("-p", "--project-name", default=None, help="Project name.")
+@click.option("--project-directory", default=None, metavar="DIR",
+              help="Working directory of the project (default: the first file's directory).")
+@click.option("--env-file", "env_files", multiple=True, metavar="FILE",
+              help="Environment file (repeatable).")
+@click.option("--profile", "profiles", multiple=True, help="Enable a profile (repeatable).")
+@click.option("--log-level", default="warning",
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="pystack's own log level.")
+@click.option("--log-format", default="console", type=click.Choice(["console", "json"]),
+              help="pystack's own log format.")
+@click.option("--progress", default="auto",
+              type=click.Choice(["auto", "tty", "plain", "json", "quiet"]),
+              help="How progress is shown.")
+@click.option("--no-color", "--no-ansi", "no_color", is_flag=True, help="No colours.")
+@click.version_option(package_name="pystack-compose", prog_name="pystack")
+@click.pass_context
+def cli(ctx: click.Context, files: tuple[str, ...], project_name: str | None,
+        project_directory: str | None, env_files: tuple[str, ...], profiles: tuple[str, ...],
+        log_level: str, log_format: str, progress: str, no_color: bool) -> None:
+    """pystack: run Compose stacks on pystack's own container engine."""
+    ctx.obj = GlobalOptions(
+        files=files, project_name=project_name, project_directory=project_directory,
+        env_files=env_files, profiles=profiles, log_level=log_level.lower(),
+        log_format=log_format, progress=progress, no_color=no_color,
+        environ=dict(os.environ),
+    )
+
+
+def report(exc: BaseException) -> int:
+    """Print a pystack error (any package's tree) to stderr; return its exit code."""
+    message = getattr(exc, "message", None) or str(exc)
+    hint = getattr(exc, "hint", None)
+    click.echo(f"error: {message}" if "\n" not in message else message, err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    code = getattr(exc, "exit_code", 1)
+    return code if isinstance(code, int) else 1
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    # Imported lazily: each is a tiny module with no heavy imports.
+    from pystack.net.errors import NetError
+    from pystack.orchestrator.errors import PystackError
+    from pystack.runtime.errors import ContainerRuntimeError
+
+    return (PystackError, ContainerRuntimeError, NetError)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    try:
+        return cli.main(args=argv, prog_name="pystack", standalone_mode=True)
+    except SystemExit:
+        raise
+    except _known_errors() as exc:
+        sys.exit(report(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+class PystackCommand(click.Command):
+    """A command whose pystack errors become a message and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _known_errors() as exc:
+            ctx.exit(report(exc))
+
+
+def project_options(f: Any) -> Any:
+    """Accept the project options after the sub-command too (`pystack up -f stack.yml`), as
+    well as before it (`pystack -f stack.yml up`).  The merged result is in ctx.obj."""
+
+    def merge(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if not value:
+            return value
+        obj = ctx.find_object(GlobalOptions) or GlobalOptions()
+        name = param.name or ""
+        if name in ("files", "env_files", "profiles"):
+            value = (*getattr(obj, name), *value)
+        from dataclasses import replace
+
+        ctx.obj = replace(obj, **{name: value})
+        return value
+
+    opts = [
+        click.option("-f", "--file", "files", multiple=True, metavar="FILE", expose_value=False,
+                     callback=merge, help="Compose file (repeatable; '-' reads stdin)."),
+        click.option("-p", "--project-name", "project_name", default=None, expose_value=False,
+                     callback=merge, help="Project name."),
+        click.option("--project-directory", "project_directory", default=None,
+                     expose_value=False, callback=merge, metavar="DIR",
+                     help="Working directory of the project."),
+        click.option("--env-file", "env_files", multiple=True, expose_value=False,
+                     callback=merge, metavar="FILE", help="Environment file (repeatable)."),
+        click.option("--profile", "profiles", multiple=True, expose_value=False,
+                     callback=merge, help="Enable a profile (repeatable)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
