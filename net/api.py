@@ -1,0 +1,125 @@
+"""The network API the orchestrator uses, and the types it exchanges.  net/ knows networks and
+attachments by name; it never learns what a service is (the orchestrator passes the names a
+container answers to as `aliases`).
+
+Every object net/ creates on the host is recorded under PYSTACK_RUN/PYSTACK_ROOT so that
+teardown removes exactly it, and carries PYSTACK_IFPREFIX (links) / PYSTACK_NFT_TABLE (rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class IpamPool:
+    subnet: str | None = None           # "172.28.0.0/16"
+    ip_range: str | None = None
+    gateway: str | None = None
+    aux_addresses: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str                           # full name on the host: "<project>_<key>" or `name:`
+    project: str                        # owner; teardown of a project removes only its networks
+    internal: bool = False
+    external: bool = False              # must exist already; never created or removed
+    enable_ipv6: bool = False
+    ipam: tuple[IpamPool, ...] = ()     # empty = allocate from the pool
+    driver_opts: dict[str, str] = field(default_factory=dict)   # e.g. com.docker.network.driver.mtu
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    name: str
+    project: str
+    bridge: str                         # host device name (<= 15 chars)
+    subnet: str
+    gateway: str
+    subnet6: str | None = None
+    gateway6: str | None = None
+    internal: bool = False
+    external: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttachSpec:
+    network: str                        # full network name
+    aliases: tuple[str, ...] = ()       # every name this container answers to on this network
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    mac_address: str | None = None
+    priority: int = 0                   # highest priority gets the default route (then name)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    network: str
+    interface: str                      # "eth0", "eth1", ... inside the container
+    ipv4_address: str                   # "172.18.0.2"
+    prefixlen: int
+    gateway: str
+    mac_address: str
+    ipv6_address: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    target: int
+    published: int | None = None        # None = ephemeral
+    host_ip: str = ""                   # "" = all addresses
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    target: int
+    published: int
+    host_ip: str
+    protocol: Literal["tcp", "udp"]
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """What goes into the container's resolv.conf and hosts file besides peer names."""
+
+    servers: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    extra_hosts: tuple[tuple[str, str], ...] = ()   # (hostname, ip)
+    hostname: str = ""                  # the container's own name(s) for its hosts file
+    domainname: str = ""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A container's network namespace, pinned on the host, and its name files."""
+
+    container_id: str
+    project: str
+    netns_path: str                     # hand this to the runtime (ContainerSpec.netns)
+    hosts_path: str                     # bind-mount at /etc/hosts (kept current, written in place)
+    resolv_path: str                    # bind-mount at /etc/resolv.conf
+    attachments: tuple[Attachment, ...] = ()
+
+
+class Network(Protocol):
+    """Host networking for one project (the fake for unit tests satisfies it too)."""
+
+    def ensure_network(self, spec: NetworkSpec) -> NetworkInfo: ...
+    def remove_network(self, name: str) -> None: ...
+    def list_networks(self) -> list[NetworkInfo]: ...
+    def create_sandbox(self, container_id: str, dns: DnsConfig) -> Sandbox: ...
+    def attach(self, container_id: str, spec: AttachSpec) -> Attachment: ...
+    def detach(self, container_id: str, network: str) -> None: ...
+    def publish(self, container_id: str, ports: list[PortSpec]) -> list[PublishedPort]: ...
+    def check_ports(self, ports: list[PortSpec]) -> None: ...   # raises PortInUseError
+    def published(self, container_id: str) -> list[PublishedPort]: ...
+    def sandbox(self, container_id: str) -> Sandbox | None: ...
+    def remove_sandbox(self, container_id: str) -> None: ...    # detaches all, unpublishes
+    def teardown(self) -> None: ...     # everything of this project, also what dead owners left

@@ -1,0 +1,1 @@
+"""pystack.runtime.image: the content-addressed image store, local import, registry pull/push."""
