@@ -23,3 +23,21 @@ class NetworkNotFoundError(NetError):
 
 class PortInUseError(NetError):
     """A published host port is already taken on the host."""
+
+
+class NetConfigError(NetError):
+    """A network, attachment or port request is invalid (bad subnet, address outside it...)."""
+
+    exit_code = 3
+
+
+class AddressInUseError(NetError):
+    """A requested address (static IP, subnet) is already taken."""
+
+
+class PoolExhaustedError(NetError):
+    """No free subnet (or address) is left in the pool."""
+
+
+class SandboxNotFoundError(NetError):
+    exit_code = 4
