@@ -254,8 +254,9 @@ class Service:
             if mode and mode.startswith("service:"):
                 seen.setdefault(mode[len("service:"):], None)
         for src in self.volumes_from:
-            if not src.startswith("container:"):
-                seen.setdefault(src.removeprefix("service:").split(":", 1)[0], None)
+            first = src.split(":", 1)[0]
+            if first != "container":
+                seen.setdefault(first, None)
         return tuple(seen)
 
 

@@ -1,0 +1,210 @@
+"""Compose's short syntaxes, expanded to their long forms exactly as compose-go does: ports
+(`[ip:][host:]container[/proto]`, ranges), volumes (`src:dst:opts`), KEY=VALUE lists,
+extra_hosts, secret/config references, and shell-style command strings.
+
+Parsers raise ValueError with a human reason; semantic.py turns that into a problem line.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pystack.orchestrator.config.units import parse_port_range
+
+_PROPAGATION = {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
+_CONSISTENCY = {"consistent", "cached", "delegated"}
+
+
+def split_command(text: str) -> list[str]:
+    """Split a command string like a POSIX shell would (compose-go uses shellwords)."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def to_mapping(value: Any, empty: str | None) -> dict[str, Any]:
+    """A `KEY=VALUE` list or a mapping -> a mapping of strings; a bare `KEY` maps to `empty`."""
+    if isinstance(value, Mapping):
+        return {str(k): _scalar(v) for k, v in value.items()}
+    out: dict[str, Any] = {}
+    for item in value or []:
+        key, sep, val = str(item).partition("=")
+        out[key] = val if sep else empty
+    return out
+
+
+def _scalar(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(value)
+    return str(value)
+
+
+def ports(item: Any) -> list[dict[str, Any]]:
+    """One `ports:` entry -> its long-form entries (a container range gives one per port)."""
+    if isinstance(item, Mapping):
+        out: dict[str, Any] = {"mode": "ingress"}
+        out.update({k: v for k, v in item.items() if not str(k).startswith("x-")})
+        if "published" in out and out["published"] is not None:
+            out["published"] = str(out["published"])
+        out.setdefault("protocol", "tcp")
+        if isinstance(out.get("target"), str) and out["target"].isdigit():
+            out["target"] = int(out["target"])
+        return [out]
+    return parse_port_spec(str(item))
+
+
+def parse_port_spec(text: str) -> list[dict[str, Any]]:
+    """Parse `[ip:][host:]container[/proto]` like docker/go-connections nat.ParsePortSpec."""
+    raw, _, proto = text.partition("/")
+    proto = proto or "tcp"
+    if proto not in ("tcp", "udp", "sctp"):
+        raise ValueError(f"invalid protocol '{proto}' (use tcp, udp or sctp)")
+    ip, host, container = _split_port_parts(raw)
+    if ip.startswith("[") and ip.endswith("]"):
+        ip = ip[1:-1]
+    if not container:
+        raise ValueError(f"no container port in '{text}'")
+    first, last = parse_port_range(container)
+    host_first = host_last = 0
+    if host:
+        host_first, host_last = parse_port_range(host)
+        if (last - first) != (host_last - host_first) and last != first:
+            raise ValueError(
+                f"invalid port mapping '{text}' (the host and container ranges differ in size)")
+    out = []
+    for i in range(last - first + 1):
+        entry: dict[str, Any] = {"mode": "ingress"}
+        if ip:
+            entry["host_ip"] = ip
+        entry["target"] = first + i
+        if host:
+            published = str(host_first + i)
+            if first == last and host_first != host_last:
+                published = f"{host_first}-{host_last}"
+            entry["published"] = published
+        entry["protocol"] = proto
+        out.append(entry)
+    return out
+
+
+def _split_port_parts(raw: str) -> tuple[str, str, str]:
+    if raw.startswith("["):
+        end = raw.find("]")
+        if end > 0 and raw[end + 1:end + 2] == ":":
+            rest = raw[end + 2:].split(":")
+            if len(rest) == 2:
+                return raw[:end + 1], rest[0], rest[1]
+            if len(rest) == 1:
+                return raw[:end + 1], "", rest[0]
+    parts = raw.split(":")
+    if len(parts) == 1:
+        return "", "", parts[0]
+    if len(parts) == 2:
+        return "", parts[0], parts[1]
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    return ":".join(parts[:-2]), parts[-2], parts[-1]
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path or path.startswith(("git@", "github.com/"))
+
+
+def _is_bind_source(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or (len(source) > 1 and source[1] == ":")
+
+
+def volume(item: Any, resolve: Callable[[str], str]) -> dict[str, Any]:
+    """One `volumes:` entry -> its long form; bind sources resolved with `resolve`."""
+    if isinstance(item, Mapping):
+        out = {k: v for k, v in item.items() if not str(k).startswith("x-")}
+        if out.get("type") == "bind" and isinstance(out.get("source"), str):
+            out["source"] = resolve(out["source"])
+        if out.get("type") == "tmpfs" and isinstance(out.get("tmpfs"), Mapping):
+            tmpfs = dict(out["tmpfs"])
+            if "size" in tmpfs:
+                from pystack.orchestrator.config.units import parse_bytes
+
+                try:
+                    tmpfs["size"] = str(parse_bytes(tmpfs["size"]))
+                except ValueError:
+                    pass
+            out["tmpfs"] = tmpfs
+        return out
+    return parse_volume_spec(str(item), resolve)
+
+
+def parse_volume_spec(text: str, resolve: Callable[[str], str]) -> dict[str, Any]:
+    """Parse `[source:]target[:options]` like compose-go format.ParseVolume."""
+    parts = text.split(":")
+    if not text or len(parts) > 3 or any(not p for p in parts):
+        raise ValueError(f"invalid volume '{text}' (use SOURCE:TARGET[:ro] or TARGET)")
+    if len(parts) == 1:
+        return {"type": "volume", "target": parts[0], "volume": {}}
+    source, target = parts[0], parts[1]
+    opts = parts[2].split(",") if len(parts) == 3 else []
+    bind = _is_bind_source(source)
+    out: dict[str, Any] = {"type": "bind" if bind else "volume",
+                           "source": resolve(source) if bind else source, "target": target}
+    bind_opts: dict[str, Any] = {}
+    vol_opts: dict[str, Any] = {}
+    for opt in opts:
+        if opt == "ro":
+            out["read_only"] = True
+        elif opt == "rw":
+            pass
+        elif opt in ("z", "Z"):
+            bind_opts["selinux"] = opt
+        elif opt in _PROPAGATION:
+            bind_opts["propagation"] = opt
+        elif opt in _CONSISTENCY:
+            out["consistency"] = opt
+        elif opt == "nocopy":
+            vol_opts["nocopy"] = True
+        else:
+            raise ValueError(f"invalid volume option '{opt}' in '{text}' (use ro, rw, z, Z, "
+                             "nocopy or a propagation mode)")
+    if bind:
+        bind_opts["create_host_path"] = True
+        out["bind"] = bind_opts
+    else:
+        out["volume"] = vol_opts
+    return out
+
+
+def extra_hosts(value: Any) -> list[str]:
+    """extra_hosts (list of host:ip / host=ip, or a mapping) -> sorted ["host=ip", ...]."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, Mapping):
+        for host, ips in value.items():
+            for ip in ips if isinstance(ips, list) else [ips]:
+                pairs.append((str(host), str(ip)))
+    else:
+        for item in value or []:
+            text = str(item)
+            if "=" in text:
+                host, _, ip = text.partition("=")
+            else:
+                host, _, ip = text.partition(":")
+            pairs.append((host, ip))
+    return [f"{h}={ip}" for h, ip in sorted(pairs)]
+
+
+def file_ref(item: Any, default_dir: str | None) -> dict[str, Any]:
+    """A service's secrets/configs entry -> long form; secrets get their /run/secrets target."""
+    if isinstance(item, Mapping):
+        out = {k: v for k, v in item.items() if not str(k).startswith("x-")}
+        if isinstance(out.get("mode"), int):
+            out["mode"] = "0" + format(out["mode"], "o")
+        return out
+    out = {"source": str(item)}
+    if default_dir is not None:
+        out["target"] = default_dir + str(item)
+    return out
