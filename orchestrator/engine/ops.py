@@ -1,0 +1,200 @@
+"""Lifecycle operations on a project's existing containers: down, stop, start, restart, kill,
+rm, pause, unpause.  Stops walk the dependency graph in reverse (dependents first), in
+parallel.  `down` works from what exists (the runtime's containers with the project's label,
+plus the state file's records) and so also cleans up after a CLI or shim that died.
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pystack.net.errors import NetError
+from pystack.orchestrator.engine.execute import walk
+from pystack.orchestrator.engine.plan import Existing
+from pystack.orchestrator.engine.stack import Stack
+from pystack.orchestrator.engine.volumes import remove_volume
+from pystack.orchestrator.errors import NotFoundError, OrchestratorError
+from pystack.runtime.errors import ContainerRuntimeError
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    volumes: bool = False
+    rmi: str | None = None              # "local" | "all"
+    remove_orphans: bool = True
+    timeout: float | None = None
+
+
+def _parallel(items: Iterable[Existing], fn: Callable[[Existing], None]) -> list[str]:
+    errs: list[str] = []
+
+    def one(e: Existing) -> None:
+        try:
+            fn(e)
+        except (OrchestratorError, ContainerRuntimeError, NetError) as x:
+            errs.append(f"{e.name}: {x.message}")
+
+    ts = [threading.Thread(target=one, args=(e,), daemon=True) for e in items]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return errs
+
+
+def _by_service(stack: Stack, containers: list[Existing],
+                fn: Callable[[Existing], None], reverse: bool = True) -> list[str]:
+    """Apply fn to every container, service by service along the graph (reverse = dependents
+    first), containers of one service in parallel."""
+    groups: dict[str, list[Existing]] = {}
+    for e in containers:
+        groups.setdefault(e.service, []).append(e)
+    errs: list[str] = []
+
+    def run(service: str) -> None:
+        errs.extend(_parallel(groups[service], fn))
+
+    walk(sorted(groups), stack.dependencies(), run, reverse=reverse)
+    return errs
+
+
+def _raise(errs: list[str]) -> None:
+    if errs:
+        raise OrchestratorError("\n".join(errs))
+
+
+def down(stack: Stack, opts: DownOptions) -> None:
+    live = stack.containers(oneoff=None)
+    ids = {e.id for e in live}
+    record = stack.b.state.load(stack.name)
+    ghosts = [c for c in record.containers if c.id not in ids]
+    errs = _by_service(stack, live, lambda e: stack.remove(e.id, e.name, opts.timeout,
+                                                            e.service))
+    for g in ghosts:
+        # Recorded but not (or no longer) known to the runtime: a create that was interrupted.
+        stack.discard(g.id)
+    nets = [n.name for n in stack.b.network.list_networks()]
+    if stack.project is not None:
+        from pystack.orchestrator.engine import specs as S
+
+        for svc in stack.project.services.values():
+            for net, *_ in S.service_networks(stack.project, svc):
+                if not net.external and net.name not in nets and net.name in record.networks:
+                    nets.append(net.name)
+    for n in nets:
+        stack.emit("network", n, "Removing")
+    try:
+        stack.b.network.teardown()
+    except NetError as e:
+        errs.append(f"network teardown: {e.message}")
+    for n in nets:
+        stack.emit("network", n, "Removed")
+    if opts.volumes:
+        names = set(record.volumes)
+        if stack.project is not None:
+            names |= {v.name for v in stack.project.volumes.values() if not v.external}
+            names -= {v.name for v in stack.project.volumes.values() if v.external}
+        for v in sorted(names):
+            stack.emit("volume", v, "Removing")
+            remove_volume(v)
+            stack.emit("volume", v, "Removed")
+    if opts.rmi and stack.project is not None:
+        remover = getattr(stack.b.images, "remove", None)
+        for svc in stack.project.services.values():
+            if svc.image and remover is not None and (opts.rmi == "all"):
+                try:
+                    remover(svc.image)
+                    stack.emit("image", svc.image, "Removed")
+                except Exception as e:
+                    stack.emit("image", svc.image, "Error", str(e))
+    _raise(errs)
+    stack.b.state.remove(stack.name)
+
+
+def _pick(stack: Stack, services: Iterable[str], oneoff: bool | None = False) -> list[Existing]:
+    services = list(services)
+    if stack.project is not None:
+        for s in services:
+            stack.project.service(s)
+    return stack.containers(oneoff=oneoff, services=services)
+
+
+def stop(stack: Stack, services: Iterable[str] = (), timeout: float | None = None) -> None:
+    cs = [e for e in _pick(stack, services) if e.running]
+    _raise(_by_service(stack, cs, lambda e: stack.stop(e.id, e.name, timeout, e.service)))
+
+
+def start(stack: Stack, services: Iterable[str] = ()) -> None:
+    cs = [e for e in _pick(stack, services) if not e.running]
+    if not stack.containers() and stack.project is not None:
+        raise NotFoundError("no containers to start", hint="run `pystack up` first")
+    _raise(_by_service(stack, cs, lambda e: stack.start(e.id, e.name, e.service),
+                       reverse=False))
+
+
+def restart(stack: Stack, services: Iterable[str] = (), timeout: float | None = None) -> None:
+    cs = _pick(stack, services)
+
+    def again(e: Existing) -> None:
+        stack.emit("container", e.name, "Restarting", service=e.service)
+        stack.b.runtime.stop(e.id, timeout)
+        stack.b.runtime.start(e.id)
+        stack.emit("container", e.name, "Restarted", service=e.service)
+
+    _raise(_parallel(cs, again))
+
+
+def kill(stack: Stack, services: Iterable[str] = (), signal: str = "SIGKILL") -> None:
+    sig = signal if signal.startswith("SIG") or signal.isdigit() else f"SIG{signal}"
+    if not sig.isdigit():
+        try:
+            _signal.Signals[sig.upper()]
+        except KeyError:
+            raise OrchestratorError(f"invalid signal {signal}") from None
+    cs = [e for e in _pick(stack, services) if e.running]
+
+    def one(e: Existing) -> None:
+        stack.emit("container", e.name, "Killing", service=e.service)
+        stack.b.runtime.kill(e.id, int(sig) if sig.isdigit() else sig.upper())
+        stack.emit("container", e.name, "Killed", service=e.service)
+
+    _raise(_parallel(cs, one))
+
+
+def rm(stack: Stack, services: Iterable[str] = (), force: bool = False, stop_first: bool = False,
+       volumes: bool = False, timeout: float | None = None) -> list[str]:
+    cs = _pick(stack, services)
+    if stop_first:
+        stop(stack, services, timeout)
+        cs = _pick(stack, services)
+    running = [e.name for e in cs if e.running]
+    if running and not force:
+        raise OrchestratorError("cannot remove running containers: " + ", ".join(running),
+                                hint="stop them first, or use -s / -f")
+    _raise(_parallel(cs, lambda e: stack.remove(e.id, e.name, timeout, e.service,
+                                                stop=e.running)))
+    del volumes
+    return [e.name for e in cs]
+
+
+def pause(stack: Stack, services: Iterable[str] = ()) -> None:
+    cs = [e for e in _pick(stack, services) if e.status == "running"]
+
+    def one(e: Existing) -> None:
+        stack.b.runtime.pause(e.id)
+        stack.emit("container", e.name, "Paused", service=e.service)
+
+    _raise(_parallel(cs, one))
+
+
+def unpause(stack: Stack, services: Iterable[str] = ()) -> None:
+    cs = [e for e in _pick(stack, services) if e.status == "paused"]
+
+    def one(e: Existing) -> None:
+        stack.b.runtime.unpause(e.id)
+        stack.emit("container", e.name, "Unpaused", service=e.service)
+
+    _raise(_parallel(cs, one))

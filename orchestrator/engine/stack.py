@@ -1,0 +1,305 @@
+"""`Stack`: one project bound to its backends; the container-level building blocks the
+operations (up.py, ops.py) are made of: list the project's containers, ensure images and
+networks, create / start / stop / remove one container, wait for a dependency's condition.
+
+Every host object is recorded in the state file before it is created, so that `down` can
+remove it even if this process dies right after.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from pystack.net.api import PublishedPort
+from pystack.net.errors import NetError
+from pystack.orchestrator.config.model import Project, Service
+from pystack.orchestrator.engine import specs as S
+from pystack.orchestrator.engine.backends import Backends
+from pystack.orchestrator.engine.events import Emitter
+from pystack.orchestrator.engine.execute import ConditionFailed, Dependency
+from pystack.orchestrator.engine.plan import Existing, project_containers
+from pystack.orchestrator.engine.state import ContainerRecord
+from pystack.orchestrator.engine.volumes import prepare_mounts
+from pystack.orchestrator.errors import NotFoundError, OrchestratorError
+from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError, ImageError
+from pystack.runtime.image.model import Image
+
+POLL = 0.05
+
+
+class Stack:
+    def __init__(self, name: str, backends: Backends, project: Project | None = None,
+                 emit: Emitter | None = None) -> None:
+        self.name = name
+        self.project = project
+        self.b = backends
+        self.emit = emit or Emitter()
+
+    # -- lookups -------------------------------------------------------------------------------
+    def need_project(self) -> Project:
+        if self.project is None:
+            raise OrchestratorError(f"project {self.name}: no compose file loaded",
+                                    hint="pass -f FILE or run from the project directory")
+        return self.project
+
+    def containers(self, oneoff: bool | None = False,
+                   services: Iterable[str] = ()) -> list[Existing]:
+        """The project's containers (one-offs: False = without, True = only, None = all)."""
+        wanted = set(services)
+        out = []
+        for e in project_containers(self.b.runtime.list_containers(), self.name):
+            if oneoff is not None and e.oneoff != oneoff:
+                continue
+            if wanted and e.service not in wanted:
+                continue
+            out.append(e)
+        return out
+
+    def dependencies(self, services: Iterable[str] | None = None) -> dict[str, list[Dependency]]:
+        proj = self.project
+        if proj is None:
+            return {}
+        out: dict[str, list[Dependency]] = {}
+        for name in services if services is not None else proj.services:
+            svc = proj.services.get(name)
+            if svc is None:
+                continue
+            deps = [Dependency(k, d.condition, d.required, d.restart)  # type: ignore[arg-type]
+                    for k, d in svc.depends_on.items()]
+            deps += [Dependency(k) for k in svc.dependencies() if k not in svc.depends_on]
+            out[name] = deps
+        return out
+
+    def with_dependencies(self, services: Iterable[str]) -> list[str]:
+        proj = self.need_project()
+        seen: dict[str, None] = {}
+        stack = list(services)
+        while stack:
+            s = stack.pop()
+            if s in seen:
+                continue
+            svc = proj.service(s)
+            seen[s] = None
+            stack.extend(d for d in svc.dependencies() if d in proj.services
+                         and (d not in svc.depends_on or svc.depends_on[d].required))
+        return sorted(seen)
+
+    # -- images --------------------------------------------------------------------------------
+    def image_ref(self, svc: Service) -> str:
+        if not svc.image:
+            raise OrchestratorError(f"service {svc.name} has no image",
+                                    hint="`build:` is not supported yet: set `image:`")
+        return svc.image
+
+    def ensure_image(self, svc: Service, pull: str = "missing", quiet: bool = False) -> Image:
+        ref = self.image_ref(svc)
+        policy = pull if pull != "policy" else (svc.pull_policy or "missing")
+        try:
+            if policy in ("always", "daily", "weekly") or (
+                    policy in ("missing", "if_not_present") and not self.b.images.exists(ref)):
+                if not quiet:
+                    self.emit("image", ref, "Pulling")
+                img = self.b.images.pull(ref)
+                if not quiet:
+                    self.emit("image", ref, "Pulled")
+                return img
+            return self.b.images.get(ref)
+        except ImageError as e:
+            raise OrchestratorError(f"service {svc.name}: image {ref}: {e.message}",
+                                    hint=e.hint) from e
+
+    # -- networks ------------------------------------------------------------------------------
+    def ensure_networks(self, services: Iterable[str]) -> None:
+        proj = self.need_project()
+        have = {n.name for n in self.b.network.list_networks()}
+        seen: set[str] = set()
+        for s in services:
+            for net, *_ in S.service_networks(proj, proj.service(s)):
+                if net.name in seen:
+                    continue
+                seen.add(net.name)
+                if net.external or net.name in have:
+                    self.b.network.ensure_network(S.network_spec(proj, net))
+                    continue
+                self.emit("network", net.name, "Creating")
+                self.b.state.add_network(self.name, net.name)
+                self.b.network.ensure_network(S.network_spec(proj, net))
+                self.emit("network", net.name, "Created")
+
+    # -- one container -------------------------------------------------------------------------
+    def _placement(self, svc: Service, cid: str, name: str) -> S.NetPlacement:
+        proj = self.need_project()
+        mode = svc.network_mode
+        if mode == "host":
+            return S.NetPlacement("host")
+        if mode == "none":
+            return S.NetPlacement("none")
+        if mode and mode.startswith("service:"):
+            other = self.containers(services=[mode[len("service:"):]])
+            if not other:
+                raise OrchestratorError(f"service {svc.name}: network_mode {mode}: no container")
+            sb = self.b.network.sandbox(other[0].id)
+            netns = sb.netns_path if sb else self.b.runtime.state(other[0].id).netns
+            return S.NetPlacement("ns", netns, sb.hosts_path if sb else None,
+                                  sb.resolv_path if sb else None)
+        if mode:
+            raise OrchestratorError(f"service {svc.name}: network_mode {mode!r} is not "
+                                    "supported yet")
+        ports = S.port_specs(svc)
+        if ports:
+            self.b.network.check_ports(ports)
+        sb = self.b.network.create_sandbox(cid, S.dns_config(svc, cid))
+        for att in S.attach_specs(proj, svc, name, cid):
+            self.b.network.attach(cid, att)
+        if ports:
+            self.b.network.publish(cid, ports)
+        return S.NetPlacement("ns", sb.netns_path, sb.hosts_path, sb.resolv_path)
+
+    def _namespace(self, svc: Service, value: str | None, kind: str) -> str | None:
+        if not value:
+            return None
+        if value == "host":
+            return "host"
+        if value.startswith("service:"):
+            other = self.containers(services=[value[len("service:"):]])
+            if not other:
+                raise OrchestratorError(f"service {svc.name}: {kind} {value}: no container")
+            pid = self.b.runtime.state(other[0].id).pid
+            return f"/proc/{pid}/ns/{kind}"
+        return None
+
+    def create(self, svc: Service, number: int, name: str, image: Image, config_hash: str,
+               *, oneoff: bool = False, override: Service | None = None) -> str:
+        """Create one container (sandbox, mounts, runtime); returns its id."""
+        proj = self.need_project()
+        use = override or svc
+        cid = S.new_container_id()
+        self.b.state.add_container(self.name, ContainerRecord(
+            id=cid, name=name, service=svc.name, number=number, oneoff=oneoff,
+            config_hash=config_hash, image_id=image.id))
+        created_ok = False
+        try:
+            vols: list[str] = []
+            mounts = prepare_mounts(proj, use, number, image, vols)
+            for v in vols:
+                self.b.state.add_volume(self.name, v)
+            net = self._placement(use, cid, name)
+            spec = S.container_spec(
+                proj, use, container_id=cid, name=name, number=number, image=image,
+                image_ref=self.image_ref(svc), config_hash=config_hash, mounts=mounts, net=net,
+                oneoff=oneoff, pid_namespace=self._namespace(use, use.pid, "pid"),
+                ipc_namespace=self._namespace(use, use.ipc, "ipc"))
+            self.b.runtime.create(spec)
+            created_ok = True
+            return cid
+        finally:
+            if not created_ok:
+                self.discard(cid)
+
+    def discard(self, cid: str) -> None:
+        """Remove whatever exists of a container (runtime, sandbox, record); never raises
+        for an object that is already gone."""
+        try:
+            self.b.runtime.delete(cid, force=True)
+        except ContainerNotFoundError:
+            pass
+        except ContainerRuntimeError:
+            pass
+        try:
+            self.b.network.remove_sandbox(cid)
+        except NetError:
+            pass
+        self.b.state.drop_container(self.name, cid)
+
+    def start(self, cid: str, name: str, service: str = "") -> None:
+        self.emit("container", name, "Starting", service=service)
+        try:
+            self.b.runtime.start(cid)
+        except ContainerRuntimeError as e:
+            self.emit("container", name, "Error", e.message, service=service)
+            raise OrchestratorError(f"container {name} failed to start: {e.message}"
+                                    + self.last_logs(cid), hint=e.hint) from e
+        self.emit("container", name, "Started", service=service)
+
+    def stop(self, cid: str, name: str, timeout: float | None, service: str = "") -> None:
+        self.emit("container", name, "Stopping", service=service)
+        try:
+            self.b.runtime.stop(cid, timeout)
+        except ContainerNotFoundError:
+            pass
+        self.emit("container", name, "Stopped", service=service)
+
+    def remove(self, cid: str, name: str, timeout: float | None, service: str = "",
+               stop: bool = True) -> None:
+        if stop:
+            self.stop(cid, name, timeout, service)
+        self.emit("container", name, "Removing", service=service)
+        self.discard(cid)
+        self.emit("container", name, "Removed", service=service)
+
+    def published(self, cid: str) -> list[PublishedPort]:
+        try:
+            return self.b.network.published(cid)
+        except NetError:
+            return []
+
+    def last_logs(self, cid: str, lines: int = 5) -> str:
+        try:
+            entries = list(self.b.runtime.logs(cid, tail=lines))
+        except ContainerRuntimeError:
+            return ""
+        if not entries:
+            return ""
+        return "\n  last log lines:\n" + "".join(f"    {e.line.rstrip()}\n" for e in entries)
+
+    # -- conditions ----------------------------------------------------------------------------
+    def has_healthcheck(self, cid: str) -> bool:
+        spec = self.b.runtime.spec(cid)
+        hc = spec.healthcheck.test if spec.healthcheck else (
+            spec.image.healthcheck.test if spec.image.healthcheck else ())
+        return bool(hc) and hc[0] != "NONE"
+
+    def wait_healthy(self, e: Existing, timeout: float | None = None) -> None:
+        if not self.has_healthcheck(e.id):
+            raise ConditionFailed(f"container {e.name} has no healthcheck configured")
+        self.emit("container", e.name, "Waiting", service=e.service)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            st = self.b.runtime.state(e.id)
+            status = st.health.status if st.health else "starting"
+            if status == "healthy":
+                self.emit("container", e.name, "Healthy", service=e.service)
+                return
+            if status == "unhealthy" or st.status in ("exited", "dead"):
+                why = "is unhealthy" if status == "unhealthy" else f"exited ({st.exit_code})"
+                self.emit("container", e.name, "Error", why, service=e.service)
+                raise ConditionFailed(f"dependency failed to start: container {e.name} {why}"
+                                      + self.last_logs(e.id))
+            if deadline is not None and time.monotonic() > deadline:
+                self.emit("container", e.name, "Error", "timed out", service=e.service)
+                raise ConditionFailed(f"container {e.name}: timed out waiting to be healthy")
+            time.sleep(POLL)
+
+    def wait_completed(self, e: Existing, timeout: float | None = None) -> None:
+        self.emit("container", e.name, "Waiting", service=e.service)
+        try:
+            st = self.b.runtime.wait(e.id, timeout)
+        except ContainerRuntimeError as err:
+            raise ConditionFailed(f"container {e.name}: {err.message}") from err
+        if st.exit_code != 0:
+            self.emit("container", e.name, "Error", f"exited ({st.exit_code})",
+                      service=e.service)
+            raise ConditionFailed(f"service {e.service} didn't complete successfully: "
+                                  f"exit {st.exit_code}" + self.last_logs(e.id))
+        self.emit("container", e.name, "Exited", service=e.service)
+
+    def wait_condition(self, dep: Dependency, timeout: float | None = None) -> None:
+        targets = self.containers(services=[dep.service])
+        if not targets:
+            raise NotFoundError(f"service {dep.service} has no container")
+        for e in targets:
+            if dep.condition == "service_healthy":
+                self.wait_healthy(e, timeout)
+            elif dep.condition == "service_completed_successfully":
+                self.wait_completed(e, timeout)

@@ -1,0 +1,182 @@
+"""A project's state on disk and its lock.
+
+`$PYSTACK_ROOT/projects/<name>/state.json` records, before each object is created, what the
+engine is about to create for the project (containers with their ids, networks, volumes), so
+that `down` can remove everything even if the CLI was killed half-way through `up`.  The runtime
+and net keep their own records too; this file is the orchestrator's intent log and the list of
+projects for `ls`.  Writes are atomic (write, fsync, rename).
+
+`ProjectLock` is an flock on `$PYSTACK_RUN/locks/<name>.lock`: two commands that change one
+project serialize; different projects do not wait for each other.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+from pystack.orchestrator.errors import LockTimeoutError, OrchestratorError
+
+
+def root_dir() -> Path:
+    return Path(os.environ.get("PYSTACK_ROOT") or "/var/lib/pystack")
+
+
+def run_dir() -> Path:
+    return Path(os.environ.get("PYSTACK_RUN") or "/run/pystack")
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    id: str
+    name: str
+    service: str
+    number: int
+    oneoff: bool = False
+    config_hash: str = ""
+    image_id: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    name: str
+    working_dir: str = ""
+    config_files: tuple[str, ...] = ()
+    containers: tuple[ContainerRecord, ...] = ()
+    networks: tuple[str, ...] = ()        # full names pystack created for the project
+    volumes: tuple[str, ...] = ()         # full names of named volumes created for it
+    updated: float = 0.0
+
+    def container(self, name: str) -> ContainerRecord | None:
+        return next((c for c in self.containers if c.name == name), None)
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class StateStore:
+    """Reads and writes project states; one instance may be shared by the engine's threads."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.base = (root or root_dir()) / "projects"
+        self._mutex = threading.Lock()
+
+    def path(self, project: str) -> Path:
+        return self.base / project / "state.json"
+
+    def load(self, project: str) -> ProjectState:
+        try:
+            raw = json.loads(self.path(project).read_text())
+        except FileNotFoundError:
+            return ProjectState(name=project)
+        except (OSError, ValueError) as e:
+            raise OrchestratorError(f"project {project}: state file unreadable: {e}") from e
+        return ProjectState(
+            name=raw.get("name", project),
+            working_dir=raw.get("working_dir", ""),
+            config_files=tuple(raw.get("config_files", ())),
+            containers=tuple(ContainerRecord(**c) for c in raw.get("containers", ())),
+            networks=tuple(raw.get("networks", ())),
+            volumes=tuple(raw.get("volumes", ())),
+            updated=float(raw.get("updated", 0.0)),
+        )
+
+    def save(self, state: ProjectState) -> None:
+        path = self.path(state.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = replace(state, updated=time.time())
+        _write_atomic(path, json.dumps(asdict(state), indent=1))
+
+    def remove(self, project: str) -> None:
+        try:
+            self.path(project).unlink()
+            self.path(project).parent.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
+
+    def projects(self) -> list[str]:
+        if not self.base.is_dir():
+            return []
+        return sorted(p.name for p in self.base.iterdir() if (p / "state.json").exists())
+
+    # Thread-safe read-modify-write helpers used while the engine works.
+    def update(self, project: str, **changes: object) -> ProjectState:
+        with self._mutex:
+            st = replace(self.load(project), **changes)  # type: ignore[arg-type]
+            self.save(st)
+            return st
+
+    def add_container(self, project: str, rec: ContainerRecord) -> None:
+        with self._mutex:
+            st = self.load(project)
+            others = tuple(c for c in st.containers if c.id != rec.id)
+            self.save(replace(st, containers=(*others, rec)))
+
+    def drop_container(self, project: str, container_id: str) -> None:
+        with self._mutex:
+            st = self.load(project)
+            self.save(replace(st, containers=tuple(c for c in st.containers
+                                                   if c.id != container_id)))
+
+    def add_network(self, project: str, name: str) -> None:
+        with self._mutex:
+            st = self.load(project)
+            if name not in st.networks:
+                self.save(replace(st, networks=(*st.networks, name)))
+
+    def add_volume(self, project: str, name: str) -> None:
+        with self._mutex:
+            st = self.load(project)
+            if name not in st.volumes:
+                self.save(replace(st, volumes=(*st.volumes, name)))
+
+
+@dataclass
+class ProjectLock:
+    """`with ProjectLock("demo"):` holds the project's flock; waits up to `timeout` seconds."""
+
+    project: str
+    timeout: float = 300.0
+    run: Path | None = None
+    _fd: int | None = field(default=None, repr=False)
+
+    def __enter__(self) -> ProjectLock:
+        locks = (self.run or run_dir()) / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(locks / f"{self.project}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockTimeoutError(
+                        f"project {self.project} is locked by another pystack command",
+                        hint="wait for it to finish, or raise --lock-timeout") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        self._fd = fd
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

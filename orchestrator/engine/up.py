@@ -1,0 +1,203 @@
+"""`up` and `create`: plan, then images, networks, volumes, and the containers of each
+service in parallel along the dependency graph (execute.walk).
+
+A service that fails to start, or a dependency that turns unhealthy or fails its job, stops
+only the services that need it; what already started stays up, and `UpError` lists what failed
+(with the last log lines of the container in question).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pystack.orchestrator.engine.execute import Dependency, Result, walk
+from pystack.orchestrator.engine.plan import Desired, Plan, Step, container_hash, make_plan
+from pystack.orchestrator.engine.stack import Stack
+from pystack.orchestrator.errors import OrchestratorError
+from pystack.runtime.image.model import Image
+
+
+class UpError(OrchestratorError):
+    """Some services failed; the others are up."""
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    services: tuple[str, ...] = ()
+    no_deps: bool = False
+    force_recreate: bool = False
+    no_recreate: bool = False
+    no_start: bool = False
+    scale: Mapping[str, int] = field(default_factory=dict)
+    remove_orphans: bool = False
+    pull: str = "policy"                # always | missing | never | policy (service pull_policy)
+    quiet_pull: bool = False
+    wait: bool = False
+    wait_timeout: float | None = None
+    timeout: float | None = None        # stop timeout for recreate/remove
+
+
+@dataclass
+class UpResult:
+    plan: Plan
+    results: dict[str, Result]
+    images: dict[str, Image]
+
+    @property
+    def failed(self) -> dict[str, Result]:
+        return {k: v for k, v in self.results.items() if v.status != "done"}
+
+
+def selected_services(stack: Stack, opts: UpOptions) -> list[str]:
+    proj = stack.need_project()
+    for s in opts.services:
+        proj.service(s)
+    if not opts.services:
+        return sorted(proj.services)
+    if opts.no_deps:
+        return sorted(set(opts.services))
+    return stack.with_dependencies(opts.services)
+
+
+def up(stack: Stack, opts: UpOptions) -> UpResult:
+    proj = stack.need_project()
+    chosen = selected_services(stack, opts)
+    st = stack.b.state.load(stack.name)
+    stack.b.state.update(stack.name, working_dir=proj.working_dir,
+                         config_files=tuple(proj.files))
+    del st
+
+    # Images first (in parallel: pulls are network-bound).
+    images: dict[str, Image] = {}
+    errors: dict[str, BaseException] = {}
+
+    def get(s: str) -> None:
+        try:
+            images[s] = stack.ensure_image(proj.services[s], opts.pull, opts.quiet_pull)
+        except Exception as e:
+            errors[s] = e
+
+    threads = [threading.Thread(target=get, args=(s,), daemon=True) for s in chosen]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        first = next(iter(errors.values()))
+        raise first
+
+    desired = {}
+    for s, svc in proj.services.items():
+        scale = opts.scale.get(s, svc.scale)
+        h = container_hash(proj.config_hash(s), images[s].id) if s in images else ""
+        desired[s] = Desired(scale, h)
+    names = {s: svc.container_name for s, svc in proj.services.items() if svc.container_name}
+    plan = make_plan(stack.name, desired, stack.containers(), services=chosen,
+                     force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
+                     names=names)
+
+    if plan.orphans:
+        if opts.remove_orphans:
+            for o in plan.orphans:
+                stack.remove(o.id, o.name, opts.timeout, o.service)
+        else:
+            stack.emit.warn(
+                "Found orphan containers (" + ", ".join(o.name for o in plan.orphans) +
+                ") for this project. If you removed or renamed this service in your compose "
+                "file, you can run this command with the --remove-orphans flag to clean it up.")
+
+    stack.ensure_networks(chosen)
+
+    def run(service: str) -> None:
+        steps = plan.for_service(service)
+        failures: list[str] = []
+
+        def one(step: Step) -> None:
+            try:
+                _apply(stack, step, images[service], desired[service].config_hash, opts)
+            except Exception as e:
+                failures.append(getattr(e, "message", None) or str(e))
+
+        if len(steps) <= 1:
+            for step in steps:
+                one(step)
+        else:
+            ts = [threading.Thread(target=one, args=(s,), daemon=True) for s in steps]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        if failures:
+            raise OrchestratorError("\n".join(failures))
+
+    def wait(dep: Dependency) -> None:
+        stack.wait_condition(dep, opts.wait_timeout)
+
+    def skipped(service: str, why: str) -> None:
+        for step in plan.for_service(service):
+            if step.action != "remove":
+                stack.emit("container", step.name, "Skipped", why, service=service)
+
+    deps = stack.dependencies(chosen) if not opts.no_deps else {}
+    results = walk(chosen, deps, run, wait, on_skip=skipped)
+
+    if opts.wait and not opts.no_start:
+        _wait_all(stack, chosen, results, opts.wait_timeout)
+
+    res = UpResult(plan, results, images)
+    if res.failed:
+        lines = [f"service {s}: {r.error}" for s, r in sorted(res.failed.items())]
+        raise UpError("\n".join(lines))
+    return res
+
+
+def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOptions) -> None:
+    proj = stack.need_project()
+    svc = proj.services[step.service]
+    if step.action == "remove":
+        stack.remove(step.container_id, step.name, opts.timeout, svc.name)
+        return
+    if step.action == "keep":
+        stack.emit("container", step.name, "Running", service=svc.name)
+        return
+    if step.action == "start":
+        if not opts.no_start:
+            stack.start(step.container_id, step.name, svc.name)
+        return
+    if step.action == "recreate":
+        stack.emit("container", step.name, "Recreate", step.reason, service=svc.name)
+        stack.stop(step.container_id, step.name, opts.timeout, svc.name)
+        stack.discard(step.container_id)
+        cid = stack.create(svc, step.number, step.name, image, config_hash)
+        stack.emit("container", step.name, "Recreated", service=svc.name)
+    else:
+        stack.emit("container", step.name, "Creating", service=svc.name)
+        try:
+            cid = stack.create(svc, step.number, step.name, image, config_hash)
+        except Exception as e:
+            stack.emit("container", step.name, "Error", getattr(e, "message", None) or str(e),
+                       service=svc.name)
+            raise
+        stack.emit("container", step.name, "Created", service=svc.name)
+    if not opts.no_start:
+        stack.start(cid, step.name, svc.name)
+
+
+def _wait_all(stack: Stack, services: Iterable[str], results: dict[str, Result],
+              timeout: float | None) -> None:
+    """--wait: every started container running, and healthy where it has a healthcheck."""
+    for e in stack.containers(services=services):
+        if results.get(e.service, Result("done")).status != "done":
+            continue
+        if stack.has_healthcheck(e.id):
+            try:
+                stack.wait_healthy(e, timeout)
+            except OrchestratorError as err:
+                results[e.service] = Result("failed", err.message)
+        else:
+            st = stack.b.runtime.state(e.id)
+            if st.status not in ("running", "restarting") and st.exit_code not in (0, None):
+                results[e.service] = Result("failed", f"container {e.name} exited "
+                                            f"({st.exit_code})")

@@ -1,0 +1,189 @@
+"""Host side of a service's mounts: named local volumes, binds, tmpfs, anonymous volumes,
+secrets and configs, turned into the runtime's `Mount`s.
+
+Named volumes live in `$PYSTACK_ROOT/volumes/<name>/_data` (Docker's layout) and are filled
+from the image's content at the mount point the first time they are used (unless `nocopy`).
+Binds whose source is missing are created as directories, as Compose does.  Secrets and configs
+given by `environment` or `content` are written under the project's state directory and
+bind-mounted read-only like file ones.  External volumes must exist and are never removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from pystack.orchestrator.config.model import FileObject, FileReference, Project, Service
+from pystack.orchestrator.engine.state import root_dir
+from pystack.orchestrator.errors import NotFoundError, OrchestratorError
+from pystack.runtime.image.model import Image
+from pystack.runtime.spec import Mount
+
+FILLED = ".pystack-filled"
+
+
+def volumes_dir() -> Path:
+    return root_dir() / "volumes"
+
+
+def volume_path(name: str) -> Path:
+    return volumes_dir() / name / "_data"
+
+
+def _image_path(image: Image, target: str) -> list[Path]:
+    """The layer directories holding `target`, bottom first."""
+    rel = target.lstrip("/")
+    return [Path(d) / rel for d in image.layer_dirs if (Path(d) / rel).is_dir()]
+
+
+def fill_from_image(dest: Path, image: Image, target: str) -> None:
+    """Copy the image's content at `target` into an empty new volume (first use only)."""
+    marker = dest.parent / FILLED
+    if marker.exists():
+        return
+    for src in _image_path(image, target):
+        for entry in src.iterdir():
+            if entry.name.startswith(".wh."):
+                continue
+            to = dest / entry.name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, to, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(entry, to, follow_symlinks=False)
+    marker.touch()
+
+
+def ensure_volume(name: str, external: bool = False) -> tuple[Path, bool]:
+    """The volume's data dir, created unless external; (path, created now)."""
+    path = volume_path(name)
+    if path.is_dir():
+        return path, False
+    if external:
+        raise NotFoundError(f"external volume {name} not found",
+                            hint=f"create it first: mkdir -p {path}")
+    path.mkdir(parents=True, exist_ok=True)
+    return path, True
+
+
+def remove_volume(name: str) -> bool:
+    path = volumes_dir() / name
+    if not path.is_dir():
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    return True
+
+
+def anonymous_volume_name(project: str, service: str, number: int, target: str) -> str:
+    digest = hashlib.sha256(target.encode()).hexdigest()[:12]
+    return f"{project}_anon_{service}_{number}_{digest}"
+
+
+def _tmpfs(spec: str) -> Mount:
+    target, _, opts = spec.partition(":")
+    size = mode = None
+    for opt in filter(None, opts.split(",")):
+        k, _, v = opt.partition("=")
+        if k == "size":
+            from pystack.orchestrator.engine.specs import _size
+
+            size = _size(v)
+        elif k == "mode":
+            mode = int(v, 8)
+    return Mount("tmpfs", target, tmpfs_size=size, tmpfs_mode=mode)
+
+
+def _file_object(project: Project, obj: FileObject, kind: str) -> Path:
+    if obj.file:
+        path = Path(obj.file)
+        if not path.exists():
+            raise NotFoundError(f"{kind} {obj.key}: file {path} not found")
+        return path
+    if obj.external:
+        raise OrchestratorError(f"{kind} {obj.key}: external {kind}s are not supported")
+    if obj.environment is not None:
+        value = project.environment.get(obj.environment)
+        if value is None:
+            value = os.environ.get(obj.environment)
+        if value is None:
+            raise NotFoundError(f"{kind} {obj.key}: environment variable "
+                                f"{obj.environment} is not set")
+        content = value
+    else:
+        content = obj.content or ""
+    d = root_dir() / "projects" / project.name / f"{kind}s"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / obj.key
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(content)
+    tmp.chmod(0o444)
+    os.replace(tmp, path)
+    return path
+
+
+def _file_refs(project: Project, refs: tuple[FileReference, ...], kind: str) -> list[Mount]:
+    table = project.secrets if kind == "secret" else project.configs
+    out = []
+    for ref in refs:
+        obj = table.get(ref.source)
+        if obj is None:
+            raise NotFoundError(f"{kind} {ref.source} is not defined")
+        src = _file_object(project, obj, kind)
+        if ref.target and ref.target.startswith("/"):
+            target = ref.target
+        elif kind == "secret":
+            target = f"/run/secrets/{ref.target or ref.source}"
+        else:
+            target = f"/{ref.target or ref.source}"
+        out.append(Mount("bind", target, str(src), read_only=True))
+    return out
+
+
+def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
+                   created: list[str] | None = None) -> tuple[Mount, ...]:
+    """Create what the service's mounts need on the host and return them (spec order).
+    `created` collects the names of named volumes created now (for the state file)."""
+    mounts: list[Mount] = []
+    for v in svc.volumes:
+        if v.type == "bind":
+            if not v.source:
+                raise OrchestratorError(f"service {svc.name}: bind mount without a source")
+            src = Path(v.source)
+            if not src.exists():
+                if v.bind is not None and not v.bind.create_host_path:
+                    raise NotFoundError(f"service {svc.name}: bind source path does not "
+                                        f"exist: {src}")
+                src.mkdir(parents=True, exist_ok=True)
+            mounts.append(Mount("bind", v.target, str(src), read_only=v.read_only,
+                                propagation=v.bind.propagation if v.bind else None))
+        elif v.type == "volume":
+            nocopy = bool(v.volume and v.volume.nocopy)
+            if v.source:
+                vol = project.volumes.get(v.source)
+                name = vol.name if vol else v.source
+                path, new = ensure_volume(name, external=bool(vol and vol.external))
+                if new and created is not None:
+                    created.append(name)
+            else:
+                name = anonymous_volume_name(project.name, svc.name, number, v.target)
+                path, new = ensure_volume(name)
+                if new and created is not None:
+                    created.append(name)
+            if not nocopy:
+                fill_from_image(path, image, v.target)
+            sub = v.volume.subpath if v.volume and v.volume.subpath else None
+            src = path / sub if sub else path
+            mounts.append(Mount("volume", v.target, str(src), read_only=v.read_only,
+                                nocopy=True))
+        elif v.type == "tmpfs":
+            size = v.tmpfs.size if v.tmpfs else None
+            mode = v.tmpfs.mode if v.tmpfs else None
+            mounts.append(Mount("tmpfs", v.target, tmpfs_size=size, tmpfs_mode=mode))
+        else:
+            raise OrchestratorError(f"service {svc.name}: volume type {v.type!r} is not "
+                                    "supported yet")
+    mounts.extend(_tmpfs(t) for t in svc.tmpfs)
+    mounts.extend(_file_refs(project, svc.secrets, "secret"))
+    mounts.extend(_file_refs(project, svc.configs, "config"))
+    return tuple(mounts)
