@@ -27,3 +27,11 @@ class ImageNotFoundError(ImageError):
 
 class ContainerNotFoundError(ContainerRuntimeError):
     exit_code = 4
+
+
+class CgroupError(ContainerRuntimeError):
+    """A cgroup cannot be created, configured, frozen, emptied or removed."""
+
+
+class SecurityConfigError(ContainerRuntimeError):
+    """A capability, seccomp profile or sysctl request is invalid or cannot be applied."""
