@@ -1,0 +1,293 @@
+"""NetworkManager: the real `Network` for one project — bridges, sandboxes, ports, teardown.
+
+Every mutating call takes the host-wide net lock (state.Store.lock), reads the records it
+needs, writes the record of what it is about to create, then creates it (netlink via links,
+rules via nft).  So records are a superset of the host objects, and teardown, which walks the
+records of this project (whoever wrote them, even a process that died half-way), removes
+exactly this project's objects.  Networks are global across projects (external networks and
+the subnet allocation see all of them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pystack.net import ipam, names, netns, ports
+from pystack.net.api import (
+    Attachment,
+    AttachSpec,
+    DnsConfig,
+    NetworkInfo,
+    NetworkSpec,
+    PortSpec,
+    PublishedPort,
+    Sandbox,
+)
+from pystack.net.errors import (
+    NetConfigError,
+    NetError,
+    NetworkNotFoundError,
+    SandboxNotFoundError,
+)
+from pystack.net.links import Links, write_sysctl
+from pystack.net.nft import Table
+from pystack.net.records import attachment_of, info_of, sandbox_of
+from pystack.net.state import Knobs, Store, check_name
+
+MTU_OPT = "com.docker.network.driver.mtu"
+IP_FORWARD = "net/ipv4/ip_forward"
+
+
+class NetworkManager:
+    def __init__(self, project: str, root: Path | None = None, run: Path | None = None) -> None:
+        check_name("project", project)
+        self.project = project
+        self.knobs = Knobs.from_env(root, run)
+        self.store = Store(self.knobs)
+        self.links = Links()
+        self.table = Table(self.knobs.nft_table)
+
+    def close(self) -> None:
+        self.links.close()
+
+    # networks -----------------------------------------------------------------------------
+
+    def _network(self, name: str) -> dict[str, Any]:
+        rec = self.store.read(self.store.network_path(name))
+        if rec is not None:
+            return rec
+        if self.links.is_bridge(name):
+            return self._host_bridge(name)
+        raise NetworkNotFoundError(f"network {name} not found")
+
+    def _host_bridge(self, name: str) -> dict[str, Any]:
+        """A host bridge not made by pystack, usable as an external network."""
+        idx = self.links.index(name)
+        for a in self.links.ipr.get_addr(family=2, index=idx):
+            net = ipaddress.IPv4Interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+            return {"name": name, "project": "", "bridge": name, "subnet": str(net.network),
+                    "gateway": str(net.ip), "external": True, "internal": False,
+                    "reserved": [], "labels": {}}
+        raise NetConfigError(f"host bridge {name} has no IPv4 address to attach containers to")
+
+    def ensure_network(self, spec: NetworkSpec) -> NetworkInfo:
+        check_name("network", spec.name)
+        with self.store.lock():
+            self.store.ensure_dirs()
+            rec = self.store.read(self.store.network_path(spec.name))
+            if spec.external:
+                if rec is None and not self.links.is_bridge(spec.name):
+                    raise NetworkNotFoundError(
+                        f"network {spec.name} declared as external, but could not be found",
+                        hint=f"create it first, e.g. with another project or "
+                             f"`pystack network create {spec.name}`")
+                return info_of(rec or self._host_bridge(spec.name), external=True)
+            if rec is not None:
+                if rec["project"] != self.project:
+                    raise NetConfigError(f"network {spec.name} exists and belongs to project "
+                                         f"{rec['project']}",
+                                         hint="declare it `external: true` to share it")
+                self._create_network(rec)   # repairs a half-made network (crash, reboot)
+                return info_of(rec)
+            mtu = self._mtu(spec)
+            others = [ipaddress.IPv4Network(r["subnet"]) for r in self.store.all(
+                self.store.networks)]
+            sub = ipam.resolve(spec.name, spec.ipam, [*others, *self.links.in_use()],
+                               ipv6=spec.enable_ipv6)
+            rec = {"name": spec.name, "project": self.project,
+                   "bridge": self.knobs.link_name("b", spec.name), "subnet": sub.subnet,
+                   "gateway": sub.gateway, "ip_range": sub.ip_range,
+                   "reserved": list(sub.reserved), "subnet6": sub.subnet6,
+                   "gateway6": sub.gateway6, "internal": spec.internal, "external": False,
+                   "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts),
+                   "mtu": mtu}
+            self.store.write(self.store.network_path(spec.name), rec)
+            try:
+                self._create_network(rec)
+            except BaseException:
+                self._destroy_network(rec)
+                raise
+            return info_of(rec)
+
+    def _mtu(self, spec: NetworkSpec) -> int:
+        raw = spec.driver_opts.get(MTU_OPT)
+        if raw is None:
+            return self.links.default_mtu()
+        try:
+            mtu = int(raw)
+        except ValueError:
+            mtu = 0
+        if not 68 <= mtu <= 65535:
+            raise NetConfigError(f"network {spec.name}: invalid {MTU_OPT} {raw!r}")
+        return mtu
+
+    def _create_network(self, rec: dict[str, Any]) -> None:
+        br = rec["bridge"]
+        fresh = self.links.index(br) is None
+        subnet = ipaddress.IPv4Network(rec["subnet"])
+        self.links.ensure_bridge(br, rec["gateway"], subnet.prefixlen, int(rec["mtu"]),
+                                 rec.get("gateway6"),
+                                 ipaddress.IPv6Network(rec["subnet6"]).prefixlen
+                                 if rec.get("subnet6") else 64)
+        if not rec["internal"]:
+            self._forwarding_on()
+            write_sysctl(f"net/ipv4/conf/{br}/route_localnet", "1")
+        if fresh or not self._has_rules(f"p={rec['project']} net={rec['name']}"):
+            self.table.add_network(rec["project"], rec["name"], br, rec["subnet"],
+                                   rec["internal"])
+
+    def _has_rules(self, comment: str) -> bool:
+        return comment in self.table.comments()
+
+    def _forwarding_on(self) -> None:
+        old = write_sysctl(IP_FORWARD, "1")
+        if old is not None and old != "1" and self.store.read(self.store.sysctl) is None:
+            self.store.write(self.store.sysctl, {IP_FORWARD: old})
+
+    def _forwarding_restore(self) -> None:
+        saved = self.store.read(self.store.sysctl)
+        if saved is None:
+            return
+        if any(not r["internal"] for r in self.store.all(self.store.networks)):
+            return
+        for key, value in saved.items():
+            write_sysctl(key, str(value))
+        self.store.delete(self.store.sysctl)
+
+    def _destroy_network(self, rec: dict[str, Any]) -> None:
+        self.table.remove(f"p={rec['project']} net={rec['name']}")
+        self.links.delete(rec["bridge"])
+        self.store.delete(self.store.network_path(rec["name"]))
+        self._forwarding_restore()
+
+    def remove_network(self, name: str) -> None:
+        with self.store.lock():
+            rec = self.store.read(self.store.network_path(name))
+            if rec is None or rec["project"] != self.project:
+                return
+            users = [s["id"] for s in self.store.all(self.store.sandboxes)
+                     if any(a["network"] == name for a in s["attachments"])]
+            if users:
+                raise NetError(f"network {name} has active endpoints: {', '.join(users)}",
+                               hint="stop and remove the containers first")
+            self._destroy_network(rec)
+
+    def list_networks(self) -> list[NetworkInfo]:
+        return [info_of(r) for r in self.store.all(self.store.networks)
+                if r["project"] == self.project]
+
+    # sandboxes ----------------------------------------------------------------------------
+
+    def create_sandbox(self, container_id: str, dns: DnsConfig) -> Sandbox:
+        check_name("container", container_id)
+        with self.store.lock():
+            self.store.ensure_dirs()
+            path = self.store.sandbox_path(container_id)
+            rec = self.store.read(path)
+            pin = self.store.pin_path(container_id)
+            if rec is not None and netns.is_pinned(pin):
+                return sandbox_of(rec)
+            rec = {"id": container_id, "project": self.project, "pin": str(pin),
+                   "hosts": str(self.store.hosts_path(container_id)),
+                   "resolv": str(self.store.resolv_path(container_id)),
+                   "dns": _dns_to_json(dns), "attachments": [], "ports": [],
+                   "owner_pid": os.getpid()}
+            self.store.write(path, rec)
+            if pin.exists():
+                netns.remove(pin)
+            netns.create(pin)
+            names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns))
+            names.write_in_place(Path(rec["hosts"]), names.render_hosts(dns, [], []))
+            return sandbox_of(rec)
+
+    def sandbox(self, container_id: str) -> Sandbox | None:
+        rec = self.store.read(self.store.sandbox_path(container_id))
+        return sandbox_of(rec) if rec else None
+
+    def _sandbox_rec(self, container_id: str) -> dict[str, Any]:
+        rec = self.store.read(self.store.sandbox_path(container_id))
+        if rec is None:
+            raise SandboxNotFoundError(f"no network sandbox for container {container_id}")
+        return rec
+
+    def attach(self, container_id: str, spec: AttachSpec) -> Attachment:
+        from pystack.net.endpoints import attach
+
+        with self.store.lock():
+            return attach(self, self._sandbox_rec(container_id), spec)
+
+    def detach(self, container_id: str, network: str) -> None:
+        from pystack.net.endpoints import detach
+
+        with self.store.lock():
+            rec = self.store.read(self.store.sandbox_path(container_id))
+            if rec is not None:
+                detach(self, rec, network)
+
+    def remove_sandbox(self, container_id: str) -> None:
+        from pystack.net.endpoints import remove_sandbox
+
+        with self.store.lock():
+            rec = self.store.read(self.store.sandbox_path(container_id))
+            if rec is not None:
+                remove_sandbox(self, rec)
+
+    # ports --------------------------------------------------------------------------------
+
+    def _claims(self, skip: str | None = None) -> list[ports.Claim]:
+        return [(p["protocol"], p["published"], p["host_ip"])
+                for s in self.store.all(self.store.sandboxes) if s["id"] != skip
+                for p in s["ports"]]
+
+    def check_ports(self, specs: list[PortSpec]) -> None:
+        with self.store.lock():
+            ports.check(specs, self._claims())
+
+    def publish(self, container_id: str, specs: list[PortSpec]) -> list[PublishedPort]:
+        from pystack.net.endpoints import publish
+
+        with self.store.lock():
+            return publish(self, self._sandbox_rec(container_id), specs)
+
+    def published(self, container_id: str) -> list[PublishedPort]:
+        rec = self.store.read(self.store.sandbox_path(container_id))
+        if rec is None:
+            return []
+        return [PublishedPort(p["target"], p["published"], p["host_ip"] or "0.0.0.0",
+                              p["protocol"]) for p in rec["ports"]]
+
+    # teardown -----------------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        from pystack.net.endpoints import remove_sandbox
+
+        with self.store.lock():
+            for rec in self.store.all(self.store.sandboxes):
+                if rec.get("project") == self.project:
+                    remove_sandbox(self, rec)
+            mine = [r for r in self.store.all(self.store.networks)
+                    if r["project"] == self.project]
+            bridges = {r["bridge"] for r in mine}
+            for name in self.links.names(self.knobs.ifprefix):
+                master = Path(f"/sys/class/net/{name}/master")
+                if master.exists() and os.path.basename(os.readlink(master)) in bridges:
+                    self.links.delete(name)     # a veth whose record was lost
+            self.table.remove(f"p={self.project} ")
+            for r in mine:
+                self._destroy_network(r)
+            files = self.store.files
+            if files.is_dir() and not any(files.iterdir()):
+                shutil.rmtree(files, ignore_errors=True)
+
+
+def _dns_to_json(dns: DnsConfig) -> dict[str, Any]:
+    return {"servers": list(dns.servers), "search": list(dns.search),
+            "options": list(dns.options), "extra_hosts": [list(h) for h in dns.extra_hosts],
+            "hostname": dns.hostname, "domainname": dns.domainname}
+
+
+__all__ = ["NetworkManager", "attachment_of"]

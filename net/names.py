@@ -1,0 +1,122 @@
+"""Service discovery by maintained name files: each sandbox's /etc/hosts and /etc/resolv.conf.
+
+A container's hosts file lists localhost, its own hostname, `extra_hosts`, and every alias of
+every container (itself included) on the networks it is attached to — nothing from networks it
+is not on.  Replicas that share a service name get one line each (glibc >= 2.26 returns all of
+them).  The files are bind-mounted by the runtime, so they are rewritten IN PLACE (truncate and
+write keeps the inode the mount pins), never renamed over.  resolv.conf comes from DnsConfig or
+the host's, minus 127.x nameservers (they do not work from another netns), like Docker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pystack.net.api import DnsConfig
+
+HOST_RESOLV = Path("/etc/resolv.conf")
+FALLBACK_SERVERS = ("8.8.8.8", "8.8.4.4")   # what Docker uses when the host has only 127.x
+
+_BASE = """127.0.0.1\tlocalhost
+::1\tlocalhost ip6-localhost ip6-loopback
+fe00::0\tip6-localnet
+ff00::0\tip6-mcastprefix
+ff02::1\tip6-allnodes
+ff02::2\tip6-allrouters
+"""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One attachment as seen by name resolution."""
+
+    network: str
+    ipv4: str
+    ipv6: str | None
+    aliases: tuple[str, ...]
+
+
+def render_hosts(dns: DnsConfig, own: list[Peer], peers: Iterable[Peer]) -> str:
+    lines = [_BASE]
+    if dns.hostname:
+        names = [dns.hostname]
+        if dns.domainname:
+            names.insert(0, f"{dns.hostname}.{dns.domainname}")
+        for p in own[:1]:
+            lines.append(f"{p.ipv4}\t{' '.join(names)}\n")
+    for host, ip in dns.extra_hosts:
+        lines.append(f"{ip}\t{host}\n")
+    mine = {p.network for p in own}
+    seen: set[tuple[str, str]] = set()
+    for p in sorted(peers, key=lambda p: (p.network, p.ipv4)):
+        if p.network not in mine or not p.aliases:
+            continue
+        names = [a for a in p.aliases if (p.ipv4, a) not in seen]
+        seen.update((p.ipv4, a) for a in names)
+        if names:
+            lines.append(f"{p.ipv4}\t{' '.join(names)}\n")
+            if p.ipv6:
+                lines.append(f"{p.ipv6}\t{' '.join(names)}\n")
+    return "".join(lines)
+
+
+def host_resolv(path: Path = HOST_RESOLV) -> tuple[list[str], list[str], list[str]]:
+    """(nameservers, search, options) of the host's resolv.conf."""
+    servers: list[str] = []
+    search: list[str] = []
+    options: list[str] = []
+    try:
+        text = path.read_text()
+    except OSError:
+        return servers, search, options
+    for line in text.splitlines():
+        parts = line.split("#", 1)[0].split()
+        if len(parts) < 2:
+            continue
+        if parts[0] == "nameserver":
+            servers.append(parts[1])
+        elif parts[0] in ("search", "domain"):
+            search = parts[1:]
+        elif parts[0] == "options":
+            options.extend(parts[1:])
+    return servers, search, options
+
+
+def render_resolv(dns: DnsConfig, host: Path = HOST_RESOLV) -> str:
+    h_servers, h_search, h_options = host_resolv(host)
+    servers = list(dns.servers) or [s for s in h_servers
+                                    if not s.startswith("127.") and s != "::1"]
+    if not servers:
+        servers = list(FALLBACK_SERVERS)
+    search = list(dns.search) or h_search
+    options = list(dns.options) or h_options
+    out = [f"nameserver {s}\n" for s in servers]
+    if search:
+        out.append(f"search {' '.join(search)}\n")
+    if options:
+        out.append(f"options {' '.join(options)}\n")
+    return "".join(out)
+
+
+def write_in_place(path: Path, text: str) -> None:
+    """Replace a file's content keeping its inode (bind mounts of it see the change)."""
+    data = text.encode()
+    try:
+        with open(path, "r+b") as f:
+            if f.read() == data:
+                return
+            f.seek(0)
+            f.write(data)
+            f.truncate()
+            return
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)

@@ -1,0 +1,145 @@
+"""Where net/ keeps its records, how host objects are named, and the host-wide lock.
+
+Layout (the knobs come from the environment, DESIGN.md §3):
+  $PYSTACK_ROOT/net/networks/<name>.json   one record per pystack network, every project
+  $PYSTACK_RUN/net/sandboxes/<id>.json     one record per sandbox: pin, attachments, ports
+  $PYSTACK_RUN/net/ns/<id>                 the bind-mounted netns pin
+  $PYSTACK_RUN/net/files/<id>/{hosts,resolv.conf}   bind-mounted into the container
+  $PYSTACK_RUN/net/sysctl.json             host sysctl values pystack changed, to restore
+  $PYSTACK_RUN/net/lock                    flock held by every mutating operation
+Records are written atomically (write, fsync, rename) and before the object they describe is
+created, so a crash leaves a record that teardown follows to the object.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pystack.net.errors import NetConfigError
+
+IFNAMSIZ = 15
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    root: Path
+    run: Path
+    ifprefix: str
+    nft_table: str
+
+    @classmethod
+    def from_env(cls, root: Path | None = None, run: Path | None = None) -> Knobs:
+        prefix = os.environ.get("PYSTACK_IFPREFIX", "ps")
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,5}", prefix):
+            raise NetConfigError(f"PYSTACK_IFPREFIX {prefix!r} must be 1-6 lowercase "
+                                 "letters/digits starting with a letter")
+        return cls(root=root or Path(os.environ.get("PYSTACK_ROOT", "/var/lib/pystack")),
+                   run=run or Path(os.environ.get("PYSTACK_RUN", "/run/pystack")),
+                   ifprefix=prefix,
+                   nft_table=os.environ.get("PYSTACK_NFT_TABLE", "pystack"))
+
+    def link_name(self, kind: str, key: str) -> str:
+        """`<prefix><kind><hash>`, a stable device name of at most 15 characters."""
+        room = IFNAMSIZ - len(self.ifprefix) - len(kind)
+        return self.ifprefix + kind + hashlib.sha256(key.encode()).hexdigest()[:min(room, 10)]
+
+
+def check_name(what: str, name: str) -> None:
+    if not _SAFE.match(name):
+        raise NetConfigError(f"invalid {what} name {name!r}: use letters, digits, '_', '.', '-'")
+
+
+class Store:
+    """The JSON records and the lock."""
+
+    def __init__(self, knobs: Knobs) -> None:
+        self.networks = knobs.root / "net" / "networks"
+        self.base = knobs.run / "net"
+        self.sandboxes = self.base / "sandboxes"
+        self.pins = self.base / "ns"
+        self.files = self.base / "files"
+        self.sysctl = self.base / "sysctl.json"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.networks, self.sandboxes, self.pins, self.files):
+            d.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self.base.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.base / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # generic records ----------------------------------------------------------------------
+
+    @staticmethod
+    def write(path: Path, data: dict[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    @staticmethod
+    def read(path: Path) -> dict[str, Any] | None:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @staticmethod
+    def delete(path: Path) -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def all(self, folder: Path) -> list[dict[str, Any]]:
+        out = []
+        try:
+            names = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return []
+        for n in names:
+            if n.endswith(".json") and not n.startswith("."):
+                rec = self.read(folder / n)
+                if rec is not None:
+                    out.append(rec)
+        return out
+
+    # typed paths --------------------------------------------------------------------------
+
+    def network_path(self, name: str) -> Path:
+        return self.networks / f"{name}.json"
+
+    def sandbox_path(self, cid: str) -> Path:
+        return self.sandboxes / f"{cid}.json"
+
+    def pin_path(self, cid: str) -> Path:
+        return self.pins / cid
+
+    def hosts_path(self, cid: str) -> Path:
+        return self.files / cid / "hosts"
+
+    def resolv_path(self, cid: str) -> Path:
+        return self.files / cid / "resolv.conf"
