@@ -318,6 +318,7 @@ class Project:
     configs: Mapping[str, FileObject] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()              # active profiles
     disabled: tuple[str, ...] = ()              # services left out by profiles
+    defined_profiles: tuple[str, ...] = ()      # every profile named in the file
     files: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)   # interpolation environment
     warnings: tuple[str, ...] = ()

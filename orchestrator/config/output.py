@@ -1,0 +1,72 @@
+"""Rendering the canonical project for `pystack config`: JSON or YAML in Compose v2's shape,
+and the one-per-line listings (--services, --volumes, --networks, --profiles, --images,
+--hash).  Returns text; only the CLI prints it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pystack.orchestrator.config.model import Project
+
+_ORDER = ("name", "services", "networks", "volumes", "secrets", "configs")
+
+
+def escape_dollars(value: Any) -> Any:
+    """`$` -> `$$` in every string, as Compose v2's `config` prints interpolated values (so
+    the output can be loaded again without being re-interpolated)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, Mapping):
+        return {k: escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    return value
+
+
+def document(project: Project, *, interpolated: bool = True) -> dict[str, Any]:
+    """The mapping `pystack config` prints (keys in Compose's top-level order)."""
+    data = dict(project.data)
+    out = {k: data[k] for k in _ORDER if k in data}
+    out.update({k: v for k, v in sorted(data.items()) if k not in out})
+    return escape_dollars(out) if interpolated else out
+
+
+def render(project: Project, fmt: str = "yaml", *, interpolated: bool = True) -> str:
+    doc = document(project, interpolated=interpolated)
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                          width=10_000)
+
+
+def services(project: Project) -> list[str]:
+    return list(project.services)
+
+
+def volumes(project: Project) -> list[str]:
+    return list(project.volumes)
+
+
+def networks(project: Project) -> list[str]:
+    return list(project.networks)
+
+
+def profiles(project: Project) -> list[str]:
+    return list(project.defined_profiles)
+
+
+def images(project: Project) -> list[str]:
+    """Each service's image; a service without one gets Compose's `<project>-<service>`."""
+    return [svc.image or f"{project.name}-{name}" for name, svc in project.services.items()]
+
+
+def hashes(project: Project, which: str) -> list[str]:
+    """`<service> <hash>` lines for `--hash '*'` or `--hash a,b`."""
+    names = list(project.services) if which.strip() == "*" else [
+        n.strip() for n in which.split(",") if n.strip()]
+    return [f"{name} {project.config_hash(name)}" for name in names]

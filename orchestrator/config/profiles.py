@@ -1,0 +1,112 @@
+"""Profiles: which services are enabled (no profiles, an active profile, `*`, or named on the
+command line, which also enables that service's profiles), and the selection of named services
+plus everything they depend on.  A dependency on a disabled service is a problem that says so,
+unless it is `required: false`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pystack.orchestrator.config.marks import Marks, TreePath, problem
+
+
+@dataclass(frozen=True)
+class Selection:
+    data: dict[str, Any]                  # the mapping with only the enabled services
+    active: tuple[str, ...]               # active profiles (sorted)
+    disabled: tuple[str, ...]             # services left out
+    defined: tuple[str, ...]              # every profile any service names (sorted)
+    problems: list[str] = field(default_factory=list)
+
+
+def _profiles_of(svc: Any) -> list[str]:
+    if isinstance(svc, Mapping) and isinstance(svc.get("profiles"), list):
+        return [str(p) for p in svc["profiles"]]
+    return []
+
+
+def select(data: Mapping[str, Any], marks: Marks, active: tuple[str, ...],
+           requested: tuple[str, ...] = ()) -> Selection:
+    """Filter `data` to the enabled services (and, when `requested`, to those services and
+    their dependencies)."""
+    services = data.get("services")
+    if not isinstance(services, Mapping):
+        return Selection(dict(data), tuple(sorted(set(active))), (), ())
+    defined = sorted({p for svc in services.values() for p in _profiles_of(svc)})
+    profiles = set(active)
+    problems: list[str] = []
+    for name in requested:
+        if name in services:
+            profiles.update(_profiles_of(services[name]))
+        else:
+            problems.append(problem(None, (), f"no such service: {name}"))
+
+    def enabled(name: str) -> bool:
+        wanted = _profiles_of(services[name])
+        return not wanted or "*" in profiles or bool(profiles.intersection(wanted)) \
+            or name in requested
+
+    on = {name for name in services if enabled(name)}
+    if requested:
+        keep = _closure([n for n in requested if n in services], services)
+        on &= keep | set(requested)
+        wanted = keep
+    else:
+        wanted = on
+    for name in sorted(wanted & on):
+        for path, dep, required in _edges(services[name]):
+            if dep in services and dep not in on and required:
+                need = ", ".join(_profiles_of(services[dep])) or "?"
+                problems.append(problem(
+                    marks.key(("services", name, *path)) or marks.nearest(
+                        ("services", name, *path)),
+                    ("services", name, *path),
+                    f"service '{name}' depends on service '{dep}', which is disabled by "
+                    f"its profiles ({need})",
+                    f"enable it with --profile {need.split(', ')[0]}, or mark the dependency "
+                    "required: false"))
+    out = dict(data)
+    out["services"] = {n: s for n, s in services.items() if n in on}
+    disabled = tuple(sorted(set(services) - on))
+    return Selection(out, tuple(sorted(profiles)), disabled, tuple(defined), problems)
+
+
+def _edges(svc: Any) -> list[tuple[TreePath, str, bool]]:
+    if not isinstance(svc, Mapping):
+        return []
+    out: list[tuple[TreePath, str, bool]] = []
+    deps = svc.get("depends_on")
+    if isinstance(deps, Mapping):
+        for name, spec in deps.items():
+            required = not (isinstance(spec, Mapping) and spec.get("required") is False)
+            out.append((("depends_on", name), str(name), required))
+    elif isinstance(deps, list):
+        out.extend((("depends_on", i), str(d), True) for i, d in enumerate(deps))
+    for i, link in enumerate(svc.get("links") or [] if isinstance(svc.get("links"), list)
+                             else []):
+        out.append((("links", i), str(link).split(":", 1)[0], True))
+    for key in ("network_mode", "ipc", "pid"):
+        mode = svc.get(key)
+        if isinstance(mode, str) and mode.startswith("service:"):
+            out.append(((key,), mode[len("service:"):], True))
+    vf = svc.get("volumes_from")
+    for i, src in enumerate(vf if isinstance(vf, list) else []):
+        first = str(src).split(":", 1)[0]
+        if first != "container":
+            out.append((("volumes_from", i), first, True))
+    return out
+
+
+def _closure(names: list[str], services: Mapping[str, Any]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in services:
+            continue
+        seen.add(name)
+        todo.extend(dep for _, dep, _ in _edges(services[name]))
+    return seen

@@ -1,0 +1,95 @@
+"""The whole stack-file pipeline in one call: load (loader.py) -> schema check -> profiles ->
+semantic checks -> normalise -> model.  `load_project` is what the orchestrator and
+`pystack config` call; it raises ConfigError with every problem found, and returns a Project
+whose `warnings` hold the loader's warnings and one `not supported yet: ...` per unsupported
+key in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from pystack.orchestrator.config import model as m
+from pystack.orchestrator.errors import ConfigError
+
+
+class ProjectOptions(Protocol):
+    """What load_project reads (GlobalOptions of the CLI fits)."""
+
+    @property
+    def files(self) -> tuple[str, ...]: ...
+    @property
+    def project_name(self) -> str | None: ...
+    @property
+    def project_directory(self) -> str | None: ...
+    @property
+    def env_files(self) -> tuple[str, ...]: ...
+    @property
+    def profiles(self) -> tuple[str, ...]: ...
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+
+
+def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (), *,
+                 interpolate: bool = True, stdin: str | None = None) -> m.Project:
+    """Load, validate and model a project.  `services` restricts it to those services and
+    their dependencies (and enables their profiles), like `docker compose up svc`."""
+    from pystack.orchestrator.config import normalize, profiles, schema_check, semantic
+    from pystack.orchestrator.config.build import build_project
+    from pystack.orchestrator.config.envfiles import EnvFileError
+    from pystack.orchestrator.config.loader import LoadOptions, load
+
+    raw = load(LoadOptions(
+        files=tuple(opts.files), project_name=opts.project_name,
+        project_directory=opts.project_directory, env_files=tuple(opts.env_files),
+        profiles=tuple(opts.profiles), environ=dict(opts.environ), interpolate=interpolate,
+        stdin=stdin))
+    problems = schema_check.validate(raw.data, raw.marks)
+    selection = profiles.select(raw.data, raw.marks, tuple(raw.profiles), tuple(services))
+    problems.extend(selection.problems)
+    problems.extend(semantic.check(selection.data, raw.marks, selection.disabled))
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
+    ctx = normalize.Context(raw.name, str(raw.working_dir), raw.environment)
+    try:
+        canonical = normalize.normalize(selection.data, ctx)
+    except (EnvFileError, ValueError) as e:
+        raise ConfigError([str(e)]) from e
+    warnings = [*raw.warnings, *unsupported_warnings(selection.data)]
+    project = build_project(
+        canonical, working_dir=str(raw.working_dir), files=tuple(raw.files),
+        profiles=selection.active, disabled=selection.disabled,
+        environment=raw.environment, warnings=tuple(dict.fromkeys(warnings)))
+    return _with_defined_profiles(project, selection.defined)
+
+
+def _with_defined_profiles(project: m.Project, defined: tuple[str, ...]) -> m.Project:
+    from dataclasses import replace
+
+    return replace(project, defined_profiles=defined)
+
+
+def unsupported_warnings(data: Mapping[str, Any]) -> list[str]:
+    """`not supported yet: services.web.develop` for every key in use that pystack accepts but
+    does not act on yet (model.UNSUPPORTED)."""
+    out: list[str] = []
+    for key in sorted(m.UNSUPPORTED_TOP_KEYS):
+        if key in data:
+            out.append(f"not supported yet: {key}")
+    services = data.get("services")
+    if not isinstance(services, Mapping):
+        return out
+    for name, svc in services.items():
+        if not isinstance(svc, Mapping):
+            continue
+        for key in sorted(m.UNSUPPORTED_SERVICE_KEYS):
+            if key in svc:
+                out.append(f"not supported yet: services.{name}.{key}")
+        for dotted in sorted(m.UNSUPPORTED_NESTED_SERVICE_KEYS):
+            node: Any = svc
+            for part in dotted.split("."):
+                node = node.get(part) if isinstance(node, Mapping) else None
+            if node not in (None, {}, []):
+                out.append(f"not supported yet: services.{name}.{dotted}")
+    return out
