@@ -19,6 +19,8 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "version": ("misc_cmd", "version", "Show the pystack version."),
     "completion": ("misc_cmd", "completion", "Print the shell completion script."),
+    "config": ("config_cmd", "config", "Validate the stack file and print it in canonical form."),
+    "graph": ("config_cmd", "graph", "Print the service dependency graph (DOT or Mermaid)."),
 }
 
 
