@@ -1,0 +1,140 @@
+"""The state one load shares across its stages: the environment, every problem and warning
+found so far, and the files already parsed (so `extends` of another file reads it once).
+
+Owns: reading one compose file (a path or stdin) into an interpolated, merged tree
+(`parse_file`) and the per-file stages (`load_project_file`: extends, then include).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from pystack.orchestrator.config.interpolate import Interpolator
+from pystack.orchestrator.config.marks import Mark, problem
+from pystack.orchestrator.config.merge import enforce_unicity, merge_mappings
+from pystack.orchestrator.config.yamlread import MDict, YamlProblems, read_documents
+
+STDIN = "-"
+
+
+class Context:
+    """Problems, warnings and caches of one `load()` call."""
+
+    def __init__(self, cwd: Path, environment: Mapping[str, str], interpolate: bool,
+                 stdin: str | None) -> None:
+        self.cwd = cwd
+        self.environment = environment
+        self.interpolate = interpolate
+        self.stdin = stdin
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.warned: set[str] = set()
+        self._parsed: dict[tuple[str, int], MDict | None] = {}
+        self.include_stack: list[str] = []
+
+    def display(self, path: str) -> str:
+        if path == STDIN:
+            return "<stdin>"
+        rel = os.path.relpath(path, self.cwd)
+        return path if rel.startswith("..") else rel
+
+    def read_text(self, path: str, mark: Mark | None = None,
+                  where: tuple[str | int, ...] = ()) -> str | None:
+        if path == STDIN:
+            if self.stdin is None:
+                self.stdin = sys.stdin.read()
+            return self.stdin
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            msg = f"{self.display(path)}: no such file (check the path)"
+        except IsADirectoryError:
+            msg = f"{self.display(path)}: is a directory, not a compose file"
+        except UnicodeDecodeError as e:
+            msg = f"{self.display(path)}: not UTF-8 text ({e.reason} at byte {e.start})"
+        except OSError as e:
+            msg = f"{self.display(path)}: cannot read ({e.strerror})"
+        self.problems.append(problem(mark, where, msg) if mark else msg)
+        return None
+
+    def parse_file(self, path: str, environment: Mapping[str, str] | None = None,
+                   mark: Mark | None = None,
+                   where: tuple[str | int, ...] = ()) -> MDict | None:
+        """Read, parse and interpolate one file; its YAML documents are merged in order."""
+        env = self.environment if environment is None else environment
+        key = (path, id(env))
+        if key in self._parsed:
+            cached = self._parsed[key]
+            return None if cached is None else clone(cached)
+        text = self.read_text(path, mark, where)
+        tree: MDict | None = None
+        if text is not None:
+            tree = self._parse_text(text, path, env)
+        self._parsed[key] = tree
+        return None if tree is None else clone(tree)
+
+    def _parse_text(self, text: str, path: str, env: Mapping[str, str]) -> MDict | None:
+        display = self.display(path)
+        try:
+            docs = read_documents(text, display)
+        except YamlProblems as e:
+            self.problems.extend(e.problems)
+            return None
+        if not docs:
+            self.problems.append(f"{display}: empty compose file")
+            return None
+        merged = MDict()
+        for doc in docs:
+            if self.interpolate:
+                before = len(self.problems)
+                Interpolator(env, self.problems, self.warnings, self.warned).run(
+                    doc, Mark(display, 1, 1))
+                if len(self.problems) > before:
+                    continue
+            merged = enforce_unicity(merge_mappings(merged, doc, ()))
+        return merged
+
+    def load_project_file(self, path: str, working_dir: Path,
+                          environment: Mapping[str, str] | None = None) -> MDict | None:
+        """One file of the project: parsed, its `extends` resolved, its `include`s merged."""
+        from pystack.orchestrator.config.extends import apply as apply_extends
+        from pystack.orchestrator.config.include import apply as apply_include
+
+        env = self.environment if environment is None else environment
+        tree = self.parse_file(path, env)
+        if tree is None:
+            return None
+        base_dir = Path(path).parent if path != STDIN else working_dir
+        apply_extends(self, tree, path, base_dir, env)
+        apply_include(self, tree, path, base_dir, working_dir, env)
+        return tree
+
+
+def clone(node: MDict) -> MDict:
+    """A deep copy of a tree, marks and tags included (cheap: no generic deepcopy)."""
+    from pystack.orchestrator.config.yamlread import MList
+
+    def c(v: object) -> object:
+        if isinstance(v, MDict):
+            d = MDict()
+            for k, x in v.items():
+                d[k] = c(x)
+            d.kmarks.update(v.kmarks)
+            d.vmarks.update(v.vmarks)
+            d.tags.update(v.tags)
+            return d
+        if isinstance(v, MList):
+            lst = MList()
+            lst.extend(c(x) for x in v)
+            lst.vmarks.extend(v.vmarks)
+            lst.tags.update(v.tags)
+            return lst
+        return v
+
+    out = c(node)
+    assert isinstance(out, MDict)
+    return out
