@@ -1,0 +1,144 @@
+"""Run a process inside a running container (`exec`, and the shim's healthchecks).
+
+Forked from the single-threaded shim (runtime.md §2.2 "exec"):
+  A: signals reset, stdio, non-dumpable, opens /proc/<pid1>/ns/* BEFORE the first switch,
+     joins the container's cgroup, setns ipc, uts, net, cgroup, pid, then mnt last;
+     forks B (so B is in the pid ns) and waits for it, forwarding SIGTERM as SIGKILL
+     (the healthcheck timeout), and exits with B's code (128+signal when killed).
+  B: resolves user/cwd/PATH inside the container, applies the same NNP/caps/seccomp as the
+     container (unless privileged), closes every other fd and execs.
+Errors in B are printed on its stderr with Docker's wording and exit 126/127.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+
+from pystack.runtime import launch, process
+from pystack.runtime import linux as L
+from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.spec import ContainerSpec, ExecSpec
+
+NAMESPACES = (("ipc", L.CLONE_NEWIPC), ("uts", L.CLONE_NEWUTS), ("net", L.CLONE_NEWNET),
+              ("cgroup", L.CLONE_NEWCGROUP), ("pid", L.CLONE_NEWPID), ("mnt", L.CLONE_NEWNS))
+
+
+def _fail(code: int, msg: str) -> None:
+    try:
+        os.write(2, f"{msg}\n".encode(errors="replace"))
+    finally:
+        os._exit(code)
+
+
+def _child_b(spec: ContainerSpec, xs: ExecSpec, base: process.Process,
+             sec: launch.Security, tty: bool) -> None:
+    os.setsid()
+    if tty:
+        fcntl.ioctl(0, 0x540E, 0)                       # TIOCSCTTY
+    try:
+        with open("/etc/passwd") as f:
+            passwd = f.read()
+    except OSError:
+        passwd = ""
+    try:
+        with open("/etc/group") as f:
+            group = f.read()
+    except OSError:
+        group = ""
+    try:
+        user = process.resolve_user(xs.user or spec.user or spec.image.user or "0", passwd,
+                                    group, () if xs.user else spec.group_add)
+    except ContainerRuntimeError as e:
+        _fail(126, f"exec failed: {e}")
+        return
+    env = process.merge_env(base.env, xs.env)
+    if xs.user:
+        env["HOME"] = user.home
+    env_list = tuple(f"{k}={v}" for k, v in env.items())
+    cwd = xs.working_dir or base.cwd
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        _fail(126, f"exec failed: chdir to cwd ({cwd!r}): {e.strerror}")
+    exe = process.lookup_path(xs.argv[0], env_list)
+    if exe is None:
+        _fail(127, f'exec failed: exec: "{xs.argv[0]}": executable file not found in $PATH')
+        return
+    try:
+        sec.apply(user)
+    except (ContainerRuntimeError, OSError) as e:
+        _fail(126, f"exec failed: {e}")
+    os.closerange(3, 65536)
+    sec.install_seccomp()
+    try:
+        os.execve(exe, xs.argv, env)
+    except OSError as e:
+        _fail(127 if e.errno == errno.ENOENT else 126,
+              f'exec failed: exec: "{xs.argv[0]}": {e.strerror}')
+
+
+def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
+             stdio: launch.Stdio, base: process.Process, sec: launch.Security) -> None:
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
+        if fd != i:
+            os.dup2(fd, i)
+    os.closerange(3, 65536)
+    L.set_non_dumpable()
+    fds = []
+    for name, kind in NAMESPACES:
+        fds.append((os.open(f"/proc/{pid1}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), kind))
+    for procs in cg_procs:
+        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(os.getpid()).encode())
+        finally:
+            os.close(fd)
+    for fd, kind in fds:
+        L.setns(fd, kind)
+        os.close(fd)
+    child = os.fork()
+    if child == 0:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            for sig in signal.valid_signals():
+                if sig not in (signal.SIGKILL, signal.SIGSTOP):
+                    try:
+                        signal.signal(sig, signal.SIG_DFL)
+                    except (OSError, ValueError):
+                        pass
+            _child_b(spec, xs, base, sec, stdio.tty)
+        except BaseException as e:
+            _fail(126, f"exec failed: {e}")
+        os._exit(126)
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(128 - code if code < 0 else code)
+
+
+def spawn_exec(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
+               stdio: launch.Stdio, base: process.Process | None = None) -> int:
+    """Fork the exec helper (child A); return its pid.  The caller reaps it."""
+    if not xs.argv:
+        raise ContainerRuntimeError("exec: no command given")
+    if base is None:
+        base = process.Process(argv=(), env=tuple(f"{k}={v}" for k, v in process.merge_env(
+            spec.image.env, spec.env).items()) or (f"PATH={process.DEFAULT_PATH}",),
+            cwd=spec.working_dir or spec.image.working_dir or "/",
+            user=process.User(0, 0, (), "/"))
+    sec = launch.Security.plan(spec, privileged=spec.privileged or xs.privileged)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child_a(spec, pid1, cg_procs, xs, stdio, base, sec)
+        except BaseException as e:
+            _fail(126, f"exec failed: {e}")
+        os._exit(126)
+    return pid
+

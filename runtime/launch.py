@@ -1,0 +1,336 @@
+"""The container start sequence: stage-1 and stage-2 (runtime.md §1.2, §2.2).
+
+Called by the shim (a fresh single-threaded interpreter):
+  shim   fork stage-1 -> put it in the cgroup -> "go"
+  stage-1  non-dumpable; setns net/ipc/pid paths; unshare(mnt, uts, ipc, pid, cgroup[, net]);
+           fork stage-2; send its pid; _exit
+  stage-2  (PID 1) rootfs.prepare -> pivot_root -> masks/ro paths -> hostname, sysctls, rlimits,
+           oom_score_adj -> NNP, caps, user, seccomp -> close fds, reset signals -> chdir, execve
+Errors inside are written to a CLOEXEC pipe as one line ("<exit code> <message>"); a clean
+execve closes it, so EOF with no data means the user's command runs.  Everything stage-2 needs
+is imported at the top of this module: nothing can be imported after pivot_root.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import importlib
+import os
+import resource
+import signal
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from pystack.runtime import linux as L
+from pystack.runtime import rootfs
+from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.process import Process, User, lookup_path
+from pystack.runtime.spec import ContainerSpec
+from pystack.runtime.state import Paths
+
+RLIMITS = {"cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
+           "data": resource.RLIMIT_DATA, "stack": resource.RLIMIT_STACK,
+           "core": resource.RLIMIT_CORE, "rss": resource.RLIMIT_RSS,
+           "nproc": resource.RLIMIT_NPROC, "nofile": resource.RLIMIT_NOFILE,
+           "memlock": resource.RLIMIT_MEMLOCK, "as": resource.RLIMIT_AS,
+           "locks": 10, "sigpending": resource.RLIMIT_SIGPENDING,
+           "msgqueue": resource.RLIMIT_MSGQUEUE, "nice": resource.RLIMIT_NICE,
+           "rtprio": resource.RLIMIT_RTPRIO, "rttime": resource.RLIMIT_RTTIME}
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+# Engineer D1's security modules (capabilities, seccomp), imported now: never after pivot_root.
+_caps = _optional("pystack.runtime.security.caps")
+_seccomp = _optional("pystack.runtime.security.seccomp")
+
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_EXEC = 126
+EXIT_SETUP = 128
+
+
+@dataclass(frozen=True)
+class Stdio:
+    stdin: int
+    stdout: int
+    stderr: int
+    tty: bool = False
+
+
+class _StageError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def clamp_rlimits(spec: ContainerSpec) -> tuple[list[tuple[int, int, int]], list[str]]:
+    """(resource, soft, hard) to set, never above the host hard limit; plus warnings."""
+    out: list[tuple[int, int, int]] = []
+    warns: list[str] = []
+    for u in spec.ulimits:
+        res = RLIMITS.get(u.name)
+        if res is None:
+            raise ContainerRuntimeError(f"invalid ulimit name: {u.name}")
+        _, host_hard = resource.getrlimit(res)
+        hard, soft = u.hard, u.soft
+        if host_hard != resource.RLIM_INFINITY and (hard < 0 or hard > host_hard):
+            warns.append(f"ulimit {u.name} hard {hard} above the host's {host_hard}: clamped")
+            hard = host_hard
+        if soft > hard or soft < 0:
+            soft = hard
+        out.append((res, soft, hard))
+    return out, warns
+
+
+class Security:
+    """NNP, capabilities, user switch and seccomp for one process, planned before the fork.
+
+    The plan (cap set, BPF program) is computed in the shim, so the child only makes syscalls.
+    """
+
+    def __init__(self, spec: ContainerSpec, caps: frozenset[int] | None,
+                 bpf: bytes | None) -> None:
+        self.nnp = spec.no_new_privileges
+        self.caps = caps
+        self.bpf = bpf
+
+    @classmethod
+    def plan(cls, spec: ContainerSpec, privileged: bool | None = None) -> Security:
+        priv = spec.privileged if privileged is None else privileged
+        caps: frozenset[int] | None = None
+        bpf: bytes | None = None
+        if _caps is not None:
+            caps = _caps.resolve(spec.cap_add, spec.cap_drop, priv)
+        if _seccomp is not None and not priv and spec.seccomp != "unconfined":
+            bpf = _seccomp.build_filter(caps, spec.seccomp)
+        return cls(spec, caps, bpf)
+
+    def apply(self, user: User) -> None:
+        """NNP, seccomp (here when it cannot wait for NNP), bounding set, user, cap sets."""
+        if self.nnp:
+            L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
+        elif self.bpf and _seccomp is not None:
+            # Without NNP loading a filter needs CAP_SYS_ADMIN: do it before the caps go.
+            _seccomp.install(self.bpf)
+            self.bpf = None
+        if _caps is not None and self.caps is not None:
+            if user.uid == 0:
+                _caps.prepare_user_switch(self.caps)
+            else:
+                _caps.drop_bounding(self.caps)
+                _caps.clear_ambient()
+        os.setgroups(list(user.groups))
+        os.setgid(user.gid)
+        os.setuid(user.uid)                 # a non-root user ends with no effective caps
+        if _caps is not None and self.caps is not None and user.uid == 0:
+            _caps.finish_user_switch(self.caps)
+
+    def install_seccomp(self) -> None:
+        """With NNP the filter goes last, as close to execve as possible."""
+        if _seccomp is not None and self.bpf:
+            _seccomp.install(self.bpf)
+
+
+def _lo_up() -> None:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        ifr = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, ifr))[1]   # SIOCGIFFLAGS
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))   # SIOCSIFFLAGS
+    finally:
+        s.close()
+
+
+def _unshare_flags(spec: ContainerSpec) -> int:
+    flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWCGROUP
+    if spec.ipc_namespace is None:
+        flags |= L.CLONE_NEWIPC
+    if spec.pid_namespace is None:
+        flags |= L.CLONE_NEWPID
+    if spec.network_mode == "none" or (spec.network_mode == "ns" and spec.netns is None):
+        flags |= L.CLONE_NEWNET
+    return flags
+
+
+def _join(path: str, nstype: int) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        L.setns(fd, nstype)
+    finally:
+        os.close(fd)
+
+
+def _reset_signals() -> None:
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
+            rlimits: list[tuple[int, int, int]], sec: Security, err_w: int) -> None:
+    os.setsid()
+    if stdio.tty:
+        fcntl.ioctl(stdio.stdin, 0x540E, 0)     # TIOCSCTTY
+    for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
+        if fd != i:
+            os.dup2(fd, i)
+    _reset_signals()
+    # No host fd may survive into the container (CVE-2024-21626): close them all now, before
+    # any path (the working dir above all) is resolved inside the new root.
+    os.closerange(3, err_w)
+    os.closerange(err_w + 1, 65536)
+    if spec.network_mode != "host":
+        _lo_up()
+    root = rootfs.prepare(spec, paths)
+    rootfs.pivot(root)
+    rootfs.finalize(spec)
+    if spec.hostname:
+        socket.sethostname(spec.hostname)
+    if spec.domainname:
+        L.setdomainname(spec.domainname)
+    for key, value in spec.sysctls.items():
+        fd = os.open("/proc/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+    for res, soft, hard in rlimits:
+        resource.setrlimit(res, (soft, hard))
+    if spec.resources.oom_score_adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(spec.resources.oom_score_adj))
+    try:
+        os.chdir(proc.cwd)
+    except FileNotFoundError:
+        try:
+            os.makedirs(proc.cwd, 0o755)        # Docker creates a missing working dir
+            os.chdir(proc.cwd)
+        except OSError as e:
+            raise _StageError(EXIT_SETUP, f"chdir to cwd ({proc.cwd!r}) set in config.json "
+                                          f"failed: {e.strerror}") from e
+    except NotADirectoryError as e:
+        raise _StageError(EXIT_SETUP, f"chdir to cwd ({proc.cwd!r}) set in config.json failed: "
+                                      "not a directory") from e
+    exe = lookup_path(proc.argv[0], proc.env)
+    if exe is None:
+        raise _StageError(EXIT_NOT_FOUND, f'exec: "{proc.argv[0]}": executable file not found '
+                                          "in $PATH")
+    sec.apply(proc.user)
+    if not os.getcwd().startswith("/"):
+        raise _StageError(EXIT_SETUP, "the working directory is outside the container")
+    os.closerange(3, err_w)
+    os.closerange(err_w + 1, 65536)
+    sec.install_seccomp()
+    try:
+        os.execve(exe, proc.argv, dict(e.split("=", 1) for e in proc.env if "=" in e))
+    except OSError as e:
+        code = EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_CANNOT_EXEC
+        what = "no such file or directory" if e.errno == errno.ENOENT else e.strerror
+        raise _StageError(code, f'exec: "{proc.argv[0]}": {what}') from e
+
+
+def _report(err_w: int, code: int, message: str) -> None:
+    try:
+        os.write(err_w, f"{code} {message}\n".encode(errors="replace"))
+    except OSError:
+        pass
+    os._exit(code)
+
+
+def start(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
+          join_cgroup: object) -> tuple[int, int]:
+    """Fork the container; return (host pid of its PID 1, read end of the error pipe).
+
+    `join_cgroup(pid)` puts stage-1 in the container's cgroup before it unshares.
+    The caller reads the error pipe to EOF: data means the start failed (see `read_error`).
+    """
+    rlimits, _ = clamp_rlimits(spec)
+    sec = Security.plan(spec)
+    go_r, go_w = os.pipe()
+    info_r, info_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                # ---- stage-1
+        try:
+            os.close(go_w)
+            os.close(info_r)
+            os.close(err_r)
+            if os.read(go_r, 1) != b"g":
+                os._exit(1)
+            L.set_non_dumpable()
+            if spec.network_mode == "ns" and spec.netns:
+                _join(spec.netns, L.CLONE_NEWNET)
+            if spec.ipc_namespace:
+                _join(spec.ipc_namespace, L.CLONE_NEWIPC)
+            if spec.pid_namespace and spec.pid_namespace != "host":
+                _join(spec.pid_namespace, L.CLONE_NEWPID)
+            L.unshare(_unshare_flags(spec))
+            child = os.fork()
+            if child == 0:                      # ---- stage-2 = PID 1
+                os.close(info_w)
+                try:
+                    _stage2(spec, paths, proc, stdio, rlimits, sec, err_w)
+                except _StageError as e:
+                    _report(err_w, e.code, e.message)
+                except ContainerRuntimeError as e:
+                    _report(err_w, EXIT_SETUP, str(e))
+                except OSError as e:
+                    _report(err_w, EXIT_SETUP, f"{e.strerror}: {e.filename or ''}".rstrip(": "))
+                except BaseException as e:  # PID 1 must never raise
+                    _report(err_w, EXIT_SETUP, f"{type(e).__name__}: {e}")
+                os._exit(EXIT_SETUP)
+            os.write(info_w, str(child).encode())
+            os._exit(0)
+        except BaseException as e:
+            _report(err_w, EXIT_SETUP, f"{e}")
+            os._exit(EXIT_SETUP)
+    os.close(go_r)
+    os.close(info_w)
+    os.close(err_w)
+    try:
+        try:
+            join_cgroup(pid)  # type: ignore[operator]
+        except BaseException:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
+        os.write(go_w, b"g")
+        os.close(go_w)
+        raw = b""
+        while chunk := os.read(info_r, 64):
+            raw += chunk
+        os.waitpid(pid, 0)
+    finally:
+        os.close(info_r)
+    if not raw:
+        msg = read_error(err_r)
+        raise ContainerRuntimeError(f"container start failed: {msg[1] if msg else 'stage-1 died'}")
+    return int(raw), err_r
+
+
+def read_error(err_r: int) -> tuple[int, str] | None:
+    """Block until the error pipe closes; None when the command was exec'd."""
+    raw = b""
+    try:
+        while chunk := os.read(err_r, 4096):
+            raw += chunk
+    finally:
+        os.close(err_r)
+    if not raw:
+        return None
+    code, _, msg = raw.decode(errors="replace").strip().partition(" ")
+    return (int(code) if code.isdigit() else EXIT_SETUP), msg

@@ -1,0 +1,136 @@
+"""Thin ctypes wrappers over the Linux syscalls Python 3.11 lacks (runtime.md §2.1).
+
+mount/umount2, unshare, setns, pivot_root, prctl, setdomainname, and the flag constants.
+Every failure raises ContainerRuntimeError naming the call and the errno text; the raw OSError
+is chained.  libc is loaded once at import time, so nothing is dlopen'ed after pivot_root.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+
+from pystack.runtime.errors import ContainerRuntimeError
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong]
+_libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.syscall.restype = ctypes.c_long
+
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
+
+# mount(2) flags
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_NOATIME = 0x400
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_SHARED = 0x100000
+MS_STRICTATIME = 0x1000000
+MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
+
+# clone/unshare flags
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# prctl options
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+
+PROPAGATION = {"private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC,
+               "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
+               "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC}
+
+
+def _fail(call: str, what: str) -> ContainerRuntimeError:
+    e = ctypes.get_errno()
+    err = OSError(e, os.strerror(e))
+    exc = ContainerRuntimeError(f"{call} {what}: {os.strerror(e)}")
+    exc.errno = e  # type: ignore[attr-defined]
+    exc.__cause__ = err
+    return exc
+
+
+def _b(s: str | bytes | None) -> bytes | None:
+    if s is None:
+        return None
+    return s if isinstance(s, bytes) else os.fsencode(s)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
+          data: str | None = None) -> None:
+    if _libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)) != 0:
+        raise _fail("mount", f"{fstype or 'bind'} {source or ''} on {target}")
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    if _libc.umount2(_b(target), flags) != 0:
+        raise _fail("umount", target)
+
+
+def unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        raise _fail("unshare", hex(flags))
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    if _libc.setns(fd, nstype) != 0:
+        raise _fail("setns", f"fd {fd}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    if _libc.syscall(SYS_PIVOT_ROOT, _b(new_root), _b(put_old)) != 0:
+        raise _fail("pivot_root", new_root)
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    r = int(_libc.prctl(option, arg2, arg3, arg4, arg5))
+    if r < 0:
+        raise _fail("prctl", str(option))
+    return r
+
+
+def setdomainname(name: str) -> None:
+    raw = name.encode()
+    if _libc.setdomainname(raw, len(raw)) != 0:
+        raise _fail("setdomainname", name)
+
+
+def set_subreaper() -> None:
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_non_dumpable() -> None:
+    prctl(PR_SET_DUMPABLE, 0)
+
+
+def is_mountpoint_busy(e: ContainerRuntimeError) -> bool:
+    return getattr(e, "errno", 0) in (errno.EBUSY,)
+
+
+def errno_of(e: BaseException) -> int:
+    """The errno carried by one of our errors (0 if none)."""
+    return int(getattr(e, "errno", 0) or 0)

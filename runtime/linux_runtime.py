@@ -1,0 +1,478 @@
+"""LinuxRuntime: the Runtime protocol (runtime/api.py) on the real kernel.
+
+No daemon: create writes the container dir; start spawns a detached shim (runtime/shim.py)
+and waits for its one-line ready report; every later request (stop, kill, pause, wait,
+exec) is a JSON line on the shim's unix socket.  When the shim is gone (it exits with the
+container, or was killed) the state on disk and the cgroup are enough: stop/kill/delete act
+on the cgroup directly, and delete removes everything (idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal as _signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pystack.runtime import logs as _logs
+from pystack.runtime import process, state
+from pystack.runtime.api import ContainerState, Health, HealthResult, LogEntry, ProcessInfo, Stats
+from pystack.runtime.cgroups import open_cgroup
+from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
+from pystack.runtime.spec import ContainerSpec, ExecSpec
+
+_ID = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_NS_SYSCTL = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+              "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+
+
+def parse_signal(sig: int | str) -> int:
+    if isinstance(sig, int) or str(sig).isdigit():
+        n = int(sig)
+        if 0 < n < _signal.NSIG:
+            return n
+    else:
+        name = str(sig).upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        try:
+            return int(_signal.Signals[name])
+        except KeyError:
+            pass
+    raise ContainerRuntimeError(f"invalid signal: {sig}")
+
+
+def check_sysctl(key: str, network_mode: str) -> None:
+    if key in _NS_SYSCTL or key.startswith("fs.mqueue."):
+        return
+    if key.startswith("net.") and network_mode != "host":
+        return
+    raise ContainerRuntimeError(f"sysctl {key!r} is not allowed",
+                                hint="only namespaced sysctls (kernel.shm*, kernel.msg*, "
+                                     "kernel.sem, fs.mqueue.*, net.*) can be set")
+
+
+class LinuxRuntime:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = state.root_dir(root)
+        self.containers = self.root / "containers"
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _paths(self, container_id: str) -> state.Paths:
+        p = state.Paths(dir=self.containers / container_id, id=container_id)
+        if _ID.match(container_id) and p.spec.exists():
+            return p
+        for st in self.list_containers():
+            if st.name == container_id or (len(container_id) >= 4 and
+                                            st.id.startswith(container_id)):
+                return state.Paths(dir=self.containers / st.id, id=st.id)
+        raise ContainerNotFoundError(f"no such container: {container_id}")
+
+    def _raw_state(self, p: state.Paths) -> dict[str, Any]:
+        st: dict[str, Any] = state.read_json(p.state)
+        if st.get("status") in ("running", "paused", "restarting") and not self._shim_alive(p, st):
+            if state.pid_alive(int(st.get("pid") or 0), st.get("pid_start")):
+                return st                    # the shim died; the container still runs
+            st["status"] = "dead" if st.get("exit_code") is None else "exited"
+            st["pid"] = 0
+        return st
+
+    @staticmethod
+    def _shim_alive(p: state.Paths, st: dict[str, Any]) -> bool:
+        pid = int(st.get("shim_pid") or 0)
+        if pid <= 0:
+            return False
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return str(p.dir).encode() in f.read()
+        except OSError:
+            return False
+
+    def _to_state(self, p: state.Paths, st: dict[str, Any]) -> ContainerState:
+        spec_labels: dict[str, str] = st.get("labels") or {}
+        h = st.get("health")
+        health = None
+        if h:
+            health = Health(status=h["status"], failing_streak=int(h.get("failing_streak", 0)),
+                            log=tuple(HealthResult(start=r["start"], end=r["end"],
+                                                   exit_code=int(r["exit_code"]),
+                                                   output=r["output"]) for r in h.get("log", [])))
+        return ContainerState(
+            id=p.id, name=st.get("name", ""), status=st.get("status", "created"),
+            pid=int(st.get("pid") or 0), exit_code=st.get("exit_code"),
+            oom_killed=bool(st.get("oom_killed")), created_at=st.get("created_at", ""),
+            started_at=st.get("started_at", ""), finished_at=st.get("finished_at", ""),
+            restart_count=int(st.get("restart_count", 0)), health=health,
+            labels=spec_labels, image_id=st.get("image_id", ""), netns=st.get("netns"))
+
+    def _request(self, p: state.Paths, req: dict[str, Any], fds: tuple[int, ...] = (),
+                 timeout: float | None = 30.0) -> dict[str, Any] | None:
+        """One request to the shim; None when no shim answers."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(timeout)
+            try:
+                s.connect(str(p.socket))
+            except (FileNotFoundError, ConnectionRefusedError):
+                return None
+            raw = json.dumps(req).encode()
+            if fds:
+                socket.send_fds(s, [raw], list(fds))
+            else:
+                s.sendall(raw)
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+        except TimeoutError as e:
+            raise ContainerRuntimeError(f"timed out waiting for container {p.id[:12]}") from e
+        except OSError as e:
+            raise ContainerRuntimeError(f"cannot talk to the shim of {p.id[:12]}: {e}") from e
+        finally:
+            s.close()
+        reply: dict[str, Any] = json.loads(buf)
+        if reply.get("error") and "status" not in reply:
+            raise ContainerRuntimeError(str(reply["error"]))
+        return reply
+
+    # -- Runtime protocol ----------------------------------------------------------------------
+    def create(self, spec: ContainerSpec) -> ContainerState:
+        if not _ID.match(spec.id):
+            raise ContainerRuntimeError(f"invalid container id {spec.id!r}: want 64 hex digits")
+        if not _NAME.match(spec.name):
+            raise ContainerRuntimeError(f"invalid container name {spec.name!r}",
+                                        hint="use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        for d in spec.lower_dirs:
+            if not os.path.isdir(d):
+                raise ContainerRuntimeError(f"image layer {d} is missing")
+        for m in spec.mounts:
+            if m.type != "tmpfs" and not os.path.exists(m.source):
+                raise ContainerRuntimeError(
+                    f"invalid mount config: bind source path does not exist: {m.source}")
+            if not m.target.startswith("/"):
+                raise ContainerRuntimeError(f"invalid mount target {m.target!r}: not absolute")
+        for key in spec.sysctls:
+            check_sysctl(key, spec.network_mode)
+        for src in (spec.etc_hosts, spec.etc_resolv, spec.netns):
+            if src and not os.path.exists(src):
+                raise ContainerRuntimeError(f"{src} does not exist")
+        if spec.healthcheck and spec.healthcheck.test and spec.healthcheck.test[0] not in (
+                "CMD", "CMD-SHELL", "NONE"):
+            raise ContainerRuntimeError(f"invalid healthcheck test {spec.healthcheck.test!r}")
+        from pystack.runtime.launch import clamp_rlimits
+
+        clamp_rlimits(spec)
+        layers = [Path(d) for d in reversed(spec.lower_dirs)]
+        process.build(spec, layers)          # bad user/command/workdir: fail now, not at start
+        for st in self.list_containers():
+            if st.name == spec.name:
+                raise ContainerRuntimeError(
+                    f'the container name "{spec.name}" is already in use by {st.id[:12]}',
+                    hint="remove that container or pick another name")
+        p = state.Paths(dir=self.containers / spec.id, id=spec.id)
+        try:
+            p.dir.mkdir(parents=True)
+        except FileExistsError as e:
+            raise ContainerRuntimeError(f"container {spec.id[:12]} already exists") from e
+        try:
+            for sub in (p.upper, p.work, p.rootfs):
+                sub.mkdir()
+            p.hostname.write_text((spec.hostname or spec.id[:12]) + "\n")
+            state.save_spec(p, spec)
+            new: dict[str, Any] = {
+                "name": spec.name, "status": "created", "created_at": _logs.now_rfc3339(),
+                "labels": spec.labels, "image_id": spec.image_id, "netns": spec.netns,
+                "restart_count": 0}
+            state.write_json(p.state, new)
+        except BaseException:
+            shutil.rmtree(p.dir, ignore_errors=True)
+            raise
+        return self._to_state(p, new)
+
+    def start(self, container_id: str) -> ContainerState:
+        p = self._paths(container_id)
+        st = self._raw_state(p)
+        if st.get("status") in ("running", "paused", "restarting"):
+            return self._to_state(p, st)
+        r, w = os.pipe()
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-m", "pystack.runtime.shim", str(p.dir), str(w)],
+                pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True, cwd="/")
+        except OSError as e:
+            os.close(r)
+            raise ContainerRuntimeError(f"cannot start the shim: {e}") from e
+        finally:
+            os.close(w)
+        child.wait()
+        raw = b""
+        with os.fdopen(r, "rb") as f:
+            raw = f.read()
+        try:
+            report = json.loads(raw) if raw else {"error": "the shim died while starting"}
+        except ValueError:
+            report = {"error": f"bad report from the shim: {raw[:200]!r}"}
+        if "error" in report:
+            raise ContainerRuntimeError(f"cannot start container {p.id[:12]}: {report['error']}")
+        return self.state(p.id)
+
+    def stop(self, container_id: str, timeout: float | None = None) -> ContainerState:
+        p = self._paths(container_id)
+        spec = state.load_spec(p)
+        grace = spec.stop_grace_period if timeout is None else timeout
+        sig = parse_signal(spec.stop_signal or spec.image.stop_signal or "SIGTERM")
+        reply = self._request(p, {"op": "stop", "timeout": grace, "signal": sig},
+                              timeout=grace + 30)
+        if reply is None:
+            self._kill_orphan(p)
+        return self.state(p.id)
+
+    def _kill_orphan(self, p: state.Paths) -> None:
+        cg = open_cgroup(p.id)
+        try:
+            cg.kill_all()
+        except ContainerRuntimeError:
+            pass
+        st = state.read_json(p.state)
+        if st.get("status") in ("running", "paused", "restarting"):
+            st.update(status="exited", pid=0, finished_at=_logs.now_rfc3339())
+            if st.get("exit_code") is None:
+                st["exit_code"] = 137
+            state.write_json(p.state, st)
+
+    def kill(self, container_id: str, signal: int | str = "SIGKILL") -> None:
+        p = self._paths(container_id)
+        sig = parse_signal(signal)
+        if self._request(p, {"op": "kill", "signal": sig}) is None:
+            st = self._raw_state(p)
+            if st.get("status") not in ("running", "paused"):
+                raise ContainerRuntimeError(f"container {p.id[:12]} is not running")
+            os.kill(int(st["pid"]), sig)
+
+    def pause(self, container_id: str) -> None:
+        p = self._paths(container_id)
+        if self._request(p, {"op": "pause"}) is None:
+            raise ContainerRuntimeError(f"container {p.id[:12]} is not running")
+
+    def unpause(self, container_id: str) -> None:
+        p = self._paths(container_id)
+        if self._request(p, {"op": "unpause"}) is None:
+            raise ContainerRuntimeError(f"container {p.id[:12]} is not running")
+
+    def delete(self, container_id: str, force: bool = False) -> None:
+        try:
+            p = self._paths(container_id)
+        except ContainerNotFoundError:
+            if force:
+                return
+            raise
+        try:
+            st = self._raw_state(p)
+        except ContainerRuntimeError:
+            st = {}
+        if st.get("status") in ("running", "paused", "restarting") and not force:
+            raise ContainerRuntimeError(
+                f"cannot remove container {p.id[:12]}: it is running",
+                hint="stop it first, or force the removal")
+        cg = open_cgroup(p.id)
+        shim = int(st.get("shim_pid") or 0)
+        if shim and self._shim_alive(p, st):
+            try:
+                os.kill(shim, _signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            cg.thaw()
+        except ContainerRuntimeError:
+            pass
+        cg.kill_all()
+        pid = int(st.get("pid") or 0)
+        if pid and state.pid_alive(pid, st.get("pid_start")):
+            try:
+                os.kill(pid, _signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        cg.remove()
+        self._unmount_under(p.dir)
+        p.socket.unlink(missing_ok=True)
+        shutil.rmtree(p.dir, ignore_errors=True)
+        if p.dir.exists():
+            raise ContainerRuntimeError(f"cannot remove {p.dir}")
+
+    @staticmethod
+    def _unmount_under(d: Path) -> None:
+        from pystack.runtime import linux as L
+
+        prefix = str(d) + "/"
+        with open("/proc/self/mountinfo") as f:
+            mps = [ln.split()[4] for ln in f]
+        for mp in sorted((m for m in mps if m.startswith(prefix)), key=len, reverse=True):
+            try:
+                L.umount2(mp, L.MNT_DETACH)
+            except ContainerRuntimeError:
+                pass
+
+    def state(self, container_id: str) -> ContainerState:
+        p = self._paths(container_id)
+        return self._to_state(p, self._raw_state(p))
+
+    def spec(self, container_id: str) -> ContainerSpec:
+        return state.load_spec(self._paths(container_id))
+
+    def list_containers(self) -> list[ContainerState]:
+        out = []
+        try:
+            names = sorted(os.listdir(self.containers))
+        except FileNotFoundError:
+            return []
+        for name in names:
+            p = state.Paths(dir=self.containers / name, id=name)
+            try:
+                out.append(self._to_state(p, self._raw_state(p)))
+            except ContainerRuntimeError:
+                continue
+        return out
+
+    def wait(self, container_id: str, timeout: float | None = None) -> ContainerState:
+        p = self._paths(container_id)
+        self._request(p, {"op": "wait"}, timeout=timeout)
+        return self.state(p.id)
+
+    def exec(self, container_id: str, spec: ExecSpec, stdin: IO[bytes] | None = None,
+             stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> int:
+        p = self._paths(container_id)
+        return run_exec(lambda fds: self._request(p, {"op": "exec", "spec": state.to_json(spec)},
+                                                   fds=fds, timeout=None),
+                        spec, stdin, stdout, stderr)
+
+    def logs(self, container_id: str, follow: bool = False, tail: int | None = None,
+             since: str | None = None, until: str | None = None) -> Iterator[LogEntry]:
+        p = self._paths(container_id)
+        if not follow:
+            return iter(_logs.read(p.log, tail, since, until))
+
+        def running() -> bool:
+            try:
+                return self.state(p.id).status in ("running", "paused", "restarting")
+            except ContainerRuntimeError:
+                return False
+        return _logs.follow(p.log, running, tail, since, until)
+
+    def stats(self, container_id: str) -> Stats:
+        p = self._paths(container_id)
+        if self.state(p.id).status not in ("running", "paused"):
+            return Stats()
+        return open_cgroup(p.id).stats()
+
+    def processes(self, container_id: str) -> list[ProcessInfo]:
+        p = self._paths(container_id)
+        if self.state(p.id).status not in ("running", "paused"):
+            return []
+        out = []
+        for pid in open_cgroup(p.id).pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_bytes()
+                status = Path(f"/proc/{pid}/status").read_text()
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
+            uid = next((int(ln.split()[1]) for ln in status.splitlines()
+                        if ln.startswith("Uid:")), 0)
+            out.append(ProcessInfo(pid=pid, ppid=ppid, uid=uid,
+                                   cmd=cmd.replace(b"\0", b" ").decode(errors="replace").strip()))
+        return out
+
+
+def _real_fd(f: IO[bytes] | None) -> int | None:
+    if f is None:
+        return None
+    try:
+        return f.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[bytes] | None,
+             stderr: IO[bytes] | None) -> int:
+    """Pass three fds to the shim (real ones, or pipes/a pty pumped by threads) and wait."""
+    mine: list[int] = []          # our ends, closed after the request
+    theirs: list[int] = []        # passed to the shim, closed once sent
+    pumps: list[threading.Thread] = []
+
+    def pump_out(src: int, dst: IO[bytes] | None) -> None:
+        try:
+            while data := os.read(src, 65536):
+                if dst is not None:
+                    dst.write(data)
+                    dst.flush()
+        except OSError:
+            pass
+        finally:
+            os.close(src)
+
+    def pump_in(src: IO[bytes], dst: int) -> None:
+        try:
+            while data := src.read(65536):
+                os.write(dst, data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(dst)
+
+    if xs.tty:
+        import pty
+
+        master, slave = pty.openpty()
+        theirs = [slave, slave, slave]
+        out_fd = os.dup(master)
+        pumps.append(threading.Thread(target=pump_out, args=(out_fd, stdout), daemon=True))
+        if stdin is not None:
+            pumps.append(threading.Thread(target=pump_in, args=(stdin, master), daemon=True))
+        else:
+            mine.append(master)
+    else:
+        fd = _real_fd(stdin)
+        if fd is None:
+            if stdin is None:
+                fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+            else:
+                r, w = os.pipe()
+                pumps.append(threading.Thread(target=pump_in, args=(stdin, w), daemon=True))
+                fd = r
+            theirs.append(fd)
+        else:
+            theirs.append(os.dup(fd))
+        for f in (stdout, stderr):
+            fd = _real_fd(f)
+            if fd is None:
+                r, w = os.pipe()
+                pumps.append(threading.Thread(target=pump_out, args=(r, f), daemon=True))
+                theirs.append(w)
+            else:
+                theirs.append(os.dup(fd))
+    for t in pumps:
+        t.start()
+    try:
+        reply = request(tuple(theirs))
+    finally:
+        for fd in set(theirs):
+            os.close(fd)
+        for fd in mine:
+            os.close(fd)
+    for t in pumps:
+        t.join(timeout=5)
+    if reply is None:
+        raise ContainerRuntimeError("container is not running")
+    return int(reply["exit_code"])

@@ -1,0 +1,240 @@
+"""The container's root filesystem, built inside its new mount namespace by stage-2 (PID 1).
+
+Order as runc (runtime.md §1.2): `/` rslave, overlay, /proc, /dev (tmpfs + mknod'ed nodes +
+symlinks), devpts, /dev/shm, /dev/mqueue, read-only /sys, the spec's mounts, /etc/hosts,
+/etc/resolv.conf, /etc/hostname, tini, pivot_root; then (after pivot) masked and read-only
+paths.  Mount targets inside the rootfs are resolved component by component without following
+symlinks out of it, and masked/read-only paths are mounted through an O_PATH|O_NOFOLLOW fd, so a
+symlink the image (or a racing container process) put there is never followed (§7.3).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from pystack.runtime import linux as L
+from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.spec import ContainerSpec, Mount
+from pystack.runtime.state import Paths
+
+PAGE_LIMIT = 4000
+TINI = "/usr/bin/tini-static"
+
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0))
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+             ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
+
+MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+                "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware")
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+NOSUID_NODEV_NOEXEC = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC
+
+
+def secure_join(root: str, rel: str, make: str | None = None) -> str:
+    """root + rel with every component resolved INSIDE root (symlinks re-rooted at root).
+
+    make="dir"/"file" creates the missing last component (and missing parents as dirs).
+    """
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    cur = root
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            cur = os.path.dirname(cur) if cur != root else root
+            continue
+        nxt = os.path.join(cur, part)
+        try:
+            st = os.lstat(nxt)
+        except FileNotFoundError:
+            if make is None:
+                return os.path.join(nxt, *parts)
+            if parts or make == "dir":
+                os.mkdir(nxt, 0o755)
+            else:
+                os.close(os.open(nxt, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            cur = nxt
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > 40:
+                raise ContainerRuntimeError(f"too many symlinks resolving {rel} in the rootfs")
+            target = os.readlink(nxt)
+            if target.startswith("/"):
+                cur = root
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        cur = nxt
+    return cur
+
+
+def _overlay(spec: ContainerSpec, paths: Paths, target: str) -> None:
+    lowers = list(reversed(spec.lower_dirs))           # overlay wants the topmost first
+    opts = f"lowerdir={':'.join(lowers)},upperdir={paths.upper},workdir={paths.work}"
+    if len(opts) > PAGE_LIMIT:
+        # mount(2) data must fit one page: chdir to the common base and pass relative paths.
+        base = os.path.commonpath([*lowers, str(paths.dir)])
+        os.chdir(base)
+        rel = [os.path.relpath(x, base) for x in lowers]
+        opts = (f"lowerdir={':'.join(rel)},upperdir={os.path.relpath(paths.upper, base)},"
+                f"workdir={os.path.relpath(paths.work, base)}")
+        if len(opts) > PAGE_LIMIT:
+            raise ContainerRuntimeError(f"too many image layers ({len(lowers)}) to mount")
+    L.mount("overlay", target, "overlay", 0, opts)
+
+
+def _dev(root: str, shm_size: int | None) -> None:
+    dev = secure_join(root, "dev", make="dir")
+    L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
+    old = os.umask(0)
+    try:
+        for name, major, minor in DEVICES:
+            os.mknod(f"{dev}/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        for name, target in DEV_LINKS:
+            os.symlink(target, f"{dev}/{name}")
+        for d in ("pts", "shm", "mqueue"):
+            os.mkdir(f"{dev}/{d}", 0o755)
+    finally:
+        os.umask(old)
+    L.mount("devpts", f"{dev}/pts", "devpts", L.MS_NOSUID | L.MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    L.mount("shm", f"{dev}/shm", "tmpfs", NOSUID_NODEV_NOEXEC,
+            f"mode=1777,size={shm_size or 64 << 20}")
+    L.mount("mqueue", f"{dev}/mqueue", "mqueue", NOSUID_NODEV_NOEXEC)
+
+
+def _bind(source: str, target: str, read_only: bool, propagation: str | None,
+          extra: int = 0) -> None:
+    L.mount(source, target, None, L.MS_BIND | L.MS_REC)
+    if read_only or extra:
+        # The kernel ignores MS_RDONLY on the first bind; a remount keeps the locked flags.
+        flags = L.MS_BIND | L.MS_REMOUNT | extra | (L.MS_RDONLY if read_only else 0)
+        st = os.statvfs(target)
+        flags |= st.f_flag & (L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+        L.mount(None, target, None, flags)
+    L.mount(None, target, None, L.PROPAGATION.get(propagation or "rprivate", L.MS_PRIVATE))
+
+
+def _user_mount(root: str, m: Mount) -> None:
+    if m.type == "tmpfs":
+        target = secure_join(root, m.target, make="dir")
+        data = ",".join(x for x in (f"size={m.tmpfs_size}" if m.tmpfs_size else "",
+                                    f"mode={m.tmpfs_mode:o}" if m.tmpfs_mode else "") if x)
+        flags = NOSUID_NODEV_NOEXEC | (L.MS_RDONLY if m.read_only else 0)
+        L.mount("tmpfs", target, "tmpfs", flags, data or None)
+        return
+    try:
+        is_dir = stat.S_ISDIR(os.stat(m.source).st_mode)
+    except OSError as e:
+        raise ContainerRuntimeError(f"invalid mount config: bind source path does not exist: "
+                                    f"{m.source}") from e
+    target = secure_join(root, m.target, make="dir" if is_dir else "file")
+    _bind(m.source, target, m.read_only, m.propagation)
+
+
+def prepare(spec: ContainerSpec, paths: Paths) -> str:
+    """Build the rootfs in the current (new) mount ns; return its path (pivot_root next)."""
+    L.mount(None, "/", None, L.MS_SLAVE | L.MS_REC)
+    root = str(paths.rootfs)
+    _overlay(spec, paths, root)
+    os.chdir("/")
+    proc = secure_join(root, "proc", make="dir")
+    L.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
+    _dev(root, spec.shm_size)
+    sys_ = secure_join(root, "sys", make="dir")
+    try:
+        L.mount("sysfs", sys_, "sysfs", NOSUID_NODEV_NOEXEC | L.MS_RDONLY)
+    except ContainerRuntimeError:
+        # No sysfs of our own (e.g. the host's netns): bind the host's, read-only.
+        _bind("/sys", sys_, True, "rslave", NOSUID_NODEV_NOEXEC)
+    for m in spec.mounts:
+        _user_mount(root, m)
+    for src, dst in ((spec.etc_hosts, "etc/hosts"), (spec.etc_resolv, "etc/resolv.conf")):
+        if src:
+            _bind(src, secure_join(root, dst, make="file"), False, None)
+    if spec.etc_hostname:
+        _bind(str(paths.hostname), secure_join(root, "etc/hostname", make="file"), False, None)
+    if spec.init:
+        _bind(TINI, secure_join(root, "sbin/docker-init", make="file"), True, None)
+    return root
+
+
+def pivot(root: str) -> None:
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new = os.open(root, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new)
+        L.pivot_root(".", ".")
+        os.fchdir(old)
+        # Make sure our unmount never propagates to the host, then drop the old root.
+        L.mount(None, ".", None, L.MS_SLAVE | L.MS_REC)
+        L.umount2(".", L.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(old)
+        os.close(new)
+
+
+def _path_fd(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def mask_paths(paths: tuple[str, ...] = MASKED_PATHS) -> None:
+    """After pivot_root: hide `paths` (files under /dev/null, dirs under a ro tmpfs)."""
+    st = os.stat("/dev/null")
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        raise ContainerRuntimeError("/dev/null is not the null device; refusing to mask paths")
+    for p in paths:
+        fd = _path_fd(p)
+        if fd is None:
+            continue
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISLNK(mode):
+                continue                    # never follow a symlink (CVE-2025-31133)
+            target = f"/proc/self/fd/{fd}"
+            if stat.S_ISDIR(mode):
+                L.mount("tmpfs", target, "tmpfs", L.MS_RDONLY | NOSUID_NODEV_NOEXEC)
+            else:
+                L.mount("/dev/null", target, None, L.MS_BIND)
+        finally:
+            os.close(fd)
+
+
+def readonly_paths(paths: tuple[str, ...] = READONLY_PATHS) -> None:
+    for p in paths:
+        fd = _path_fd(p)
+        if fd is None:
+            continue
+        try:
+            if stat.S_ISLNK(os.fstat(fd).st_mode):
+                continue
+            target = f"/proc/self/fd/{fd}"
+            L.mount(target, target, None, L.MS_BIND | L.MS_REC)
+        finally:
+            os.close(fd)
+        # Reopen: the fd above names the covered dentry, the remount must hit the new bind.
+        fd = _path_fd(p)
+        if fd is None:
+            continue
+        try:
+            L.mount(None, f"/proc/self/fd/{fd}", None,
+                    L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | NOSUID_NODEV_NOEXEC)
+        finally:
+            os.close(fd)
+
+
+def finalize(spec: ContainerSpec) -> None:
+    """After pivot: masks, read-only paths, and a read-only / when asked."""
+    mask_paths()
+    readonly_paths()
+    if spec.read_only:
+        L.mount(None, "/", None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY)

@@ -1,0 +1,475 @@
+"""The per-container shim: `python -I -m pystack.runtime.shim <container dir> <ready fd>`.
+
+One detached, single-threaded process per running container (DESIGN.md §3).  It is the
+subreaper parent of the container's PID 1, owns its stdout/stderr (pipes, or a pty for tty),
+writes the json-file log, records exit code / OOM kill / times in state.json (atomically), runs
+the healthcheck and the restart policy, and answers requests on a unix socket (one JSON line
+in, one out; see `control.py`-style ops in `Shim.handle`): state, stop, kill, pause, unpause,
+wait, exec (stdio fds passed with SCM_RIGHTS).  It exits when the container has exited for
+good, removing its cgroup; a shim that is killed leaves state on disk that `delete` cleans.
+Its loop is selectors + a timer heap + a signal wakeup fd; no threads (namespace work forks).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import pty
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pystack.runtime import health as H
+from pystack.runtime import launch, process, state
+from pystack.runtime.cgroups import open_cgroup
+from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.exec import spawn_exec
+from pystack.runtime.linux import set_subreaper
+from pystack.runtime.logs import LogWriter, now_rfc3339
+from pystack.runtime.spec import ContainerSpec, ExecSpec
+
+BACKOFF_START = 0.1
+BACKOFF_RESET_AFTER = 10.0
+
+
+class Shim:
+    def __init__(self, cdir: Path) -> None:
+        self.paths = state.Paths(dir=cdir, id=cdir.name)
+        self.spec: ContainerSpec = state.load_spec(self.paths)
+        try:
+            self.st: dict[str, Any] = state.read_json(self.paths.state)
+        except ContainerRuntimeError:
+            self.st = {}
+        self.sel = selectors.DefaultSelector()
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = 0
+        self.cg = open_cgroup(self.paths.id)
+        self.pid = 0
+        self.started_mono = 0.0
+        self.stopping = False          # stop/kill asked by the user: no restart
+        self.backoff = BACKOFF_START
+        self.done = False
+        self.exit_waiters: list[socket.socket] = []
+        self.children: dict[int, Callable[[int], None]] = {}   # exec/health pid -> on exit
+        self.streams: dict[int, str] = {}
+        self.health = H.Checker.for_spec(self.spec)
+        self.log = LogWriter(self.paths.log, self.spec.log.max_size, self.spec.log.max_file)
+        self.proc: process.Process | None = None
+
+    # -- state -------------------------------------------------------------------------------
+    def save(self, **changes: Any) -> None:
+        self.st.update(changes)
+        self.st["shim_pid"] = os.getpid()
+        if self.health is not None:
+            self.st["health"] = self.health.to_json()
+        state.write_json(self.paths.state, self.st)
+
+    def timer(self, delay: float, fn: Callable[[], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self.timers, (time.monotonic() + delay, self._seq, fn))
+
+    # -- container runs ----------------------------------------------------------------------
+    def run_once(self) -> tuple[int, str] | None:
+        """Start the container; None on success, else (exit code, message)."""
+        spec = self.spec
+        if self.proc is None:
+            layers = [self.paths.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
+            self.proc = process.build(spec, layers)
+        if spec.tty:
+            master, slave = pty.openpty()
+            stdio = launch.Stdio(slave, slave, slave, tty=True)
+            outs = {master: "stdout"}
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+            stdio = launch.Stdio(null, out_w, err_w)
+            outs = {out_r: "stdout", err_r: "stderr"}
+        try:
+            pid, err_pipe = launch.start(spec, self.paths, self.proc, stdio, self.cg.add_pid)
+        finally:
+            for fd in {stdio.stdin, stdio.stdout, stdio.stderr}:
+                os.close(fd)
+        failure = launch.read_error(err_pipe)
+        for fd, name in outs.items():
+            os.set_blocking(fd, False)
+            self.streams[fd] = name
+            self.sel.register(fd, selectors.EVENT_READ, ("out", fd))
+        if failure is not None:
+            os.waitpid(pid, 0)
+            for fd in list(self.streams):
+                self.drain(fd)
+            return failure
+        self.pid = pid
+        self.started_mono = time.monotonic()
+        self.save(status="running", pid=pid, pid_start=state.start_ticks(pid),
+                  started_at=now_rfc3339(), finished_at="", exit_code=None, oom_killed=False,
+                  error="")
+        if self.health is not None:
+            self.health.reset()
+            self.timer(self.health.next_delay(0.0), self.run_health)
+        return None
+
+    def on_container_exit(self, status: int) -> None:
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code
+        self.pid = 0
+        for fd in list(self.streams):
+            self.drain(fd)
+        self.log.flush()
+        try:
+            oom = self.cg.oom_killed()
+        except ContainerRuntimeError:
+            oom = False
+        ran = time.monotonic() - self.started_mono
+        self.save(status="exited", pid=0, exit_code=code, oom_killed=oom,
+                  finished_at=now_rfc3339())
+        if self.health is not None:
+            self.health.stop()
+        if self.should_restart(code):
+            self.backoff = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else self.backoff
+            delay = self.backoff
+            self.backoff = min(self.backoff * 2, 60.0)
+            self.save(status="restarting")
+            self.timer(delay, self.restart)
+            return
+        self.finish()
+
+    def should_restart(self, code: int) -> bool:
+        pol = self.spec.restart
+        if self.stopping or pol.name == "no":
+            return False
+        if pol.name == "on-failure":
+            if code == 0:
+                return False
+            return pol.max_retries is None or pol.max_retries <= 0 or \
+                int(self.st.get("restart_count", 0)) < pol.max_retries
+        return True
+
+    def restart(self) -> None:
+        if self.stopping:
+            self.finish()
+            return
+        self.st["restart_count"] = int(self.st.get("restart_count", 0)) + 1
+        failure = self.run_once()
+        if failure is not None:
+            self.fail(*failure)
+
+    def fail(self, code: int, message: str) -> None:
+        self.save(status="exited", pid=0, exit_code=code, error=message,
+                  finished_at=now_rfc3339())
+        self.finish()
+
+    def finish(self) -> None:
+        for w in self.exit_waiters:
+            self.reply(w, self.st)
+        self.exit_waiters.clear()
+        self.done = True
+
+    def drain(self, fd: int) -> None:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:             # EIO: the pty's slave side is gone
+                data = b""
+            if not data:
+                self.sel.unregister(fd)
+                os.close(fd)
+                self.log.write(self.streams.pop(fd), b"")
+                return
+            self.log.write(self.streams[fd], data)
+
+    # -- requests ----------------------------------------------------------------------------
+    def reply(self, conn: socket.socket, obj: Any) -> None:
+        try:
+            conn.setblocking(True)
+            conn.sendall(json.dumps(obj).encode() + b"\n")
+        except OSError:
+            pass
+        try:
+            self.sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            raw, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+        except OSError:
+            raw, fds = b"", []
+        if not raw:
+            self.sel.unregister(conn)
+            conn.close()
+            return
+        try:
+            req = json.loads(raw)
+            op = req["op"]
+        except (ValueError, KeyError, TypeError):
+            self.reply(conn, {"error": "bad request"})
+            return
+        try:
+            self.dispatch(conn, op, req, fds)
+        except ContainerRuntimeError as e:
+            self.reply(conn, {"error": str(e)})
+        except OSError as e:
+            self.reply(conn, {"error": f"{op}: {e.strerror}"})
+
+    def dispatch(self, conn: socket.socket, op: str, req: dict[str, Any], fds: list[int]) -> None:
+        running = self.pid > 0
+        if op == "state":
+            self.reply(conn, self.st)
+        elif op == "wait":
+            if self.done:
+                self.reply(conn, self.st)
+            else:
+                self.exit_waiters.append(conn)
+        elif op == "stop":
+            self.stopping = True
+            if not running:
+                if self.st.get("status") == "restarting":
+                    self.save(status="exited")
+                    self.finish()
+                self.reply(conn, self.st)
+                return
+            if self.st.get("status") == "paused":
+                self.cg.thaw()
+            sig = req.get("signal") or signal.SIGTERM
+            os.kill(self.pid, sig)
+            self.timer(float(req.get("timeout", self.spec.stop_grace_period)), self.force_kill)
+            self.exit_waiters.append(conn)
+        elif op == "kill":
+            if not running:
+                raise ContainerRuntimeError(f"container {self.spec.name} is not running")
+            sig = int(req.get("signal", signal.SIGKILL))
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self.stopping = True
+            os.kill(self.pid, sig)
+            self.reply(conn, {"ok": True})
+        elif op in ("pause", "unpause"):
+            if not running:
+                raise ContainerRuntimeError(f"container {self.spec.name} is not running")
+            if op == "pause":
+                self.cg.freeze()
+                self.save(status="paused")
+            else:
+                self.cg.thaw()
+                self.save(status="running")
+            self.reply(conn, {"ok": True})
+        elif op == "exec":
+            if not running or self.st.get("status") != "running":
+                raise ContainerRuntimeError(f"container {self.spec.name} is not running")
+            xs = state.from_json(ExecSpec, req["spec"])
+            if len(fds) < 3:
+                raise ContainerRuntimeError("exec: the standard streams were not passed")
+            stdio = launch.Stdio(fds[0], fds[1], fds[2], tty=xs.tty)
+            try:
+                child = spawn_exec(self.spec, self.pid, self.cg.procs_files(), xs, stdio,
+                                   self.proc)
+            finally:
+                for fd in set(fds):
+                    os.close(fd)
+
+            def done(code: int, c: socket.socket = conn) -> None:
+                self.reply(c, {"exit_code": code})
+
+            self.children[child] = done
+        else:
+            self.reply(conn, {"error": f"unknown op {op}"})
+
+    def force_kill(self) -> None:
+        if self.pid > 0:
+            try:
+                self.cg.kill_all()
+            except ContainerRuntimeError:
+                os.kill(self.pid, signal.SIGKILL)
+
+    # -- healthcheck ---------------------------------------------------------------------------
+    def run_health(self) -> None:
+        chk = self.health
+        if chk is None or self.pid <= 0 or self.st.get("status") != "running":
+            return
+        out_r, out_w = os.pipe()
+        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            xs = ExecSpec(argv=chk.argv())
+            child = spawn_exec(self.spec, self.pid, self.cg.procs_files(), xs,
+                               launch.Stdio(null, out_w, out_w), self.proc)
+        except (ContainerRuntimeError, OSError) as e:
+            os.close(out_r)
+            chk.record(now_rfc3339(), -1, str(e))
+            self.after_health()
+            return
+        finally:
+            os.close(out_w)
+            os.close(null)
+        os.set_blocking(out_r, False)
+        begun = now_rfc3339()
+        buf: list[bytes] = []
+        self.sel.register(out_r, selectors.EVENT_READ, ("health", (out_r, buf)))
+
+        def timeout() -> None:
+            if child in self.children:
+                os.kill(child, signal.SIGTERM)
+
+        def done(code: int) -> None:
+            self.health_read(out_r, buf, final=True)
+            msg = b"".join(buf)[:4096].decode(errors="replace")
+            if code == 137 and chk.timed_out_hint:
+                msg = f"Health check exceeded timeout ({chk.timeout}s)"
+            chk.record(begun, code, msg)
+            self.after_health()
+
+        chk.timed_out_hint = False
+
+        def on_timeout() -> None:
+            chk.timed_out_hint = True
+            timeout()
+
+        self.children[child] = done
+        self.timer(chk.timeout, on_timeout)
+
+    def health_read(self, fd: int, buf: list[bytes], final: bool = False) -> None:
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except BlockingIOError:
+                if not final:
+                    return
+                data = b""
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    self.sel.unregister(fd)
+                    os.close(fd)
+                except (KeyError, ValueError, OSError):
+                    pass
+                return
+            if sum(map(len, buf)) < 4096:
+                buf.append(data)
+
+    def after_health(self) -> None:
+        chk = self.health
+        if chk is None:
+            return
+        self.save()
+        if self.pid > 0:
+            self.timer(chk.next_delay(time.monotonic() - self.started_mono), self.run_health)
+
+    # -- loop ----------------------------------------------------------------------------------
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.on_container_exit(status)
+            elif pid in self.children:
+                code = os.waitstatus_to_exitcode(status)
+                self.children.pop(pid)(128 - code if code < 0 else code)
+
+    def loop(self, wake_r: int, listener: socket.socket) -> None:
+        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
+        self.sel.register(listener, selectors.EVENT_READ, ("listen", None))
+        self.reap()
+        while not self.done:
+            timeout = None
+            if self.timers:
+                timeout = max(0.0, self.timers[0][0] - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                kind, arg = key.data
+                if kind == "wake":
+                    os.read(wake_r, 512)
+                    self.reap()
+                elif kind == "listen":
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:
+                        continue
+                    self.sel.register(conn, selectors.EVENT_READ, ("conn", conn))
+                elif kind == "conn":
+                    self.handle(arg)
+                elif kind == "out":
+                    if arg in self.streams:
+                        self.drain(arg)
+                elif kind == "health":
+                    self.health_read(*arg)
+            now = time.monotonic()
+            while self.timers and self.timers[0][0] <= now and not self.done:
+                _, _, fn = heapq.heappop(self.timers)
+                fn()
+
+
+def _detach() -> None:
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+
+
+def main(argv: list[str]) -> int:
+    cdir, ready_fd = Path(argv[0]), int(argv[1])
+    _detach()
+    set_subreaper()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    def report(obj: dict[str, Any]) -> None:
+        try:
+            os.write(ready_fd, json.dumps(obj).encode())
+            os.close(ready_fd)
+        except OSError:
+            pass
+
+    try:
+        shim = Shim(cdir)
+        sock_path = shim.paths.socket
+        sock_path.parent.mkdir(parents=True, exist_ok=True)
+        sock_path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(sock_path))
+        listener.listen(16)
+        shim.cg.create()
+        shim.cg.apply(shim.spec.resources, shim.spec.privileged)
+        shim.st["restart_count"] = 0
+        failure = shim.run_once()
+    except (ContainerRuntimeError, OSError) as e:
+        report({"error": str(e), "exit_code": 128})
+        return 1
+    if failure is not None:
+        code, message = failure
+        shim.log.close()
+        shim.save(status="exited", pid=0, exit_code=code, error=message,
+                  finished_at=now_rfc3339())
+        report({"error": message, "exit_code": code})
+    else:
+        report({"pid": shim.pid})
+        try:
+            shim.loop(wake_r, listener)
+        finally:
+            shim.log.close()
+    listener.close()
+    sock_path.unlink(missing_ok=True)
+    try:
+        shim.cg.kill_all()
+        shim.cg.remove()
+    except ContainerRuntimeError as e:
+        shim.save(warnings=[*shim.st.get("warnings", []), str(e)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
