@@ -68,7 +68,7 @@ def test_bad_config_messages(pool: IpamPool, message: str) -> None:
 
 
 def test_explicit_overlap_refused() -> None:
-    with pytest.raises(AddressInUseError, match="overlaps 10.0.0.0/8"):
+    with pytest.raises(AddressInUseError, match=r"overlaps 10\.0\.0\.0/8"):
         ipam.resolve("n", (IpamPool(subnet="10.5.0.0/16"),), [N("10.0.0.0/8")])
 
 
