@@ -98,13 +98,17 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                      force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
                      names=names)
 
-    if plan.orphans:
+    # Services left out by profiles (or by naming services) are not orphans.
+    orphans = [o for o in plan.orphans if o.service not in proj.disabled]
+    if orphans and opts.services and not opts.remove_orphans:
+        orphans = []
+    if orphans:
         if opts.remove_orphans:
-            for o in plan.orphans:
+            for o in orphans:
                 stack.remove(o.id, o.name, opts.timeout, o.service)
         else:
             stack.emit.warn(
-                "Found orphan containers (" + ", ".join(o.name for o in plan.orphans) +
+                "Found orphan containers (" + ", ".join(o.name for o in orphans) +
                 ") for this project. If you removed or renamed this service in your compose "
                 "file, you can run this command with the --remove-orphans flag to clean it up.")
 

@@ -1,0 +1,251 @@
+"""Project commands that change things: up, down, create, start, stop, restart, kill, rm,
+pause, unpause.  Each loads the project (orchestrator/config), binds it to the backends
+(engine/backends.py), takes the project lock and drives the engine with a renderer.
+
+Heavy modules (yaml, rich, pyroute2...) are imported inside the commands only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pystack.orchestrator.cli.main import GlobalOptions, PystackCommand, project_options
+
+if TYPE_CHECKING:
+    from pystack.orchestrator.engine.stack import Stack
+
+# Tests replace this with a factory of fakes (name -> Backends).
+BACKENDS: Any = None
+
+
+def _options(ctx: click.Context) -> GlobalOptions:
+    return ctx.find_object(GlobalOptions) or GlobalOptions(environ=dict(os.environ))
+
+
+def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
+               need_file: bool = True) -> Stack:
+    """The project (from the files, or only its name with -p when no file is found and
+    `need_file` is False) bound to its backends, with an Emitter and no sink yet."""
+    from importlib import import_module
+
+    from pystack.orchestrator import logging as plog
+    from pystack.orchestrator.engine.backends import real_backends
+    from pystack.orchestrator.engine.events import Emitter
+    from pystack.orchestrator.engine.stack import Stack
+    from pystack.orchestrator.errors import ConfigError
+
+    opts = _options(ctx)
+    plog.configure(opts.log_level, opts.log_format)
+    loader: Any = import_module("pystack.orchestrator.config.project")
+    project = None
+    try:
+        project = loader.load_project(opts, services)
+    except ConfigError as e:
+        missing = any("no configuration file" in p.lower() or "not found" in p.lower()
+                      or "no such file" in p.lower() for p in e.problems)
+        if need_file or not opts.project_name or not missing:
+            raise
+    if project is not None:
+        for w in getattr(project, "warnings", ()):
+            click.echo(f"WARN[0000] {w}", err=True)
+    name = project.name if project is not None else str(opts.project_name)
+    factory = BACKENDS or real_backends
+    return Stack(name, factory(name), project, Emitter())
+
+
+@contextmanager
+def rendering(ctx: click.Context, stack: Stack, title: str = "Running") -> Iterator[None]:
+    from pystack.orchestrator.ui.progress import make_renderer
+
+    opts = _options(ctx)
+    renderer = make_renderer(opts.progress, opts.no_color, title=title)
+    stack.emit._sink = renderer
+    try:
+        yield
+    finally:
+        renderer.close()
+        from pystack.orchestrator.engine.events import discard
+
+        stack.emit._sink = discard
+
+
+@contextmanager
+def locked(stack: Stack) -> Iterator[None]:
+    from pystack.orchestrator.engine.state import ProjectLock
+
+    timeout = float(os.environ.get("PYSTACK_LOCK_TIMEOUT", "300"))
+    with ProjectLock(stack.name, timeout):
+        yield
+
+
+def _scale(values: tuple[str, ...]) -> dict[str, int]:
+    out = {}
+    for v in values:
+        name, _, n = v.partition("=")
+        if not n.isdigit():
+            raise click.BadParameter(f"{v!r}: expected SERVICE=NUM", param_hint="--scale")
+        out[name] = int(n)
+    return out
+
+
+@click.command(cls=PystackCommand)
+@project_options
+@click.option("-d", "--detach", is_flag=True, help="Run in the background.")
+@click.option("--wait", "wait_", is_flag=True, help="Wait for services to be running|healthy.")
+@click.option("--wait-timeout", type=float, default=None, help="Seconds to wait (--wait).")
+@click.option("--no-deps", is_flag=True, help="Don't start linked services.")
+@click.option("--force-recreate", is_flag=True, help="Recreate even if unchanged.")
+@click.option("--no-recreate", is_flag=True, help="Never recreate existing containers.")
+@click.option("--no-start", is_flag=True, help="Create but don't start.")
+@click.option("--scale", multiple=True, metavar="SERVICE=NUM", help="Replicas of a service.")
+@click.option("--remove-orphans", is_flag=True, help="Remove containers of removed services.")
+@click.option("--abort-on-container-exit", is_flag=True,
+              help="Stop everything when any container stops.")
+@click.option("--exit-code-from", default=None, metavar="SERVICE",
+              help="Exit with this service's exit code (implies --abort-on-container-exit).")
+@click.option("-t", "--timeout", type=float, default=None, help="Stop timeout, seconds.")
+@click.option("--pull", type=click.Choice(["always", "missing", "never", "policy"]),
+              default="policy", help="Pull images before running.")
+@click.option("--quiet-pull", is_flag=True, help="Pull without progress.")
+@click.option("--no-color", "no_color_logs", is_flag=True, help="Monochrome log output.")
+@click.option("--timestamps", is_flag=True, help="Show timestamps.")
+@click.option("--no-log-prefix", is_flag=True, help="No prefix in logs.")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None,
+       no_deps: bool, force_recreate: bool, no_recreate: bool, no_start: bool,
+       scale: tuple[str, ...], remove_orphans: bool, abort_on_container_exit: bool,
+       exit_code_from: str | None, timeout: float | None, pull: str, quiet_pull: bool,
+       no_color_logs: bool, timestamps: bool, no_log_prefix: bool,
+       services: tuple[str, ...]) -> None:
+    """Create and start the project's containers."""
+    from pystack.orchestrator.engine.up import UpOptions
+    from pystack.orchestrator.engine.up import up as engine_up
+
+    if force_recreate and no_recreate:
+        raise click.UsageError("--force-recreate and --no-recreate are incompatible")
+    stack = load_stack(ctx, services)
+    opts = UpOptions(services=services, no_deps=no_deps, force_recreate=force_recreate,
+                     no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
+                     remove_orphans=remove_orphans, pull=pull, quiet_pull=quiet_pull,
+                     wait=wait_, wait_timeout=wait_timeout, timeout=timeout)
+    with locked(stack), rendering(ctx, stack):
+        engine_up(stack, opts)
+    if detach or wait_ or no_start:
+        return
+    from pystack.orchestrator.cli.attach import attach
+
+    code = attach(stack, services, no_color=no_color_logs or _options(ctx).no_color,
+                  timestamps=timestamps, no_prefix=no_log_prefix,
+                  abort_on_exit=abort_on_container_exit or bool(exit_code_from),
+                  exit_code_from=exit_code_from, timeout=timeout)
+    ctx.exit(code)
+
+
+@click.command(cls=PystackCommand)
+@project_options
+@click.option("-v", "--volumes", is_flag=True, help="Remove named and anonymous volumes.")
+@click.option("--rmi", type=click.Choice(["local", "all"]), default=None,
+              help="Remove images used by services.")
+@click.option("--remove-orphans", is_flag=True, help="(always done: down leaves nothing)")
+@click.option("-t", "--timeout", type=float, default=None, help="Stop timeout, seconds.")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def down(ctx: click.Context, volumes: bool, rmi: str | None, remove_orphans: bool,
+         timeout: float | None, services: tuple[str, ...]) -> None:
+    """Stop and remove containers, networks (and volumes with -v)."""
+    from pystack.orchestrator.engine import ops
+
+    stack = load_stack(ctx, need_file=False)
+    with locked(stack), rendering(ctx, stack, "Running"):
+        if services:
+            ops.rm(stack, services, force=True, stop_first=True, timeout=timeout)
+        else:
+            ops.down(stack, ops.DownOptions(volumes=volumes, rmi=rmi, timeout=timeout))
+
+
+@click.command(cls=PystackCommand)
+@project_options
+@click.option("--force-recreate", is_flag=True)
+@click.option("--no-recreate", is_flag=True)
+@click.option("--pull", type=click.Choice(["always", "missing", "never", "policy"]),
+              default="policy")
+@click.option("--remove-orphans", is_flag=True)
+@click.option("--scale", multiple=True, metavar="SERVICE=NUM")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def create(ctx: click.Context, force_recreate: bool, no_recreate: bool, pull: str,
+           remove_orphans: bool, scale: tuple[str, ...], services: tuple[str, ...]) -> None:
+    """Create the project's containers without starting them."""
+    from pystack.orchestrator.engine.up import UpOptions
+    from pystack.orchestrator.engine.up import up as engine_up
+
+    stack = load_stack(ctx, services)
+    with locked(stack), rendering(ctx, stack):
+        engine_up(stack, UpOptions(services=services, force_recreate=force_recreate,
+                                   no_recreate=no_recreate, no_start=True, pull=pull,
+                                   remove_orphans=remove_orphans, scale=_scale(scale)))
+
+
+def _simple(name: str, doc: str, with_timeout: bool = False) -> click.Command:
+    @click.pass_context
+    def cmd(ctx: click.Context, services: tuple[str, ...], timeout: float | None = None,
+            signal: str = "SIGKILL") -> None:
+        from pystack.orchestrator.engine import ops
+
+        stack = load_stack(ctx, need_file=False)
+        with locked(stack), rendering(ctx, stack):
+            if name == "stop":
+                ops.stop(stack, services, timeout)
+            elif name == "start":
+                ops.start(stack, services)
+            elif name == "restart":
+                ops.restart(stack, services, timeout)
+            elif name == "pause":
+                ops.pause(stack, services)
+            elif name == "unpause":
+                ops.unpause(stack, services)
+            elif name == "kill":
+                ops.kill(stack, services, signal)
+
+    cmd.__doc__ = doc
+    params: list[click.Parameter] = [click.Argument(["services"], nargs=-1)]
+    if with_timeout:
+        params.append(click.Option(["-t", "--timeout"], type=float, default=None,
+                                   help="Stop timeout, seconds."))
+    if name == "kill":
+        params.append(click.Option(["-s", "--signal"], default="SIGKILL",
+                                   help="Signal to send."))
+    command = PystackCommand(name, callback=cmd, params=params, help=doc)
+    return project_options(command)  # type: ignore[no-any-return]
+
+
+stop = _simple("stop", "Stop services.", True)
+start = _simple("start", "Start existing containers.")
+restart = _simple("restart", "Restart services.", True)
+pause = _simple("pause", "Pause services.")
+unpause = _simple("unpause", "Unpause services.")
+kill = _simple("kill", "Kill containers.")
+
+
+@click.command(cls=PystackCommand)
+@click.option("-f", "--force", is_flag=True, help="Don't ask (and remove running ones).")
+@click.option("-s", "--stop", "stop_", is_flag=True, help="Stop the containers first.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes.")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def rm(ctx: click.Context, force: bool, stop_: bool, volumes: bool,
+       services: tuple[str, ...]) -> None:
+    """Remove stopped service containers."""
+    from pystack.orchestrator.engine import ops
+
+    stack = load_stack(ctx, need_file=False)
+    with locked(stack), rendering(ctx, stack):
+        removed = ops.rm(stack, services, force=force, stop_first=stop_, volumes=volumes)
+    if not removed:
+        click.echo("No stopped containers", err=True)

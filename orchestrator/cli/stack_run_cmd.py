@@ -1,0 +1,114 @@
+"""`exec` (a command in a running service container) and `run` (a one-off container)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pystack.orchestrator.cli.main import PystackCommand, project_options
+from pystack.orchestrator.cli.stack_cmd import load_stack, locked, rendering
+
+
+def _env(values: tuple[str, ...]) -> dict[str, str]:
+    import os
+
+    out = {}
+    for v in values:
+        k, eq, val = v.partition("=")
+        if not eq:
+            val = os.environ.get(k, "")
+        out[k] = val
+    return out
+
+
+@click.command(cls=PystackCommand, context_settings={"ignore_unknown_options": True,
+                                                     "allow_interspersed_args": False})
+@project_options
+@click.option("-d", "--detach", is_flag=True)
+@click.option("-T", "--no-tty", "no_tty", is_flag=True, help="Don't allocate a TTY.")
+@click.option("-u", "--user", default=None)
+@click.option("-w", "--workdir", default=None)
+@click.option("-e", "--env", multiple=True, metavar="KEY=VAL")
+@click.option("--index", type=int, default=1)
+@click.option("--privileged", is_flag=True)
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.pass_context
+def exec_(ctx: click.Context, detach: bool, no_tty: bool, user: str | None,
+          workdir: str | None, env: tuple[str, ...], index: int, privileged: bool,
+          service: str, command: tuple[str, ...]) -> None:
+    """Run a command in a running service container."""
+    from pystack.orchestrator.engine.oneoff import exec_in
+
+    stack = load_stack(ctx, need_file=False)
+    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    code = exec_in(stack, service, command, index=index, env=_env(env), user=user,
+                   workdir=workdir, tty=tty, privileged=privileged, detach=detach,
+                   stdin=None if detach else sys.stdin.buffer,
+                   stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    ctx.exit(code)
+
+
+@click.command(cls=PystackCommand, context_settings={"ignore_unknown_options": True,
+                                                     "allow_interspersed_args": False})
+@project_options
+@click.option("-d", "--detach", is_flag=True)
+@click.option("--rm", is_flag=True, help="Remove the container when it exits.")
+@click.option("-e", "--env", multiple=True, metavar="KEY=VAL")
+@click.option("-u", "--user", default=None)
+@click.option("-w", "--workdir", default=None)
+@click.option("--entrypoint", default=None)
+@click.option("--no-deps", is_flag=True)
+@click.option("-T", "--no-TTY", "no_tty", is_flag=True)
+@click.option("-v", "--volume", "volumes", multiple=True)
+@click.option("-p", "--publish", multiple=True)
+@click.option("--service-ports", is_flag=True)
+@click.option("--name", default=None)
+@click.option("--pull", type=click.Choice(["always", "missing", "never", "policy"]),
+              default="policy")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: str | None,
+        workdir: str | None, entrypoint: str | None, no_deps: bool, no_tty: bool,
+        volumes: tuple[str, ...], publish: tuple[str, ...], service_ports: bool,
+        name: str | None, pull: str, service: str, command: tuple[str, ...]) -> None:
+    """Run a one-off command in a new container of a service."""
+    import shlex
+
+    from pystack.orchestrator.engine.oneoff import RunOptions, create_oneoff
+    from pystack.orchestrator.engine.query import follow_logs
+    from pystack.orchestrator.engine.stack import Stack
+
+    stack: Stack = load_stack(ctx, (service,))
+    opts = RunOptions(service=service, command=command or None,
+                      entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None
+                      else None, env=_env(env), user=user, workdir=workdir, name=name,
+                      no_deps=no_deps, service_ports=service_ports, publish=publish,
+                      volumes=volumes, detach=detach, tty=False)
+    with locked(stack), rendering(ctx, stack):
+        box = create_oneoff(stack, opts, pull)
+    if detach:
+        stack.b.runtime.start(box.id)
+        click.echo(box.name)
+        return
+    out = sys.stdout
+
+    def sink(_e: object, entry: object) -> None:
+        line = getattr(entry, "line", "")
+        (sys.stderr if getattr(entry, "stream", "") == "stderr" else out).write(line)
+        out.flush()
+
+    code = 1
+    try:
+        stack.b.runtime.start(box.id)
+        follow_logs(stack, [box], sink, follow=True)
+        code = stack.b.runtime.wait(box.id).exit_code or 0
+    except KeyboardInterrupt:
+        stack.b.runtime.stop(box.id, 1)
+        code = 130
+    finally:
+        if rm:
+            stack.discard(box.id)
+    ctx.exit(code)

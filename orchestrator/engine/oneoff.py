@@ -1,0 +1,107 @@
+"""`run` (one-off containers) and `exec` (a process in a running container).
+
+One-off containers are named `<project>-<service>-run-<12 hex>`, labelled `oneoff=True`, and
+are removed by `down` (unlike Compose: docker/compose#9880).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import IO
+
+from pystack.orchestrator.config.model import PortMapping, VolumeMount
+from pystack.orchestrator.engine.plan import Existing, container_hash
+from pystack.orchestrator.engine.query import pick_container
+from pystack.orchestrator.engine.stack import Stack
+from pystack.orchestrator.engine.up import UpOptions, up
+from pystack.orchestrator.errors import OrchestratorError
+from pystack.runtime.spec import ExecSpec
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    service: str
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = None
+    workdir: str | None = None
+    name: str | None = None
+    no_deps: bool = False
+    service_ports: bool = False
+    publish: tuple[str, ...] = ()       # "8080:80", "127.0.0.1:8080:80/udp"
+    volumes: tuple[str, ...] = ()       # "SRC:DST[:ro]"
+    detach: bool = False
+    tty: bool = False
+
+
+def _publish(spec: str) -> PortMapping:
+    body, _, proto = spec.partition("/")
+    parts = body.split(":")
+    if len(parts) == 1:
+        return PortMapping(target=int(parts[0]), protocol=proto or "tcp")
+    if len(parts) == 2:
+        return PortMapping(target=int(parts[1]), published=parts[0] or None,
+                           protocol=proto or "tcp")
+    return PortMapping(target=int(parts[2]), published=parts[1] or None, host_ip=parts[0],
+                       protocol=proto or "tcp")
+
+
+def _volume(spec: str, workdir: str) -> VolumeMount:
+    import os
+
+    parts = spec.split(":")
+    if len(parts) < 2:
+        return VolumeMount(type="volume", target=parts[0])
+    src, dst = parts[0], parts[1]
+    ro = len(parts) > 2 and "ro" in parts[2].split(",")
+    if src.startswith((".", "/", "~")):
+        return VolumeMount(type="bind", target=dst,
+                           source=os.path.abspath(os.path.join(workdir, os.path.expanduser(src))),
+                           read_only=ro)
+    return VolumeMount(type="volume", target=dst, source=src, read_only=ro)
+
+
+def create_oneoff(stack: Stack, opts: RunOptions, pull: str = "policy") -> Existing:
+    """Start the service's dependencies (unless --no-deps), then create the one-off."""
+    proj = stack.need_project()
+    svc = proj.service(opts.service)
+    if not opts.no_deps:
+        deps = [d for d in stack.with_dependencies([svc.name]) if d != svc.name]
+        if deps:
+            up(stack, UpOptions(services=tuple(deps), pull=pull))
+    image = stack.ensure_image(svc, pull)
+    try:
+        ports = tuple(_publish(p) for p in opts.publish)
+    except ValueError as e:
+        raise OrchestratorError(f"invalid --publish value: {e}") from e
+    if opts.service_ports:
+        ports = (*svc.ports, *ports)
+    env = {**svc.environment, **opts.env}
+    override = replace(
+        svc, ports=ports, environment=env,
+        command=opts.command if opts.command is not None else svc.command,
+        entrypoint=opts.entrypoint if opts.entrypoint is not None else svc.entrypoint,
+        user=opts.user or svc.user, working_dir=opts.workdir or svc.working_dir,
+        volumes=(*svc.volumes, *(_volume(v, proj.working_dir) for v in opts.volumes)),
+        tty=opts.tty, stdin_open=opts.tty, restart="no", container_name=None)
+    slug = secrets.token_hex(6)
+    name = opts.name or f"{proj.name}-{svc.name}-run-{slug}"
+    h = container_hash(proj.config_hash(svc.name), image.id)
+    cid = stack.create(svc, 1, name, image, h, oneoff=True, override=override)
+    return Existing(cid, name, svc.name, 1, "created", h, oneoff=True)
+
+
+def exec_in(stack: Stack, service: str, argv: tuple[str, ...], *, index: int = 1,
+            env: Mapping[str, str] | None = None, user: str | None = None,
+            workdir: str | None = None, tty: bool = False, privileged: bool = False,
+            detach: bool = False, stdin: IO[bytes] | None = None,
+            stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> int:
+    target = pick_container(stack, service, index)
+    if not argv:
+        raise OrchestratorError("exec needs a command")
+    spec = ExecSpec(argv=argv, env=dict(env or {}), user=user, working_dir=workdir, tty=tty,
+                    privileged=privileged, detach=detach)
+    return stack.b.runtime.exec(target.id, spec, stdin=stdin, stdout=stdout, stderr=stderr)

@@ -1,0 +1,57 @@
+"""Container output for people: `web-1  | line`, coloured per service, as Compose prints it
+(attached `up`, `logs`).  Plain ANSI codes: this runs for every line."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import IO
+
+from pystack.runtime.api import LogEntry
+
+# Compose's rotation: cyan, yellow, green, magenta, blue, then the bright ones.
+COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
+
+
+class LogPrinter:
+    def __init__(self, out: IO[str] | None = None, *, no_color: bool = False,
+                 no_prefix: bool = False, timestamps: bool = False, width: int = 0) -> None:
+        self.out = out or sys.stdout
+        self.no_color = no_color
+        self.no_prefix = no_prefix
+        self.timestamps = timestamps
+        self.width = width
+        self._colours: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def colour(self, service: str) -> str:
+        if service not in self._colours:
+            self._colours[service] = COLOURS[len(self._colours) % len(COLOURS)]
+        return self._colours[service]
+
+    def prefix(self, label: str, service: str) -> str:
+        if self.no_prefix:
+            return ""
+        text = f"{label.ljust(self.width)}  | "
+        if self.no_color:
+            return text
+        return f"\x1b[{self.colour(service)}m{text}\x1b[0m"
+
+    def line(self, label: str, service: str, entry: LogEntry) -> None:
+        body = entry.line if entry.line.endswith("\n") else entry.line + "\n"
+        if self.timestamps:
+            body = f"{entry.time} {body}"
+        with self._lock:
+            self.out.write(self.prefix(label, service) + body)
+            self.out.flush()
+
+    def note(self, label: str, service: str, text: str) -> None:
+        with self._lock:
+            self.out.write(self.prefix(label, service) + text + "\n")
+            self.out.flush()
+
+
+def short_label(project: str, container_name: str) -> str:
+    """`demo-web-1` -> `web-1` (Compose v2's log prefix)."""
+    prefix = f"{project}-"
+    return container_name[len(prefix):] if container_name.startswith(prefix) else container_name

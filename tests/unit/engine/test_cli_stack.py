@@ -1,0 +1,122 @@
+"""The project commands end to end over the fakes: real config loading, fake backends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pystack.orchestrator.cli import stack_cmd
+from pystack.orchestrator.cli.main import cli
+from pystack.orchestrator.engine.backends import Backends
+from pystack.runtime.fake import FakeBehaviour
+from tests.unit.engine.fakes import Env
+
+STACK = """
+name: clitest
+services:
+  db:
+    image: local/busybox:latest
+    command: ["sh", "-c", "sleep 1000"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  web:
+    image: local/busybox:latest
+    depends_on:
+      db:
+        condition: service_healthy
+    ports: ["127.0.0.1:18080:8080"]
+    environment:
+      A: "1"
+  worker:
+    image: local/busybox:latest
+    depends_on: [web]
+    volumes:
+      - data:/data
+      - ./here:/here
+volumes:
+  data: {}
+"""
+
+
+@pytest.fixture
+def cli_env(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    (tmp_path / "stack.yml").write_text(STACK)
+    env.name = "clitest"
+    env.network.project = "clitest"
+    env.runtime.behaviour["clitest-db-1"] = FakeBehaviour(health="healthy",
+                                                           logs=("db ready",))
+    monkeypatch.setattr(stack_cmd, "BACKENDS",
+                        lambda name: Backends(env.runtime, env.network, env.images, env.state))
+    monkeypatch.chdir(tmp_path)
+    yield env
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(cli, ["--progress", "plain", *args], catch_exceptions=False)
+    return r.exit_code, r.output
+
+
+def test_up_ps_port_logs_down(cli_env: Env, tmp_path: Path) -> None:
+    code, out = invoke("up", "-d", "-f", "stack.yml")
+    assert code == 0, out
+    assert " Container clitest-web-1  Started" in out
+    assert " Network clitest_default  Created" in out
+    assert (tmp_path / "here").is_dir()                    # bind source created
+    vol = tmp_path / "root" / "volumes" / "clitest_data" / "_data"
+    assert vol.is_dir()
+    code, out = invoke("ps", "-f", "stack.yml")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]
+    assert any(ln.startswith("clitest-web-1") and "127.0.0.1:18080->8080/tcp" in ln
+               for ln in lines)
+    code, out = invoke("ps", "--format", "json", "-f", "stack.yml")
+    assert {r["Service"] for r in json.loads(out)} == {"db", "web", "worker"}
+    code, out = invoke("port", "-f", "stack.yml", "web", "8080")
+    assert out.strip() == "127.0.0.1:18080"
+    code, out = invoke("--no-color", "-f", "stack.yml", "logs", "db")
+    assert out == "db-1  | db ready\n"
+    code, out = invoke("up", "-d", "-f", "stack.yml")
+    assert "Running" in out and "Started" not in out        # nothing touched
+    code, out = invoke("down", "-v", "-f", "stack.yml")
+    assert code == 0, out
+    assert "Container clitest-db-1  Removed" in out
+    assert cli_env.runtime.list_containers() == []
+    assert not vol.exists()
+
+
+def test_down_by_project_name_without_file(cli_env: Env, tmp_path: Path) -> None:
+    assert invoke("up", "-d", "-f", "stack.yml")[0] == 0
+    (tmp_path / "stack.yml").unlink()
+    code, out = invoke("-p", "clitest", "down")
+    assert code == 0, out
+    assert cli_env.runtime.list_containers() == []
+
+
+def test_failed_health_reports_and_exits_1(cli_env: Env) -> None:
+    cli_env.runtime.behaviour["clitest-db-1"] = FakeBehaviour(health="unhealthy",
+                                                               logs=("db broke",))
+    code, out = invoke("up", "-d", "-f", "stack.yml")
+    assert code == 1
+    assert "dependency failed to start: container clitest-db-1 is unhealthy" in out
+    assert "db broke" in out
+    assert "Container clitest-web-1  Skipped" in out
+
+
+def test_unknown_service_is_a_clear_error(cli_env: Env) -> None:
+    code, out = invoke("up", "-d", "-f", "stack.yml", "nosuch")
+    assert code != 0
+    assert "Traceback" not in out
+    assert cli_env.runtime.list_containers() == []
+
+
+def test_json_progress(cli_env: Env) -> None:
+    r = CliRunner().invoke(cli, ["--progress", "json", "up", "-d", "-f", "stack.yml"])
+    events = [json.loads(ln) for ln in r.output.splitlines() if ln.startswith("{")]
+    assert {"kind": "container", "name": "clitest-db-1", "status": "Started"}.items() <= \
+        next(e for e in events if e["name"] == "clitest-db-1" and e["status"] == "Started").items()
