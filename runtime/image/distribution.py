@@ -1,21 +1,198 @@
-"""Pull and push over the OCI distribution API (being written)."""
+"""Pull and push over the OCI distribution API (research/runtime.md §4.5).
+
+Pull: manifest by tag or digest (index / manifest list -> the linux/amd64 entry, fetched by
+digest), every manifest checked against the digest that named it, config and layers
+downloaded by digest into the blob store (sha256 verified while streaming, in parallel
+threads, each retried from zero on a broken connection), and each layer unpacked as soon as
+it is in (its DiffID checked against the config).  Push: blobs the registry lacks (HEAD, then
+a monolithic POST+PUT), config, then the manifest.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import json
+import os
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
 
 from pystack.runtime.errors import ImageError
-from pystack.runtime.image.content import Content
+from pystack.runtime.image import imageconfig as ic
+from pystack.runtime.image.content import Content, chain_ids
 from pystack.runtime.image.reference import Reference
-from pystack.runtime.image.sources import Fetched
+from pystack.runtime.image.registry import RegistryClient
+from pystack.runtime.image.sources import Fetched, LayerBlob, pick_platform
+
+Progress = Callable[[str, str, int, int], None]
+ACCEPT = (ic.OCI_INDEX, ic.OCI_MANIFEST, ic.DOCKER_LIST, ic.DOCKER_MANIFEST)
+_RETRIES = 3
 
 
-def pull(content: Content, ref: Reference, progress: Callable[[str, str, int, int], None] | None,
+def workers() -> int:
+    return max(1, int(os.environ.get("PYSTACK_PULL_WORKERS", "3")))
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class _Counting:
+    """A reader that reports how many bytes went through."""
+
+    def __init__(self, raw: IO[bytes], report: Callable[[int], None]) -> None:
+        self.raw = raw
+        self.report = report
+        self.done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.done += len(data)
+        self.report(self.done)
+        return data
+
+
+def _manifest(client: RegistryClient, ref: str) -> tuple[bytes, str, str]:
+    """(body, media type, digest) of the manifest `ref` names, verified."""
+    body, mtype, header = client.get_manifest(ref, ACCEPT)
+    digest = _sha(body)
+    if ref.startswith("sha256:") and digest != ref:
+        raise ImageError(f"manifest digest mismatch: asked for {ref}, got {digest}",
+                         hint="the registry served corrupt content")
+    if header and header.startswith("sha256:") and header != digest:
+        raise ImageError(f"manifest digest mismatch: the registry says {header}, the content "
+                         f"hashes to {digest}")
+    if mtype not in ACCEPT:
+        raise ImageError(f"unsupported manifest media type {mtype or '(none)'!r} for "
+                         f"{client.repo}:{ref}",
+                         hint="pystack handles OCI and Docker v2 schema 2 manifests and indexes")
+    return body, mtype, digest
+
+
+def pull(content: Content, ref: Reference, progress: Progress | None,
          insecure: bool) -> Fetched:
-    raise ImageError("pull is not implemented yet")
+    client = RegistryClient(ref.registry, ref.path, insecure)
+    body, mtype, top_digest = _manifest(client, ref.ref_in_repo)
+    if mtype in ic.INDEX_TYPES:
+        desc = pick_platform(ic.load_json(body, "image index"), f"image {ref.familiar()}")
+        body, mtype, _ = _manifest(client, str(desc.get("digest")))
+        if mtype not in ic.MANIFEST_TYPES:
+            raise ImageError(f"unsupported manifest media type {mtype!r} inside the index")
+    m = ic.load_json(body, "image manifest")
+    cdesc = m.get("config")
+    if not isinstance(cdesc, dict) or not isinstance(cdesc.get("digest"), str):
+        raise ImageError("image manifest has no config descriptor")
+    if cdesc.get("mediaType") not in ic.CONFIG_TYPES:
+        raise ImageError(f"unsupported config media type {cdesc.get('mediaType')!r}: "
+                         f"{ref.familiar()} is not a container image")
+    layer_descs = m.get("layers")
+    if not isinstance(layer_descs, list):
+        raise ImageError("image manifest has no layers list")
+    for ld in layer_descs:
+        ic.check_layer_type(str(ld.get("mediaType")))
+    config = _fetch_small(client, content, cdesc["digest"])
+    doc = ic.load_json(config, "image config")
+    ic.check_platform(doc, f"image {ref.familiar()}")
+    diff_ids = ic.diff_ids_of(doc)
+    if len(diff_ids) != len(layer_descs):
+        raise ImageError(f"the image config lists {len(diff_ids)} layers but the manifest has "
+                         f"{len(layer_descs)}")
+    chains = chain_ids(diff_ids)
+
+    def one(i: int) -> LayerBlob:
+        ld = layer_descs[i]
+        digest, size = _download(client, content, ld["digest"], ld.get("size"), progress)
+        if progress:
+            progress(digest, "extracting", size, size)
+        content.ensure_layer(chains[i], diff_ids[i], digest)
+        if progress:
+            progress(digest, "done", size, size)
+        return LayerBlob(digest, ld["mediaType"], size)
+
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        futures = [pool.submit(one, i) for i in range(len(layer_descs))]
+        errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+        layers = tuple(f.result() for f in futures)
+    names = (ref,) if ref.tag else ()
+    return Fetched(config, layers, names, body, mtype, (f"{ref.name}@{top_digest}",))
 
 
-def push(content: Content, rec: dict[str, Any], ref: Reference,
-         progress: Callable[[str, str, int, int], None] | None, insecure: bool) -> str:
-    raise ImageError("push is not implemented yet")
+def _fetch_small(client: RegistryClient, content: Content, digest: str) -> bytes:
+    if content.has_blob(digest):
+        return content.read_blob(digest)
+    data = client.open_blob(digest).read_all()
+    content.put_bytes(data, digest)
+    return data
+
+
+def _download(client: RegistryClient, content: Content, digest: str, size: Any,
+              progress: Progress | None) -> tuple[str, int]:
+    total = int(size) if isinstance(size, int) else 0
+    if content.has_blob(digest):
+        if progress:
+            progress(digest, "exists", total, total)
+        return digest, content.blob_path(digest).stat().st_size
+    last: BaseException | None = None
+    for _ in range(_RETRIES):
+        resp = client.open_blob(digest)
+        try:
+            src: IO[bytes] = resp.body
+            if progress is not None:
+                report = _reporter(progress, digest, total)
+                src = _Counting(resp.body, report)  # type: ignore[assignment]
+            return content.put_stream(src, digest, total or None)
+        except (OSError, http.client.HTTPException) as e:
+            last = e                         # a broken transfer: start again from zero
+        finally:
+            resp.close()
+    raise ImageError(f"download of {digest} from {client.registry} failed: {last}") from last
+
+
+def _reporter(progress: Progress, digest: str, total: int) -> Callable[[int], None]:
+    def report(done: int) -> None:
+        progress(digest, "downloading", done, total)
+    return report
+
+
+def push(content: Content, rec: dict[str, Any], ref: Reference, progress: Progress | None,
+         insecure: bool) -> tuple[str, dict[str, Any]]:
+    """Push the image of `rec` as `ref`; return (manifest digest, manifest descriptor)."""
+    client = RegistryClient(ref.registry, ref.path, insecure, push=True)
+    manifest_desc = rec.get("manifest")
+    if manifest_desc and content.has_blob(manifest_desc["digest"]):
+        body = content.read_blob(manifest_desc["digest"])
+        mtype = str(manifest_desc.get("mediaType") or ic.OCI_MANIFEST)
+    else:
+        config = content.read_blob(rec["id"])
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": ic.OCI_MANIFEST,
+            "config": {"mediaType": ic.OCI_CONFIG, "digest": rec["id"], "size": len(config)},
+            "layers": [{"mediaType": lay["mediaType"], "digest": lay["digest"],
+                        "size": lay["size"]} for lay in rec["layers"]],
+        }, separators=(",", ":")).encode()
+        mtype = ic.OCI_MANIFEST
+        content.put_bytes(body)
+    m = ic.load_json(body, "image manifest")
+    blobs = [m["config"], *m.get("layers", [])]
+    for b in blobs:
+        digest = b["digest"]
+        total = int(b.get("size") or 0)
+        if client.blob_exists(digest):
+            if progress:
+                progress(digest, "exists", total, total)
+            continue
+        if progress:
+            progress(digest, "pushing", 0, total)
+        client.upload_blob(content.blob_path(digest), digest)
+        if progress:
+            progress(digest, "pushed", total, total)
+    digest = _sha(body)
+    answered = client.put_manifest(ref.tag or digest, body, mtype)
+    if answered and answered != digest:
+        raise ImageError(f"registry {ref.registry} stored the manifest as {answered}, "
+                         f"expected {digest}")
+    return digest, {"digest": digest, "mediaType": mtype, "size": len(body)}

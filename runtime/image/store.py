@@ -254,16 +254,18 @@ class ImageStore:
             return self.ingest(pull(self.content, r, progress, insecure))
 
     def push(self, ref: str, progress: Progress | None = None, insecure: bool = False) -> str:
-        """Push the image tagged `ref` to its registry; return the manifest digest."""
+        """Push the image `ref` names to the registry of `ref`; return the manifest digest."""
         from pystack.runtime.image.distribution import push
 
         image_id = self.resolve(ref)
-        digest: str = push(self.content, self._record(image_id), parse(ref), progress, insecure)
-        with self.content.indexing():
-            rec = self._record(image_id)
-            key = f"{parse(ref).name}@{digest}"
-            if key not in rec.get("repo_digests", []):
-                rec["repo_digests"] = sorted({*rec.get("repo_digests", []), key})
+        r = parse(ref)
+        with self.content.adding():
+            digest, desc = push(self.content, self._record(image_id), r, progress, insecure)
+            with self.content.indexing():
+                rec = self._record(image_id)
+                rec["manifest"] = rec.get("manifest") or desc
+                rec["repo_digests"] = sorted({*rec.get("repo_digests", []),
+                                              f"{r.name}@{digest}"})
                 self.content.write_record(rec)
         return digest
 
