@@ -172,7 +172,7 @@ def _healthcheck(hc: Mapping[str, Any] | None) -> m.Healthcheck | None:
 
 def _ulimit(v: Any) -> m.Ulimit:
     if isinstance(v, Mapping):
-        return m.Ulimit(soft=int(v["soft"]), hard=int(v["hard"]))
+        return m.Ulimit(soft=int(v.get("soft", 0)), hard=int(v.get("hard", 0)))
     return m.Ulimit(soft=int(v), hard=int(v))
 
 

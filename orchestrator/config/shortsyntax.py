@@ -208,3 +208,13 @@ def file_ref(item: Any, default_dir: str | None) -> dict[str, Any]:
     if default_dir is not None:
         out["target"] = default_dir + str(item)
     return out
+
+
+def device(item: Any) -> Any:
+    """`/dev/a[:/dev/b[:perms]]` -> {source, target, permissions} (compose-go's long form)."""
+    if not isinstance(item, str):
+        return item
+    parts = item.split(":")
+    out = {"source": parts[0], "target": parts[1] if len(parts) > 1 else parts[0],
+           "permissions": parts[2] if len(parts) > 2 else "rwm"}
+    return out
