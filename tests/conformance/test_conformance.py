@@ -41,7 +41,8 @@ def test_reference_live(case: Case) -> None:
         assert code != 0
         return
     assert code == 0, err
-    assert not diff(expected(case), doc), "expected/ is stale: run python -m tests.conformance.corpus"
+    stale = diff(expected(case), doc)
+    assert not stale, "expected/ is stale (python -m tests.conformance.corpus): " + str(stale)
     _, mine, _ = run_pystack(case)
     problems = diff(doc, mine)
     assert not problems, "\n".join(problems)
