@@ -56,6 +56,8 @@ class _Resolver:
             return self.done[key]
         if key in stack:
             loop = [n for _, n in stack[stack.index(key):]] + [name]
+            for k in stack[stack.index(key):]:
+                self.done[k] = None  # report the loop once, not once per member
             self.ctx.problems.append(problem(
                 svc.vmarks.get("extends"), ("services", name, "extends"),
                 "extends loop: " + " -> ".join(loop)))
@@ -104,8 +106,8 @@ class _Resolver:
                 own[k] = v
                 own.kmarks[k] = svc.kmarks.get(k)  # type: ignore[assignment]
                 own.vmarks[k] = svc.vmarks.get(k)  # type: ignore[assignment]
-                if k in svc.tags:
-                    own.tags[k] = svc.tags[k]
+
+        own.tags.update(svc.tags)
         merged = merge_values(base, own, ("services", name))
         merged = enforce_unicity(merged, ("services", name))
         assert isinstance(merged, MDict)

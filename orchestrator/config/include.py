@@ -153,7 +153,9 @@ def _one(ctx: Context, tree: MDict, item: object, mark: Mark | None, where: Tree
                 if dst[name] != value:
                     ctx.problems.append(problem(
                         dst.kmarks.get(name), (section, name),
-                        f"{section}.{name} conflicts with imported resource"))
+                        "conflicts with imported resource",
+                        f"an included file defines {section}.{name} differently; "
+                        "rename one of them"))
                 continue
             dst[name] = value
             if name in src.kmarks:

@@ -23,7 +23,13 @@ _OPS = (":?", "?", ":-", "-", ":+", "+")
 
 
 class TemplateError(Exception):
-    """A malformed template or a missing required variable (message as compose-go's)."""
+    """A malformed template or a missing required variable (message as compose-go's).
+
+    ``template`` is set (to the malformed text) for a malformed expression."""
+
+    def __init__(self, message: str, template: str | None = None) -> None:
+        super().__init__(message)
+        self.template = template
 
 
 class Lookup:
@@ -105,7 +111,7 @@ def _replace(match: re.Match[str], lookup: Lookup) -> str:
         substitution = m.group("braced")
         braced = True
     if not substitution:
-        raise TemplateError("")
+        raise TemplateError("", "")
     if braced:
         value, applied = _apply_op(op, substitution, lookup)
         if applied:
@@ -130,8 +136,8 @@ def substitute(template: str, lookup: Lookup) -> str:
                 first_error = e
     out.append(template[pos:])
     if first_error is not None:
-        if not str(first_error):
-            raise TemplateError(f"Invalid template: {_go_quote(template)}")
+        if first_error.template == "":
+            raise TemplateError(f"invalid interpolation format {_go_quote(template)}", template)
         raise first_error
     return "".join(out)
 
@@ -242,7 +248,8 @@ class Interpolator:
         try:
             out: Any = substitute(value, self.lookup)
         except TemplateError as e:
-            self.problems.append(problem(mark, path, str(e)))
+            hint = "you may need to escape any $ with another $" if e.template else None
+            self.problems.append(problem(mark, path, str(e), hint))
             return value
         finally:
             for name in self.lookup.unset[before:]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pystack.orchestrator.config.marks import TreePath
-from pystack.orchestrator.config.yamlread import OVERRIDE, RESET, MDict, MList
+from pystack.orchestrator.config.yamlread import RESET, MDict, MList
 
 Merger = Callable[[Any, Any, TreePath], Any]
 
@@ -229,13 +229,12 @@ def merge_values(base: Any, other: Any, path: TreePath) -> Any:
 
 def merge_mappings(base: MDict, other: MDict, path: TreePath) -> MDict:
     """Merge `other` into `base` (modified and returned)."""
-    for key, value in other.items():
-        tag = other.tags.get(key)
+    for key, tag in other.tags.items():
         if tag == RESET:
             base.pop(key, None)
-            base.tags[key] = RESET
-            continue
-        if key not in base or key.startswith("x-") or tag == OVERRIDE:
+    for key, value in other.items():
+        tag = other.tags.get(key)
+        if key not in base or key.startswith("x-") or tag is not None:
             base[key] = value
             base.tags.pop(key, None)
             _copy_marks(base, other, key)
@@ -248,21 +247,13 @@ def merge_mappings(base: MDict, other: MDict, path: TreePath) -> MDict:
 
 
 def strip_resets(node: Any) -> None:
-    """Drop values tagged !reset (a single file, or what is left after merging)."""
+    """Forget the !reset/!override tags once a tree is final (they only act on merges)."""
     if isinstance(node, MDict):
-        for key in [k for k, t in node.tags.items() if t == RESET]:
-            node.pop(key, None)
         node.tags.clear()
         for v in node.values():
             strip_resets(v)
     elif isinstance(node, MList):
-        if node.tags:
-            keep = [i for i in range(len(node)) if node.tags.get(i) != RESET]
-            vals = [node[i] for i in keep]
-            marks = [node.vmarks[i] if i < len(node.vmarks) else None for i in keep]
-            node[:] = vals
-            node.vmarks[:] = marks
-            node.tags.clear()
+        node.tags.clear()
         for v in node:
             strip_resets(v)
 

@@ -13,6 +13,7 @@ dicts/lists and one `Marks` table.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Any
@@ -107,6 +108,21 @@ def _go_parse_int(text: str) -> int | None:
     return None
 
 
+_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+def _timestamp(text: str) -> str | None:
+    # go-yaml v3 decodes an unquoted date into a time.Time; Compose prints it as RFC 3339.
+    m = _DATE_RE.match(text)
+    if m is None:
+        return None
+    try:
+        d = datetime.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+    return f"{d.isoformat()}T00:00:00Z"
+
+
 def resolve_plain(text: str) -> Any:
     """The value of a plain (unquoted) scalar, as go-yaml v3 decodes it into interface{}."""
     if text in _SPECIAL:
@@ -117,6 +133,10 @@ def resolve_plain(text: str) -> Any:
             return float(text)
         return text
     if first and ((first.isdigit() and first.isascii()) or first in "+-"):
+        if _DATE_RE.match(text):
+            stamp = _timestamp(text)
+            if stamp is not None:
+                return stamp
         plain = text.replace("_", "")
         if not plain:
             return text
@@ -200,10 +220,10 @@ class _Builder:
 
     def sequence(self, node: SequenceNode, path: tuple[str | int, ...]) -> MList:
         out = MList()
-        for i, child in enumerate(node.value):
-            if child.tag in (RESET, OVERRIDE):
-                out.tags[i] = child.tag
-            out.add(self.build(child, (*path, i)), self.mark(child))
+        for child in node.value:
+            if child.tag == RESET:
+                continue
+            out.add(self.build(child, (*path, len(out))), self.mark(child))
         return out
 
     def mapping(self, node: MappingNode, path: tuple[str | int, ...]) -> MDict:
@@ -234,11 +254,16 @@ class _Builder:
                                              f"{seen[key]}"))
                 continue
             seen[key] = kmark.line
+            if vnode.tag == RESET:
+                # Dropped here (a `<<` merge may still fill it); remembered so that merging
+                # this file over earlier ones removes their value.
+                out.tags[key] = RESET
+                continue
             out[key] = self.build(vnode, (*path, key))
             out.kmarks[key] = kmark
             out.vmarks[key] = self.mark(vnode)
-            if vnode.tag in (RESET, OVERRIDE):
-                out.tags[key] = vnode.tag
+            if vnode.tag == OVERRIDE:
+                out.tags[key] = OVERRIDE
         # `<<`: explicit keys win; among merged maps, the first one wins.
         for src in merged:
             for key, value in src.items():
@@ -246,8 +271,8 @@ class _Builder:
                     out[key] = value
                     out.kmarks[key] = src.kmarks[key]
                     out.vmarks[key] = src.vmarks[key]
-                    if key in src.tags:
-                        out.tags[key] = src.tags[key]
+                    if src.tags.get(key) == OVERRIDE and key not in out.tags:
+                        out.tags[key] = OVERRIDE
         return out
 
     def merge_sources(self, vnode: Node, path: tuple[str | int, ...]) -> list[MDict]:
