@@ -56,8 +56,8 @@ class _Resolver:
             return self.done[key]
         if key in stack:
             loop = [n for _, n in stack[stack.index(key):]] + [name]
-            for k in stack[stack.index(key):]:
-                self.done[k] = None  # report the loop once, not once per member
+            for member in stack[stack.index(key):]:
+                self.done[member] = None  # report the loop once, not once per member
             self.ctx.problems.append(problem(
                 svc.vmarks.get("extends"), ("services", name, "extends"),
                 "extends loop: " + " -> ".join(loop)))

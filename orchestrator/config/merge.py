@@ -233,8 +233,7 @@ def merge_mappings(base: MDict, other: MDict, path: TreePath) -> MDict:
         if tag == RESET:
             base.pop(key, None)
     for key, value in other.items():
-        tag = other.tags.get(key)
-        if key not in base or key.startswith("x-") or tag is not None:
+        if key not in base or key.startswith("x-") or key in other.tags:
             base[key] = value
             base.tags.pop(key, None)
             _copy_marks(base, other, key)
