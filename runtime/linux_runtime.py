@@ -136,6 +136,8 @@ class LinuxRuntime:
                 buf += chunk
         except TimeoutError as e:
             raise ContainerRuntimeError(f"timed out waiting for container {p.id[:12]}") from e
+        except (ConnectionResetError, BrokenPipeError):
+            return None                     # the shim exited while we were queued
         except OSError as e:
             raise ContainerRuntimeError(f"cannot talk to the shim of {p.id[:12]}: {e}") from e
         finally:

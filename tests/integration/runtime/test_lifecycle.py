@@ -1,0 +1,159 @@
+"""Run containers: output and exit codes, stop/kill/pause/delete, start errors, restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
+from pystack.runtime.linux_runtime import LinuxRuntime
+from pystack.runtime.spec import LogConfig, RestartPolicy
+
+from .conftest import Make, run
+
+pytestmark = pytest.mark.root
+
+
+def test_echo_hi_logs_and_exit_code(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sh", "-c", "echo hi; echo oops >&2; exit 3")
+    st, _ = run(rt, spec)
+    assert (st.status, st.exit_code, st.oom_killed) == ("exited", 3, False)
+    entries = list(rt.logs(spec.id))
+    assert [(e.stream, e.line) for e in entries] == [("stdout", "hi\n"), ("stderr", "oops\n")]
+    assert st.started_at and st.finished_at >= st.started_at
+    raw = (Path(os.environ["PYSTACK_ROOT"]) / "containers" / spec.id /
+           f"{spec.id}-json.log").read_text().splitlines()[0]
+    assert raw.startswith('{"log":"hi\\n","stream":"stdout","time":"20')
+
+
+def test_command_not_found_is_127(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("nosuchcmd")
+    with pytest.raises(ContainerRuntimeError,
+                       match='exec: "nosuchcmd": executable file not found in \\$PATH'):
+        rt.start(spec.id)
+    st = rt.state(spec.id)
+    assert (st.status, st.exit_code) == ("exited", 127)
+
+
+def test_bad_input_is_refused_at_create(rt: LinuxRuntime, make: Make) -> None:
+    with pytest.raises(ContainerRuntimeError, match="unable to find user nobody2"):
+        make("true", user="nobody2")
+    with pytest.raises(ContainerRuntimeError, match="needs to be an absolute path"):
+        make("true", working_dir="rel")
+    with pytest.raises(ContainerRuntimeError, match="is not allowed"):
+        make("true", sysctls={"kernel.panic": "1"})
+    assert rt.list_containers() == []
+    with pytest.raises(ContainerNotFoundError):
+        rt.start("f" * 64)
+
+
+def test_stop_grace_then_kill_and_trap(rt: LinuxRuntime, make: Make) -> None:
+    stubborn = make("sleep", "100")             # PID 1 without a handler ignores SIGTERM
+    rt.start(stubborn.id)
+    t = time.monotonic()
+    st = rt.stop(stubborn.id, timeout=0.5)
+    took = time.monotonic() - t
+    assert (st.status, st.exit_code) == ("exited", 137)
+    assert 0.45 < took < 5
+    polite = make("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done")
+    rt.start(polite.id)
+    time.sleep(0.2)
+    t = time.monotonic()
+    st = rt.stop(polite.id, timeout=10)
+    assert (st.status, st.exit_code) == ("exited", 0)
+    assert time.monotonic() - t < 3
+
+
+def test_init_forwards_signals(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sleep", "100", init=True)
+    rt.start(spec.id)
+    procs = rt.processes(spec.id)
+    assert any("docker-init" in p.cmd for p in procs), procs
+    st = rt.stop(spec.id, timeout=10)
+    assert st.exit_code == 143                  # tini passed SIGTERM to sleep
+
+
+def test_kill_signal_exit_code_pause_and_delete(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sleep", "100", init=True)     # PID 1 must not ignore SIGUSR1
+    st = rt.start(spec.id)
+    assert st.status == "running" and st.pid > 0
+    rt.pause(spec.id)
+    assert rt.state(spec.id).status == "paused"
+    stat = Path(f"/proc/{st.pid}/stat").read_text()
+    assert stat[stat.rfind(")") + 2] in "DS"      # frozen tasks sleep in the freezer
+    rt.unpause(spec.id)
+    assert rt.state(spec.id).status == "running"
+    with pytest.raises(ContainerRuntimeError, match="running"):
+        rt.delete(spec.id)
+    rt.kill(spec.id, "SIGUSR1")
+    st = rt.wait(spec.id, timeout=10)
+    assert st.exit_code == 128 + signal.SIGUSR1
+    rt.delete(spec.id)
+    rt.delete(spec.id, force=True)              # idempotent
+    with pytest.raises(ContainerNotFoundError):
+        rt.state(spec.id)
+
+
+def test_delete_after_the_shim_was_killed(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sleep", "100")
+    st = rt.start(spec.id)
+    import json
+    raw = json.loads((Path(os.environ["PYSTACK_ROOT"]) / "containers" / spec.id /
+                      "state.json").read_text())
+    os.kill(raw["shim_pid"], signal.SIGKILL)
+    time.sleep(0.1)
+    assert rt.state(spec.id).status == "running"    # the container outlives its shim
+    rt.delete(spec.id, force=True)
+    assert not os.path.exists(f"/proc/{st.pid}/stat") or \
+        "Z" in Path(f"/proc/{st.pid}/stat").read_text().split(")")[1][:3]
+
+
+def test_restart_on_failure_with_retries(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sh", "-c", "echo run; exit 2",
+                restart=RestartPolicy(name="on-failure", max_retries=2))
+    rt.start(spec.id)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        st = rt.state(spec.id)
+        if st.status == "exited":
+            break
+        time.sleep(0.05)
+    assert (st.status, st.exit_code, st.restart_count) == ("exited", 2, 2)
+    assert [e.line for e in rt.logs(spec.id)] == ["run\n"] * 3
+
+
+def test_restart_always_until_stopped(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sh", "-c", "exit 0", restart=RestartPolicy(name="always"))
+    rt.start(spec.id)
+    time.sleep(1.0)                             # 100 + 200 + 400 ms backoff: 3-4 restarts
+    st = rt.state(spec.id)
+    assert st.status in ("running", "restarting") and 2 <= st.restart_count <= 5
+    st = rt.stop(spec.id, timeout=1)
+    assert st.status == "exited"
+    time.sleep(0.3)
+    assert rt.state(spec.id).status == "exited"
+
+
+def test_log_rotation(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); done",
+                log=LogConfig(max_size=2000, max_file=3))
+    run(rt, spec)
+    d = Path(os.environ["PYSTACK_ROOT"]) / "containers" / spec.id
+    files = sorted(x.name for x in d.iterdir() if "json.log" in x.name)
+    assert files == [f"{spec.id}-json.log", f"{spec.id}-json.log.1", f"{spec.id}-json.log.2"]
+    assert all((d / f).stat().st_size <= 2000 for f in files)
+    lines = [e.line for e in rt.logs(spec.id)]
+    assert lines[-1] == "line199\n"
+    assert lines == [f"line{i}\n" for i in range(200 - len(lines), 200)]
+    assert [e.line for e in rt.logs(spec.id, tail=2)] == ["line198\n", "line199\n"]
+
+
+def test_follow_logs(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.1; done")
+    rt.start(spec.id)
+    got = [e.line for e in rt.logs(spec.id, follow=True)]
+    assert got == ["1\n", "2\n", "3\n"]
