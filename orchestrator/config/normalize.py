@@ -325,6 +325,12 @@ def network(key: str, spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {"name": _object_name(key, spec, ctx)}
     out.update({k: v for k, v in spec.items() if k != "name" and not str(k).startswith("x-")})
     out.setdefault("ipam", {})
+    # compose-go prints these booleans only when true, and has no ipam.options.
+    for flag in ("internal", "attachable", "external"):
+        if out.get(flag) is False:
+            del out[flag]
+    if isinstance(out.get("ipam"), dict) and "options" in out["ipam"]:
+        out["ipam"] = {k: v for k, v in out["ipam"].items() if k != "options"}
     if "labels" in out:
         out["labels"] = short.to_mapping(out["labels"], empty="")
     return out

@@ -70,6 +70,10 @@ def select(data: Mapping[str, Any], marks: Marks, active: tuple[str, ...],
                     "required: false"))
     out = dict(data)
     out["services"] = {n: s for n, s in services.items() if n in on}
+    if requested:
+        # Like compose-go's service selection: optional dependencies on services left out
+        # are dropped.
+        out["services"] = {n: _without_deps(s, on) for n, s in out["services"].items()}
     disabled = tuple(sorted(set(services) - on))
     return Selection(out, tuple(sorted(profiles)), disabled, tuple(defined), problems)
 
@@ -98,6 +102,14 @@ def _edges(svc: Any) -> list[tuple[TreePath, str, bool]]:
         if first != "container":
             out.append((("volumes_from", i), first, True))
     return out
+
+
+def _without_deps(svc: Any, on: set[str]) -> Any:
+    if not isinstance(svc, Mapping) or not isinstance(svc.get("depends_on"), Mapping):
+        return svc
+    deps = {k: v for k, v in svc["depends_on"].items() if k in on}
+    return {**svc, "depends_on": deps} if deps else {
+        k: v for k, v in svc.items() if k != "depends_on"}
 
 
 def _closure(names: list[str], services: Mapping[str, Any]) -> set[str]:

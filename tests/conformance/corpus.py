@@ -89,7 +89,8 @@ def regenerate() -> None:
         code, doc, err = run_reference(ref, case)
         if case.error:
             assert code != 0, f"{case.name}: the reference accepted an error case"
-            data: Any = {"error": err.strip().splitlines()[-1] if err.strip() else ""}
+            last = err.strip().splitlines()[-1] if err.strip() else ""
+            data: Any = {"error": last.replace(str(case.dir), "<PROJECT_DIR>")}
         else:
             assert code == 0, f"{case.name}: the reference failed: {err}"
             data = doc
