@@ -30,6 +30,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +38,9 @@ from pystack.runtime.errors import ImageError
 from pystack.runtime.image.unpack import compression_of, unpack_layer
 
 _CHUNK = 1 << 20
+# What the current operation published (("blob"|"layer", digest)), for rollback on failure.
+# Worker threads join it by running in a copy of the caller's context.
+_JOURNAL: ContextVar[list[tuple[str, str]] | None] = ContextVar("journal", default=None)
 SHORT_ID_LEN = 12
 
 
@@ -146,6 +150,43 @@ class Content:
     def indexing(self) -> contextlib.AbstractContextManager[None]:
         return self._flock("index.lock", fcntl.LOCK_EX)
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """On an exception, delete what this operation published unless a complete image
+        refers to it, so a failed load/pull/import leaves the store as it was."""
+        journal: list[tuple[str, str]] = []
+        token = _JOURNAL.set(journal)
+        try:
+            yield
+        except BaseException:
+            self._rollback(journal)
+            raise
+        finally:
+            _JOURNAL.reset(token)
+
+    def _rollback(self, journal: list[tuple[str, str]]) -> None:
+        used: set[tuple[str, str]] = set()
+        for rec in self.records():
+            used.add(("blob", rec["id"]))
+            if rec.get("manifest"):
+                used.add(("blob", rec["manifest"]["digest"]))
+            for lay in rec.get("layers", []):
+                used |= {("blob", lay["digest"]), ("layer", lay["chain_id"])}
+        for kind, digest in journal:
+            if (kind, digest) in used:
+                continue
+            if kind == "layer":
+                self.delete_layer(digest)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    self.blob_path(digest).unlink()
+
+    @staticmethod
+    def _journal(kind: str, digest: str) -> None:
+        journal = _JOURNAL.get()
+        if journal is not None:
+            journal.append((kind, digest))
+
     def new_tmp(self, suffix: str = "") -> Path:
         self.ensure()
         return self.tmp / f".tmp-{os.getpid()}-{secrets.token_hex(6)}{suffix}"
@@ -182,6 +223,7 @@ class Content:
             tmp = self.new_tmp()
             tmp.write_bytes(data)
             self._publish_file(tmp, self.blob_path(digest))
+            self._journal("blob", digest)
         return digest
 
     def put_stream(self, src: IO[bytes], expected: str | None = None,
@@ -209,15 +251,13 @@ class Content:
                                  hint="the blob is corrupt or truncated")
             if expected_size is not None and size != expected_size:
                 raise ImageError(f"blob {digest} has {size} bytes, expected {expected_size}")
-            self._publish_file(tmp, self.blob_path(digest))
+            if not self.has_blob(digest):
+                self._publish_file(tmp, self.blob_path(digest))
+                self._journal("blob", digest)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         return digest, size
-
-    def publish_verified(self, tmp: Path, digest: str) -> None:
-        """Move an already-verified temp file into place as blob `digest`."""
-        self._publish_file(tmp, self.blob_path(digest))
 
     @staticmethod
     def _publish_file(tmp: Path, dest: Path) -> None:
@@ -273,6 +313,7 @@ class Content:
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
                 return result.diff_id, False     # another writer published it first
+            self._journal("layer", chain)
             with contextlib.suppress(FileExistsError):
                 os.symlink(f"../{final.name}/diff", self.links / short)
             return result.diff_id, True

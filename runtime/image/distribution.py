@@ -10,6 +10,7 @@ a monolithic POST+PUT), config, then the manifest.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import http.client
 import json
@@ -111,7 +112,9 @@ def pull(content: Content, ref: Reference, progress: Progress | None,
         return LayerBlob(digest, ld["mediaType"], size)
 
     with ThreadPoolExecutor(max_workers=workers()) as pool:
-        futures = [pool.submit(one, i) for i in range(len(layer_descs))]
+        # each task runs in a copy of our context: it joins the store's rollback journal
+        futures = [pool.submit(contextvars.copy_context().run, one, i)
+                   for i in range(len(layer_descs))]
         errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
         if first is not None:

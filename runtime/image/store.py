@@ -165,7 +165,7 @@ class ImageStore:
 
     def load(self, path: Path) -> builtins.list[Image]:
         """Load every image of a docker-save tarball, OCI archive or OCI layout directory."""
-        with self.content.adding():
+        with self.content.adding(), self.content.transaction():
             self.content.clean_tmp()
             fetched = load_path(self.content, Path(path))
             return [self.ingest(f) for f in fetched]
@@ -176,7 +176,7 @@ class ImageStore:
         names = (parse(ref),) if ref else ()
         if names and names[0].digest:
             raise ImageError(f"cannot import as {ref!r}: a digest cannot be given")
-        with self.content.adding():
+        with self.content.adding(), self.content.transaction():
             self.content.clean_tmp()
             try:
                 f = open(tar, "rb")  # noqa: SIM115 (closed below)
@@ -249,7 +249,7 @@ class ImageStore:
         from pystack.runtime.image.distribution import pull
 
         r = parse(ref)
-        with self.content.adding():
+        with self.content.adding(), self.content.transaction():
             self.content.clean_tmp()
             return self.ingest(pull(self.content, r, progress, insecure))
 

@@ -204,3 +204,14 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
         st = p.lstat()
         out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns)
     return out
+
+
+def store_listing(root: Path) -> dict[str, tuple[int, int]]:
+    """path -> (mode, size of files) under an image store: what "the store is unchanged"
+    compares (directory sizes and mtimes move as temp entries come and go)."""
+    out: dict[str, tuple[int, int]] = {}
+    for p in [root, *root.rglob("*")]:
+        st = p.lstat()
+        out[str(p.relative_to(root))] = (st.st_mode,
+                                         0 if p.is_dir() and not p.is_symlink() else st.st_size)
+    return out
