@@ -82,8 +82,9 @@ def test_no_escape(sandbox: Path, case: str) -> None:
     before = outside_state(sandbox)
     if error is None:
         layer = unpack(sandbox, members)
-        assert not (layer / "x").is_symlink() and not (layer / "h").is_symlink() \
-            or os.readlink(layer / "h") == f"{outside}/victim"
+        # the later member replaced the symlink inside the layer instead of following it
+        last = members[-1].name
+        assert not (layer / last).is_symlink() and (layer / last).exists()
     else:
         with pytest.raises(ImageError, match=error):
             unpack(sandbox, members)
@@ -149,7 +150,7 @@ def test_truncated_layer(sandbox: Path, compression: str) -> None:
                            compression)
     blob = sandbox / "layer.blob"
     blob.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError, match="truncated|corrupt|decompress|not a valid"):
+    with pytest.raises(ImageError, match=r"truncated|corrupt|decompress|not a valid"):
         unpack_layer(blob, sandbox / "layer")
 
 
@@ -167,7 +168,7 @@ def test_store_unchanged_after_a_malicious_import(store: ImageStore, sandbox: Pa
     bad = sandbox / "bad.tar"
     bad.write_bytes(images.crafted_tar([Member("ok", data=b"1"),
                                         Member("../../escape", data=b"x")]))
-    with pytest.raises(ImageError, match="'..'"):
+    with pytest.raises(ImageError, match=r"'\.\.'"):
         store.import_rootfs(bad, "bad:1")
     assert images.store_listing(store.root) == before
     assert [i.names for i in store.list()] == [("docker.io/library/ok:1",)]
