@@ -109,6 +109,8 @@ class Security:
         bpf: bytes | None = None
         if _caps is not None:
             caps = _caps.resolve(spec.cap_add, spec.cap_drop, priv)
+            # We cannot grant what we do not have (root here lacks CAP_SYS_RESOURCE).
+            caps &= _caps.from_mask(_caps.current()["CapBnd"])
         if _seccomp is not None and not priv and spec.seccomp != "unconfined":
             bpf = _seccomp.build_filter(caps, spec.seccomp)
         return cls(spec, caps, bpf)

@@ -1,0 +1,147 @@
+"""A probe inside a default container checks runtime.md §7.1, plus the §7.3 regressions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.linux_runtime import LinuxRuntime
+from pystack.runtime.spec import Mount
+
+from .conftest import Make, run
+
+pytestmark = pytest.mark.root
+
+PROBE = r"""
+grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\t'
+for n in mnt pid net uts ipc cgroup; do echo "ns_$n=$(readlink /proc/self/ns/$n)"; done
+unshare -r true 2>/dev/null && echo unshare=ok || echo unshare=denied
+unshare -m true 2>/dev/null && echo unshare_m=ok || echo unshare_m=denied
+mount -t tmpfs none /tmp 2>/dev/null && echo mount=ok || echo mount=denied
+[ -e /proc/kcore ] && echo "kcore=$(wc -c < /proc/kcore)"
+echo "keys=$(wc -c < /proc/keys)"
+echo "timer_list=$(wc -c < /proc/timer_list)"
+echo x > /proc/sys/kernel/domainname 2>/dev/null && echo procsys=rw || echo procsys=ro
+echo "dev=$(ls /dev | tr '\n' ' ')"
+mknod /tmp/sda b 8 0 2>/dev/null
+head -c 1 /tmp/sda >/dev/null 2>&1 && echo blkopen=ok || echo blkopen=denied
+mknod /tmp/mem c 1 1 2>/dev/null
+head -c 1 /tmp/mem >/dev/null 2>&1 && echo memopen=ok || echo memopen=denied
+echo "rootprop=$(grep ' / / ' /proc/self/mountinfo | cut -d' ' -f7)"
+echo "sys=$(grep ' /sys ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1)"
+touch /sys/x 2>/dev/null && echo sysw=ok || echo sysw=denied
+echo "pid1=$(tr '\0' ' ' < /proc/1/cmdline)"
+echo "nprocs=$(ls -d /proc/[0-9]* | wc -l)"
+echo "acpi=$(ls /proc/acpi | wc -l)"
+echo "firmware=$(ls /sys/firmware | wc -l)"
+"""
+
+
+def _probe(rt: LinuxRuntime, make: Make, **kw: object) -> dict[str, str]:
+    st, out = run(rt, make("sh", "-c", PROBE, **kw))
+    assert st.exit_code == 0, out
+    vals = {}
+    for line in out.splitlines():
+        k, sep, v = line.partition("=") if "=" in line else line.partition(":")
+        if sep:
+            vals[k] = v.strip()
+    return vals
+
+
+def test_default_container_probe(rt: LinuxRuntime, make: Make) -> None:
+    v = _probe(rt, make)
+    assert v["CapEff"] == v["CapBnd"] == "00000000a80425fb"     # Docker's 14
+    assert v["NoNewPrivs"] == "0"                               # Docker's default
+    assert v["Seccomp"] == "2"
+    for n in ("mnt", "pid", "net", "uts", "ipc", "cgroup"):
+        assert v[f"ns_{n}"] != os.readlink(f"/proc/self/ns/{n}"), n
+    assert v["unshare"] == v["unshare_m"] == v["mount"] == "denied"
+    assert v.get("kcore", "0") == "0"
+    assert v["keys"] == "0" and v["timer_list"] == "0"
+    assert v["procsys"] == "ro"
+    assert v["dev"].split() == sorted(["core", "fd", "full", "mqueue", "null", "ptmx", "pts",
+                                       "random", "shm", "stderr", "stdin", "stdout", "tty",
+                                       "urandom", "zero"])
+    assert v["blkopen"] == v["memopen"] == "denied"
+    assert "shared:" not in v["rootprop"]
+    assert v["sys"] == "ro" and v["sysw"] == "denied"
+    assert v["pid1"].startswith("sh -c")
+    assert v["acpi"] == "0" and v["firmware"] == "0"
+
+
+def test_no_new_privs_cap_drop_and_user(rt: LinuxRuntime, make: Make) -> None:
+    v = _probe(rt, make, no_new_privileges=True, cap_drop=("NET_RAW", "MKNOD"))
+    assert v["NoNewPrivs"] == "1" and v["Seccomp"] == "2"
+    assert int(v["CapEff"], 16) == 0xa80425fb & ~(1 << 13) & ~(1 << 27)
+    _, out = run(rt, make("sh", "-c", "id; grep CapEff /proc/self/status", user="app"))
+    assert out.splitlines()[0] == "uid=1000(app) gid=1000(app) groups=50(staff)"
+    assert out.splitlines()[1].split()[1] == "0000000000000000"
+
+
+def test_privileged_and_unconfined(rt: LinuxRuntime, make: Make) -> None:
+    v = _probe(rt, make, seccomp="unconfined")
+    assert v["Seccomp"] == "0" and v["CapEff"] == "00000000a80425fb"
+    assert v["mount"] == "denied"               # no CAP_SYS_ADMIN, even without seccomp
+    v = _probe(rt, make, privileged=True)
+    assert v["Seccomp"] == "0" and v["mount"] == "ok"
+    host = next(ln.split()[1] for ln in Path("/proc/self/status").read_text().splitlines()
+                if ln.startswith("CapBnd:"))
+    assert v["CapEff"] == host                  # every capability this host lets us hold
+
+
+def test_only_stdio_fds_reach_pid1(rt: LinuxRuntime, make: Make, tmp_path: Path) -> None:
+    leak = os.open(tmp_path / "secret", os.O_CREAT | os.O_RDWR)    # inheritable on purpose
+    os.set_inheritable(leak, True)
+    try:
+        spec = make("sleep", "30")
+        st = rt.start(spec.id)
+        assert sorted(os.listdir(f"/proc/{st.pid}/fd")) == ["0", "1", "2"]
+    finally:
+        os.close(leak)
+
+
+def test_cwd_cannot_escape_through_a_leaked_fd(rt: LinuxRuntime, make: Make) -> None:
+    # CVE-2024-21626: a working dir of /proc/self/fd/N must not reach a host directory.
+    spec = make("pwd", working_dir="/proc/self/fd/4")
+    with pytest.raises(ContainerRuntimeError, match="chdir to cwd"):
+        rt.start(spec.id)
+
+
+def test_no_host_process_visible_from_exec(rt: LinuxRuntime, make: Make) -> None:
+    import io
+
+    from pystack.runtime.spec import ExecSpec
+
+    spec = make("sleep", "30")
+    rt.start(spec.id)
+    out = io.BytesIO()
+    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "ls -l /proc/*/exe 2>&1")), stdout=out)
+    assert code == 0
+    text = out.getvalue().decode()
+    assert "busybox" in text and "python" not in text
+
+
+def test_symlinks_in_the_image_never_lead_out(rt: LinuxRuntime, make: Make, tmp_path: Path,
+                                             busybox_rootfs: Path) -> None:
+    root = tmp_path / "evil"
+    shutil.copytree(busybox_rootfs, root, symlinks=True)
+    victim = tmp_path / "victim"
+    victim.write_text("host file\n")
+    (root / "etc" / "hostname").unlink()
+    os.symlink("/../../../../../../../../" + str(victim), root / "etc" / "hostname")
+    os.symlink(str(tmp_path), root / "hostdir")
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "data").write_text("volume\n")
+    spec = make("sh", "-c", "cat /etc/hostname; ls /hostdir; echo pwned > /etc/hostname",
+                lower_dirs=(str(root),), hostname="box",
+                mounts=(Mount(type="bind", source=str(vol), target="/hostdir/sub"),))
+    _, out = run(rt, spec)
+    assert victim.read_text() == "host file\n"
+    assert not (tmp_path / "sub").exists()
+    assert out.splitlines()[0] == "box"
+    assert "sub" in out
