@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +75,16 @@ class Links:
 
     def names(self, prefix: str) -> list[str]:
         return sorted(n for n in os.listdir("/sys/class/net") if n.startswith(prefix))
+
+    def wait_gone(self, names: list[str], timeout: float) -> list[str]:
+        """Poll until none of `names` exists (the kernel frees a netns' veths shortly after
+        its last reference goes); returns those still present after `timeout`."""
+        deadline = time.monotonic() + timeout
+        left = [n for n in names if os.path.exists(f"/sys/class/net/{n}")]
+        while left and time.monotonic() < deadline:
+            time.sleep(0.005)
+            left = [n for n in left if os.path.exists(f"/sys/class/net/{n}")]
+        return left
 
     def is_bridge(self, name: str) -> bool:
         return Path(f"/sys/class/net/{name}/bridge").is_dir()

@@ -263,22 +263,30 @@ class NetworkManager:
     # teardown -----------------------------------------------------------------------------
 
     def teardown(self) -> None:
-        from pystack.net.endpoints import remove_sandbox
+        from pystack.net.endpoints import refresh_names, remove_sandbox
 
         with self.store.lock():
+            veths: list[str] = []
+            nets: set[str] = set()
             for rec in self.store.all(self.store.sandboxes):
                 if rec.get("project") == self.project:
-                    remove_sandbox(self, rec)
+                    veths += [a["host"] for a in rec["attachments"]]
+                    nets |= {a["network"] for a in rec["attachments"]}
+                    remove_sandbox(self, rec, bulk=True)
+            left = self.links.wait_gone(veths, timeout=2.0)
             mine = [r for r in self.store.all(self.store.networks)
                     if r["project"] == self.project]
             bridges = {r["bridge"] for r in mine}
-            for name in self.links.names(self.knobs.ifprefix):
+            for name in [*left, *self.links.names(self.knobs.ifprefix)]:
                 master = Path(f"/sys/class/net/{name}/master")
-                if master.exists() and os.path.basename(os.readlink(master)) in bridges:
-                    self.links.delete(name)     # a veth whose record was lost
+                if name in left or (master.exists() and
+                                     os.path.basename(os.readlink(master)) in bridges):
+                    self.links.delete(name)     # held by a live process, or record lost
             self.table.remove(f"p={self.project} ")
             for r in mine:
                 self._destroy_network(r)
+            if nets - {r["name"] for r in mine}:
+                refresh_names(self, nets - {r["name"] for r in mine})     # shared networks
             files = self.store.files
             if files.is_dir() and not any(files.iterdir()):
                 shutil.rmtree(files, ignore_errors=True)

@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,8 +120,13 @@ def test_fifty_cycles_leave_nothing(mgr: NetworkManager, session_env: dict[str, 
         mgr.detach(cid, f"{p}_i")
         mgr.remove_sandbox(cid)
     assert sorted(mgr.table.comments()) == rules_before
-    assert sorted(n for n in os.listdir("/sys/class/net") if n.startswith(PREFIX)) == \
-        links_before
+    # removed namespaces free their veths asynchronously (kernel batches it): poll
+    for _ in range(200):
+        links = sorted(n for n in os.listdir("/sys/class/net") if n.startswith(PREFIX))
+        if links == links_before:
+            break
+        time.sleep(0.01)
+    assert links == links_before
     assert _pins(mgr) == [f"{p}-keep"]
     assert "svc" not in Path(mgr.store.hosts_path(f"{p}-keep")).read_text()
     mgr.teardown()
