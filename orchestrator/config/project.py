@@ -50,7 +50,7 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
     problems.extend(selection.problems)
     problems.extend(semantic.check(selection.data, raw.marks, selection.disabled))
     if problems:
-        raise ConfigError(list(dict.fromkeys(problems)))
+        raise ConfigError(sorted(dict.fromkeys(problems), key=_position))
     ctx = normalize.Context(raw.name, str(raw.working_dir), raw.environment)
     try:
         canonical = normalize.normalize(selection.data, ctx)
@@ -62,6 +62,14 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
         profiles=selection.active, disabled=selection.disabled,
         environment=raw.environment, warnings=tuple(dict.fromkeys(warnings)))
     return _with_defined_profiles(project, selection.defined)
+
+
+def _position(line: str) -> tuple[str, int, int]:
+    """Sort key of a problem line: its FILE:LINE:COL prefix (lines without one go first)."""
+    parts = line.split(":", 3)
+    if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
+        return parts[0], int(parts[1]), int(parts[2])
+    return "", 0, 0
 
 
 def _with_defined_profiles(project: m.Project, defined: tuple[str, ...]) -> m.Project:

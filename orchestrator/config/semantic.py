@@ -158,6 +158,9 @@ def _defined(rep: _Report, data: Mapping[str, Any], base: TreePath,
     for kind in ("secrets", "configs"):
         for i, ref in enumerate(_list(svc.get(kind))):
             source = ref.get("source") if isinstance(ref, Mapping) else ref
+            if isinstance(ref, Mapping) and "source" not in ref:
+                rep.add((*base, kind, i), "missing required key 'source'",
+                        f"name the top-level {kind[:-1]} to use")
             if isinstance(source, str) and source not in top(kind):
                 rep.add((*base, kind, i), f"undefined {kind[:-1]} '{source}'",
                         f"define it under the top-level {kind} key")
