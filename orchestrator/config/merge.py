@@ -240,7 +240,8 @@ def merge_mappings(base: MDict, other: MDict, path: TreePath) -> MDict:
             continue
         base[key] = merge_values(base[key], value, (*path, key))
         base.tags.pop(key, None)
-        if (isinstance(base[key], MDict | MList) and base[key] is value) or key not in base.vmarks:
+        merged = base[key]
+        if merged is value or not isinstance(merged, MDict | MList) or key not in base.vmarks:
             _copy_marks(base, other, key)
     return base
 
