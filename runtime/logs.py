@@ -64,8 +64,11 @@ class LogWriter:
             nl = buf.find(b"\n")
             if nl < 0:
                 break
-            self._record(stream, buf[:nl + 1])
-            buf = buf[nl + 1:]
+            line, buf = buf[:nl + 1], buf[nl + 1:]
+            while len(line) > MAX_LINE:
+                self._record(stream, line[:MAX_LINE])
+                line = line[MAX_LINE:]
+            self._record(stream, line)
         while len(buf) >= MAX_LINE:
             self._record(stream, buf[:MAX_LINE])
             buf = buf[MAX_LINE:]

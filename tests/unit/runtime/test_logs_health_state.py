@@ -1,0 +1,106 @@
+"""json-file writer/reader with rotation, health rules, the spec codec, signal names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pystack.runtime import logs, state
+from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.health import Checker, effective
+from pystack.runtime.image.model import HealthConfig, ImageConfig
+from pystack.runtime.linux_runtime import check_sysctl, parse_signal
+from pystack.runtime.spec import (
+    ContainerSpec,
+    Healthcheck,
+    LogConfig,
+    Mount,
+    Resources,
+    RestartPolicy,
+    Ulimit,
+)
+
+
+def test_writer_lines_partials_and_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "c-json.log"
+    w = logs.LogWriter(path, max_size=300, max_file=2)
+    w.write("stdout", b"hel")
+    w.write("stdout", b"lo\nwor")
+    w.write("stderr", "é\n".encode())
+    w.close()                                   # flushes the partial "wor"
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [(r["log"], r["stream"]) for r in recs] == [("hello\n", "stdout"), ("é\n", "stderr"),
+                                                        ("wor", "stdout")]
+    assert recs[0]["time"].endswith("Z") and len(recs[0]["time"]) == 30
+    w = logs.LogWriter(path, max_size=300, max_file=2)
+    for i in range(20):
+        w.write("stdout", f"line {i}\n".encode())
+    w.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c-json.log", "c-json.log.1"]
+    got = [e.line for e in logs.read(path)]
+    assert got[-1] == "line 19\n" and got == [f"line {i}\n" for i in range(20 - len(got), 20)]
+    assert [e.line for e in logs.read(path, tail=1)] == ["line 19\n"]
+    assert logs.read(path, tail=0) == []
+    first = logs.read(path)[0].time
+    assert logs.read(path, since="9999") == [] and logs.read(path, until=first)[0].time == first
+
+
+def test_long_lines_are_split(tmp_path: Path) -> None:
+    w = logs.LogWriter(tmp_path / "l", None, 1)
+    w.write("stdout", b"x" * (logs.MAX_LINE + 5) + b"\n")
+    w.close()
+    assert [len(e.line) for e in logs.read(tmp_path / "l")] == [logs.MAX_LINE, 6]
+
+
+def test_health_rules() -> None:
+    c = Checker(Healthcheck(test=("CMD", "true"), interval=1, retries=2, start_period=100,
+                            start_interval=0.5))
+    assert c.argv() == ("true",) and c.next_delay(0) == 0.5
+    c.record("t", 1, "no")                      # inside start_period: does not count
+    assert (c.status, c.streak) == ("starting", 0)
+    c.record("t", 0, "ok")
+    assert c.status == "healthy" and c.next_delay(0) == 1
+    c.record("t", 1, "x")
+    assert c.status == "healthy"
+    c.record("t", 1, "x" * 10000)
+    assert (c.status, c.streak) == ("unhealthy", 2)
+    for _ in range(5):
+        c.record("t", 1, "")
+    assert len(c.to_json()["log"]) == 5 and len(c.log[0]["output"]) <= 4096
+
+
+def test_health_spec_over_image() -> None:
+    img = ImageConfig(healthcheck=HealthConfig(test=("CMD-SHELL", "curl x"), interval=5.0))
+    base = dict(id="0" * 64, name="c", image_id="", lower_dirs=())
+    hc = effective(ContainerSpec(image=img, **base))  # type: ignore[arg-type]
+    assert hc is not None and hc.interval == 5.0 and hc.retries == 3
+    assert Checker(hc).argv() == ("/bin/sh", "-c", "curl x")
+    assert effective(ContainerSpec(image=img, healthcheck=Healthcheck(test=("NONE",)),
+                                   **base)) is None  # type: ignore[arg-type]
+
+
+def test_spec_codec_round_trip(tmp_path: Path) -> None:
+    spec = ContainerSpec(
+        id="a" * 64, name="n", image=ImageConfig(cmd=("sh",), healthcheck=HealthConfig(("NONE",))),
+        image_id="sha256:x", lower_dirs=("/l1", "/l2"), command=("a", "b"), env={"K": "v"},
+        mounts=(Mount(type="tmpfs", target="/t", tmpfs_size=5),), ulimits=(Ulimit("nofile", 1, 2),),
+        resources=Resources(memory=1, cpus=0.5), restart=RestartPolicy("on-failure", 3),
+        log=LogConfig(10, 2), healthcheck=Healthcheck(test=("CMD", "x"), interval=2))
+    p = state.Paths(dir=tmp_path, id=spec.id)
+    state.save_spec(p, spec)
+    assert state.load_spec(p) == spec
+    with pytest.raises(ContainerRuntimeError, match="no such container"):
+        state.load_spec(state.Paths(dir=tmp_path / "gone", id="x"))
+
+
+def test_signal_names_and_sysctls() -> None:
+    assert parse_signal("SIGTERM") == parse_signal("term") == parse_signal(15) == 15
+    assert parse_signal("9") == 9
+    with pytest.raises(ContainerRuntimeError, match="invalid signal: SIGNOPE"):
+        parse_signal("SIGNOPE")
+    check_sysctl("net.ipv4.ip_forward", "ns")
+    check_sysctl("kernel.shmmax", "host")
+    with pytest.raises(ContainerRuntimeError, match=r"'net\.core\.somaxconn' is not allowed"):
+        check_sysctl("net.core.somaxconn", "host")
