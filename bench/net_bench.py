@@ -202,7 +202,7 @@ def ports_bench() -> dict[str, tuple[float, float]]:
 def dns_bench() -> tuple[float, float, float]:
     """(hosts-file lookup s, dnslib query s, hosts rewrite for 20 peers s)."""
     from dnslib import QTYPE, RR, A, DNSRecord
-    from dnslib.server import BaseResolver, DNSServer
+    from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
     from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec
     from pystack.net.manager import NetworkManager
@@ -236,7 +236,8 @@ def dns_bench() -> tuple[float, float, float]:
             reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A("172.17.0.5"), ttl=0))
             return reply
 
-    srv = DNSServer(Resolver(), address="127.0.0.1", port=0)
+    quiet = DNSLogger(logf=lambda _s: None)
+    srv = DNSServer(Resolver(), address="127.0.0.1", port=0, logger=quiet)
     srv.start_thread()
     port = srv.server.server_address[1]
     q = DNSRecord.question("svc").pack()

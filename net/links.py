@@ -171,7 +171,7 @@ class Links:
     def configure_inside(self, pin: Path, ifname: str, address: str, prefixlen: int,
                          gateway: str | None, address6: str | None = None,
                          gateway6: str | None = None) -> None:
-        """Inside the sandbox: lo up, the address(es), the link up, the default route."""
+        """Inside the sandbox: the address(es), the link up, the default route."""
         from pyroute2 import IPRoute
 
         with netns.entered(pin):
@@ -180,8 +180,6 @@ class Links:
                 write_sysctl(f"net/ipv6/conf/{ifname}/accept_dad", "0")
         try:
             with _netlink(f"configure {ifname} in {pin.name}"):
-                lo = ns.link_lookup(ifname="lo")[0]
-                ns.link("set", index=lo, state="up")
                 idx = ns.link_lookup(ifname=ifname)[0]
                 ns.addr("add", index=idx, address=address, prefixlen=prefixlen)
                 if address6:
@@ -191,6 +189,18 @@ class Links:
                     ns.route("replace", dst="0.0.0.0/0", gateway=gateway)
                     if gateway6 and address6:
                         ns.route("replace", dst="::/0", gateway=gateway6, family=10)
+        finally:
+            ns.close()
+
+    def loopback_up(self, pin: Path) -> None:
+        """Bring `lo` up in a fresh sandbox (a `network_mode: none` container has only it)."""
+        from pyroute2 import IPRoute
+
+        with netns.entered(pin):
+            ns = IPRoute()
+        try:
+            with _netlink(f"lo up in {pin.name}"):
+                ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
         finally:
             ns.close()
 

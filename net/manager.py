@@ -200,6 +200,7 @@ class NetworkManager:
             if pin.exists():
                 netns.remove(pin)
             netns.create(pin)
+            self.links.loopback_up(pin)
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns))
             names.write_in_place(Path(rec["hosts"]), names.render_hosts(dns, [], []))
             return sandbox_of(rec)

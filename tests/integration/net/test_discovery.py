@@ -111,3 +111,20 @@ def test_internal_static_and_default_route(mgr: NetworkManager) -> None:
     # detaching the routed network leaves no default route
     mgr.detach(f"{p}-x", f"{p}_out")
     assert "default" not in run_in(sb, "ip", "route").stdout
+
+
+def test_ipv6_and_none_mode(mgr: NetworkManager) -> None:
+    p = mgr.project
+    net = mgr.ensure_network(NetworkSpec(f"{p}_v6", p, enable_ipv6=True))
+    assert net.subnet6 and net.subnet6.startswith("fd") and net.gateway6
+    none = mgr.create_sandbox(f"{p}-none", DnsConfig(servers=LOCAL_DNS))
+    links = run_in(none, "ip", "-o", "link").stdout
+    assert "lo:" in links and "eth0" not in links and "UP" in links.splitlines()[0]
+    sb = mgr.create_sandbox(f"{p}-6", DnsConfig(servers=LOCAL_DNS))
+    at = mgr.attach(f"{p}-6", AttachSpec(f"{p}_v6", aliases=("six",)))
+    assert at.ipv6_address
+    assert f"inet6 {at.ipv6_address}/64" in run_in(sb, "ip", "-6", "addr").stdout
+    assert f"default via {net.gateway6}" in run_in(sb, "ip", "-6", "route").stdout
+    ping = run_in(sb, "busybox", "ping", "-6", "-c", "1", "-W", "2", str(net.gateway6))
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert f"{at.ipv6_address}\tsix" in Path(sb.hosts_path).read_text()
