@@ -1,0 +1,354 @@
+"""Image commands: `images`, `pull`, `push`, `rmi` and the `image` group (load, import,
+inspect, prune, ls, rm, tag).
+
+The top-level `images`, `pull` and `push` take explicit image references here.  Seam for the
+project form (`pystack pull` with a stack file pulls the services' images): call
+`pull_images(refs, ...)` / `push_images(refs, ...)` / `image_rows(...)` with the services'
+image references.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pystack.orchestrator.cli.main import GlobalOptions, PystackCommand
+
+if TYPE_CHECKING:
+    from pystack.runtime.image.model import Image, ImageConfig
+    from pystack.runtime.image.reference import Reference
+    from pystack.runtime.image.store import ImageStore
+
+
+def _store() -> ImageStore:
+    from pystack.runtime.image.store import ImageStore
+
+    return ImageStore()
+
+
+def _opts() -> GlobalOptions:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(GlobalOptions) if ctx else None
+    return obj or GlobalOptions()
+
+
+def in_use_checker() -> Callable[[str], bool] | None:
+    """image id -> used by a container?  (None when no runtime is available here.)"""
+    try:
+        from importlib import import_module
+
+        linux: Any = import_module("pystack.runtime.linux_runtime")
+        runtime = linux.LinuxRuntime()
+    except (ImportError, AttributeError):
+        return None
+    used: set[str] | None = None
+
+    def check(image_id: str) -> bool:
+        nonlocal used
+        if used is None:
+            used = {c.image_id for c in runtime.list_containers()}
+        return image_id in used
+
+    return check
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+class _LayerProgress:
+    """Store progress callbacks -> engine-style events for orchestrator.ui renderers."""
+
+    def __init__(self, mode: str, verb: str) -> None:
+        from pystack.orchestrator.engine.events import Emitter
+        from pystack.orchestrator.ui.progress import make_renderer
+
+        self.renderer = make_renderer(mode, _opts().no_color, title=verb)
+        self.emit = Emitter(self.renderer)
+        self.plain = mode != "tty" and not (mode == "auto" and sys.stderr.isatty())
+        self.last: dict[str, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, digest: str, status: str, done: int, total: int) -> None:
+        name = digest.removeprefix("sha256:")[:12]
+        words = {"downloading": "Downloading", "extracting": "Extracting", "done": "Pulled",
+                 "exists": "Exists", "pushing": "Pushing", "pushed": "Pushed"}
+        text = words.get(status, status)
+        now = time.monotonic()
+        with self.lock:
+            prev = self.last.get(name)
+            if prev and prev[0] == text and (self.plain or now - prev[1] < 0.2):
+                return
+            self.last[name] = (text, now)
+        if status in ("downloading", "pushing") and total and not self.plain:
+            text += f" {done / 1e6:.1f}/{total / 1e6:.1f} MB"
+        self.emit("image", name, text)
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def pull_images(refs: Sequence[str], quiet: bool = False, insecure: bool = False,
+                store: ImageStore | None = None) -> list[Image]:
+    """Pull each reference (the seam for `pystack pull` of a project's services)."""
+    store = store or _store()
+    mode = "quiet" if quiet else _opts().progress
+    out = []
+    for ref in refs:
+        progress = None if mode == "quiet" else _LayerProgress(mode, f"Pulling {ref}")
+        try:
+            out.append(store.pull(ref, progress=progress, insecure=insecure))
+        finally:
+            if progress:
+                progress.close()
+    return out
+
+
+def push_images(refs: Sequence[str], quiet: bool = False, insecure: bool = False,
+                store: ImageStore | None = None) -> list[str]:
+    store = store or _store()
+    mode = "quiet" if quiet else _opts().progress
+    digests = []
+    for ref in refs:
+        progress = None if mode == "quiet" else _LayerProgress(mode, f"Pushing {ref}")
+        try:
+            digests.append(store.push(ref, progress=progress, insecure=insecure))
+        finally:
+            if progress:
+                progress.close()
+    return digests
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+def _human_size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.3g}{unit}" if unit != "B" else f"{n}B"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n}B"
+
+
+def _ago(created: str) -> str:
+    from datetime import UTC, datetime
+
+    try:
+        t = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return "N/A"
+    secs = (datetime.now(UTC) - t).total_seconds()
+    for limit, unit in ((60, "second"), (3600, "minute"), (86400, "hour"), (86400 * 30, "day"),
+                        (86400 * 365, "month")):
+        if secs < limit:
+            div = {"second": 1, "minute": 60, "hour": 3600, "day": 86400,
+                   "month": 86400 * 30}[unit]
+            n = max(1, int(secs // div))
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    n = int(secs // (86400 * 365))
+    return f"{n} year{'s' if n != 1 else ''} ago"
+
+
+def image_rows(store: ImageStore, match: str | None = None) -> list[dict[str, Any]]:
+    """One row per (image, tag) like `docker images`; dangling images as <none>:<none>."""
+    from pystack.runtime.image.reference import parse
+
+    want = parse(match) if match else None
+    tag_given = bool(match) and ":" in (match or "").rsplit("/", 1)[-1]
+    rows = []
+    for img in store.list():
+        refs: list[Reference | None] = [parse(n) for n in img.names]
+        for r in refs or [None]:
+            if want is not None and (r is None or r.name != want.name
+                                     or (tag_given and r.tag != want.tag)):
+                continue
+            rows.append({"Repository": r.familiar_name if r else "<none>",
+                         "Tag": (r.tag or "<none>") if r else "<none>",
+                         "ID": img.id, "Created": img.created, "Size": img.size,
+                         "Digest": img.digest or ""})
+    return rows
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str, quiet: bool, no_trunc: bool) -> None:
+    if quiet:
+        seen: list[str] = []
+        for r in rows:
+            short = r["ID"] if no_trunc else r["ID"][7:19]
+            if short not in seen:
+                seen.append(short)
+        for short in seen:
+            click.echo(short)
+        return
+    if fmt == "json":
+        for r in rows:
+            click.echo(json.dumps(r))
+        return
+    table = [("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")]
+    for r in rows:
+        table.append((r["Repository"], r["Tag"], r["ID"] if no_trunc else r["ID"][7:19],
+                      _ago(r["Created"]), _human_size(r["Size"])))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+@click.command("images", cls=PystackCommand)
+@click.argument("repository", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-q", "--quiet", is_flag=True, help="Only image IDs.")
+@click.option("--no-trunc", is_flag=True, help="Full image IDs.")
+def images(repository: str | None, fmt: str, quiet: bool, no_trunc: bool) -> None:
+    """List images: REPOSITORY, TAG, IMAGE ID, CREATED, SIZE."""
+    _print_rows(image_rows(_store(), repository), fmt, quiet, no_trunc)
+
+
+@click.command(cls=PystackCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
+def pull(refs: tuple[str, ...], quiet: bool, insecure: bool) -> None:
+    """Pull images from a registry (linux/amd64)."""
+    for img, ref in zip(pull_images(refs, quiet, insecure), refs, strict=True):
+        click.echo(ref if quiet else f"{ref}: pulled {img.id}")
+
+
+@click.command(cls=PystackCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
+def push(refs: tuple[str, ...], quiet: bool, insecure: bool) -> None:
+    """Push images to their registry."""
+    for digest, ref in zip(push_images(refs, quiet, insecure), refs, strict=True):
+        click.echo(f"{ref}: digest: {digest}")
+
+
+@click.command(cls=PystackCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-f", "--force", is_flag=True, help="Remove even if tagged several times or in "
+                                                  "use (an image in use is only untagged).")
+def rmi(refs: tuple[str, ...], force: bool) -> None:
+    """Remove images."""
+    store = _store()
+    in_use = in_use_checker()
+    for ref in refs:
+        for line in store.remove(ref, force=force, in_use=in_use):
+            click.echo(line)
+
+
+@click.group(cls=click.Group)
+def image() -> None:
+    """Manage images."""
+
+
+image.add_command(images, "ls")
+image.add_command(rmi, "rm")
+image.add_command(pull, "pull")
+image.add_command(push, "push")
+
+
+@image.command("load", cls=PystackCommand)
+@click.option("-i", "--input", "path", required=True, type=click.Path(path_type=Path),
+              help="A `docker save` tarball, an OCI archive or an OCI layout directory.")
+@click.option("-q", "--quiet", is_flag=True)
+def load(path: Path, quiet: bool) -> None:
+    """Load images from a docker save tarball or an OCI layout/archive."""
+    for img in _store().load(path):
+        if img.names:
+            for n in img.names:
+                from pystack.runtime.image.reference import parse
+
+                click.echo(f"Loaded image: {parse(n).familiar()}")
+        else:
+            click.echo(f"Loaded image ID: {img.id}")
+
+
+@image.command("import", cls=PystackCommand)
+@click.argument("tarball", type=click.Path(path_type=Path))
+@click.argument("ref", required=False, metavar="[NAME[:TAG]]")
+@click.option("-c", "--change", "changes", multiple=True,
+              help='Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, '
+                   'LABEL, STOPSIGNAL, VOLUME (repeatable).')
+def import_(tarball: Path, ref: str | None, changes: tuple[str, ...]) -> None:
+    """Create a one-layer image from a root filesystem tarball."""
+    img = _store().import_rootfs(tarball, ref, apply_changes(changes))
+    click.echo(img.id)
+
+
+@image.command("inspect", cls=PystackCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+def inspect(refs: tuple[str, ...]) -> None:
+    """Show image details as JSON."""
+    store = _store()
+    click.echo(json.dumps([store.inspect(r) for r in refs], indent=4))
+
+
+@image.command("tag", cls=PystackCommand)
+@click.argument("source")
+@click.argument("target")
+def tag(source: str, target: str) -> None:
+    """Add the name TARGET to the image SOURCE."""
+    _store().tag(source, target)
+
+
+@image.command("prune", cls=PystackCommand)
+@click.option("-a", "--all", "all_", is_flag=True, help="All images no container uses.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask (accepted; never asks).")
+def prune(all_: bool, force: bool) -> None:
+    """Remove dangling images and unreferenced layers."""
+    report = _store().prune(all=all_, in_use=in_use_checker())
+    if report.images:
+        click.echo("Deleted Images:")
+        for i in report.images:
+            click.echo(f"deleted: {i}")
+    click.echo(f"Total reclaimed space: {_human_size(report.reclaimed)}")
+
+
+def apply_changes(changes: Sequence[str]) -> ImageConfig | None:
+    """ImageConfig from `--change` Dockerfile instructions (None if there are none)."""
+    from dataclasses import replace
+
+    from pystack.runtime.errors import ImageError
+    from pystack.runtime.image.model import ImageConfig
+
+    if not changes:
+        return None
+    cfg = ImageConfig()
+    for change in changes:
+        word, _, arg = change.strip().partition(" ")
+        word, arg = word.upper(), arg.strip()
+        if word in ("CMD", "ENTRYPOINT"):
+            argv: tuple[str, ...]
+            try:
+                parsed = json.loads(arg)
+                ok = isinstance(parsed, list) and all(isinstance(a, str) for a in parsed)
+            except ValueError:
+                ok = False
+            argv = tuple(parsed) if ok else ("/bin/sh", "-c", arg)
+            cfg = replace(cfg, cmd=argv) if word == "CMD" else replace(cfg, entrypoint=argv)
+        elif word == "ENV" and "=" in arg:
+            cfg = replace(cfg, env=(*cfg.env, *arg.split()))
+        elif word == "WORKDIR":
+            cfg = replace(cfg, working_dir=arg)
+        elif word == "USER":
+            cfg = replace(cfg, user=arg)
+        elif word == "EXPOSE":
+            ports = tuple(p if "/" in p else f"{p}/tcp" for p in arg.split())
+            cfg = replace(cfg, exposed_ports=(*cfg.exposed_ports, *ports))
+        elif word == "VOLUME":
+            cfg = replace(cfg, volumes=(*cfg.volumes, *arg.split()))
+        elif word == "LABEL" and "=" in arg:
+            k, _, v = arg.partition("=")
+            cfg = replace(cfg, labels={**cfg.labels, k.strip(): v.strip().strip('"')})
+        elif word == "STOPSIGNAL":
+            cfg = replace(cfg, stop_signal=arg)
+        else:
+            raise ImageError(f"unsupported --change {change!r}",
+                             hint="use CMD, ENTRYPOINT, ENV K=V, WORKDIR, USER, EXPOSE, "
+                                  "LABEL K=V, STOPSIGNAL or VOLUME")
+    return cfg
