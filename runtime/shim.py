@@ -1,4 +1,4 @@
-"""The per-container shim: `python -I -m pystack.runtime.shim <container dir> <ready fd>`.
+"""The per-container shim: `python -I [-S] -m pystack.runtime.shim <container dir> <ready fd>`.
 
 One detached, single-threaded process per running container (DESIGN.md §3).  It is the
 subreaper parent of the container's PID 1, owns its stdout/stderr (pipes, or a pty for tty),
@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import pty
 import selectors
 import signal
 import socket
@@ -82,6 +81,8 @@ class Shim:
             layers = [self.paths.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
             self.proc = process.build(spec, layers)
         if spec.tty:
+            import pty
+
             master, slave = pty.openpty()
             stdio = launch.Stdio(slave, slave, slave, tty=True)
             outs = {master: "stdout"}
