@@ -86,6 +86,20 @@ class Links:
             left = [n for n in left if os.path.exists(f"/sys/class/net/{n}")]
         return left
 
+    def forwarding_bridges(self) -> list[str]:
+        """Host bridges set up for routed containers (route_localnet=1: pystack sets it on
+        every non-internal bridge)."""
+        out = []
+        for name in os.listdir("/sys/class/net"):
+            if self.is_bridge(name):
+                try:
+                    if Path(f"/proc/sys/net/ipv4/conf/{name}/route_localnet").read_text() \
+                            .strip() == "1":
+                        out.append(name)
+                except OSError:
+                    continue
+        return out
+
     def is_bridge(self, name: str) -> bool:
         return Path(f"/sys/class/net/{name}/bridge").is_dir()
 

@@ -154,6 +154,11 @@ class NetworkManager:
             return
         if any(not r["internal"] for r in self.store.all(self.store.networks)):
             return
+        if self.links.forwarding_bridges():
+            # a routed bridge of another pystack state dir (or another engine) still needs
+            # forwarding: leaving it on is the safe side; drop our record of the old value
+            self.store.delete(self.store.sysctl)
+            return
         for key, value in saved.items():
             write_sysctl(key, str(value))
         self.store.delete(self.store.sysctl)
@@ -288,9 +293,24 @@ class NetworkManager:
                 self._destroy_network(r)
             if nets - {r["name"] for r in mine}:
                 refresh_names(self, nets - {r["name"] for r in mine})     # shared networks
-            files = self.store.files
-            if files.is_dir() and not any(files.iterdir()):
-                shutil.rmtree(files, ignore_errors=True)
+            self._reap_orphans()
+
+    def _reap_orphans(self) -> None:
+        """Pins and name files without a record (records are written before and deleted
+        after them, so these are leftovers of a lost record): unmount and delete."""
+        known = {r["id"] for r in self.store.all(self.store.sandboxes)}
+        for folder, is_pin in ((self.store.pins, True), (self.store.files, False)):
+            try:
+                entries = os.listdir(folder)
+            except FileNotFoundError:
+                continue
+            for cid in entries:
+                if cid in known:
+                    continue
+                if is_pin:
+                    netns.remove(folder / cid)
+                else:
+                    shutil.rmtree(folder / cid, ignore_errors=True)
 
 
 def _dns_to_json(dns: DnsConfig) -> dict[str, Any]:
