@@ -217,12 +217,16 @@ def build_filter(caps: frozenset[int], profile: str | None) -> bytes | None:
         raise SecurityConfigError(f"seccomp filters are only built for x86_64, not "
                                   f"{platform.machine()}", hint="use seccomp=unconfined")
     if profile is None:
-        from pystack.runtime.security.seccomp_default import default_profile
+        cached = _default_cache.get(caps)
+        if cached is None:
+            from pystack.runtime.security.seccomp_default import default_profile
 
-        prof = default_profile()
-    else:
-        prof = load_profile(profile)
-    return compile_profile(prof, caps)
+            cached = _default_cache[caps] = compile_profile(default_profile(), caps)
+        return cached
+    return compile_profile(load_profile(profile), caps)
+
+
+_default_cache: dict[frozenset[int], bytes] = {}    # the default profile, per cap set
 
 
 class _SockFprog(ctypes.Structure):
