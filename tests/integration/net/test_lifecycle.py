@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pystack.net import netns
 from pystack.net.api import AttachSpec, DnsConfig, IpamPool, NetworkSpec, PortSpec
 from pystack.net.errors import AddressInUseError, NetConfigError, NetworkNotFoundError
-from pystack.net import netns
 from pystack.net.manager import NetworkManager
 from tests.support import hostenv
 
