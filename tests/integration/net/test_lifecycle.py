@@ -176,3 +176,33 @@ os._exit(0)
     assert not m.store.pins.is_dir() or not os.listdir(m.store.pins)
     assert not any(n.startswith(PREFIX) for n in os.listdir("/sys/class/net"))
     assert not hostenv.leftovers(session_env).get("mounts")
+
+
+def test_concurrent_allocations_never_collide() -> None:
+    """Four processes create networks and attach at the same time: distinct subnets and
+    addresses (the host-wide lock)."""
+    project = "cc" + secrets.token_hex(3)
+    code = f"""
+import sys
+from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec
+from pystack.net.manager import NetworkManager
+i = sys.argv[1]
+m = NetworkManager({project!r})
+net = m.ensure_network(NetworkSpec("{project}_n" + i, {project!r}))
+shared = m.ensure_network(NetworkSpec("{project}_shared", {project!r}))
+m.create_sandbox("{project}-c" + i, DnsConfig(servers=("127.0.0.1",)))
+at = m.attach("{project}-c" + i, AttachSpec("{project}_shared"))
+print(net.subnet, shared.subnet, at.ipv4_address)
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE,
+                              text=True) for i in range(4)]
+    outs = [p.communicate(timeout=60)[0].split() for p in procs]
+    m = NetworkManager(project)
+    try:
+        assert all(p.returncode == 0 for p in procs)
+        assert len({o[0] for o in outs}) == 4
+        assert len({o[1] for o in outs}) == 1
+        assert len({o[2] for o in outs}) == 4
+    finally:
+        m.teardown()
+        m.close()
