@@ -1,6 +1,7 @@
 """pystack.runtime.cgroups: one Cgroup interface over cgroup v2, v1 and hybrid hosts.
 
     cg = open_cgroup(container_id)       # parent: $PYSTACK_CGROUP_PARENT or "pystack"
+    validate(spec.resources)             # before creating anything: Docker's checks and messages
     cg.create(); cg.apply(spec.resources); cg.add_pid(pid)   # or write pid into procs_files()
     ... cg.freeze() / cg.thaw() / cg.stats() / cg.oom_killed()
     cg.kill_all(); cg.remove()           # remove() also drops the shared parent when empty
@@ -16,9 +17,10 @@ from pystack.runtime.cgroups.base import Cgroup
 from pystack.runtime.cgroups.layout import Layout, Mode, probe
 from pystack.runtime.cgroups.v1 import V1Cgroup
 from pystack.runtime.cgroups.v2 import V2Cgroup
+from pystack.runtime.cgroups.validate import validate
 
 __all__ = ["Cgroup", "Layout", "Mode", "V1Cgroup", "V2Cgroup", "default_parent", "layout",
-           "open_cgroup"]
+           "open_cgroup", "validate"]
 
 _layout: Layout | None = None
 

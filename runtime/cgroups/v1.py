@@ -15,6 +15,7 @@ import signal
 from pystack.runtime.api import Stats
 from pystack.runtime.cgroups import base, v2
 from pystack.runtime.cgroups.layout import Layout, base_dir
+from pystack.runtime.cgroups.validate import validate
 from pystack.runtime.errors import CgroupError
 from pystack.runtime.spec import Resources
 
@@ -132,6 +133,7 @@ class V1Cgroup:
         base.write(f, value)
 
     def apply(self, r: Resources, privileged: bool = False) -> None:
+        validate(r)
         self._apply_devices(privileged)
         if r.memory is not None and r.memory > 0:
             self._set("memory", "memory.limit_in_bytes", str(r.memory), "mem_limit")

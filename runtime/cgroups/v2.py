@@ -14,6 +14,7 @@ import signal
 from pystack.runtime.api import Stats
 from pystack.runtime.cgroups import base
 from pystack.runtime.cgroups.layout import V2_CONTROLLERS
+from pystack.runtime.cgroups.validate import validate
 from pystack.runtime.errors import CgroupError
 from pystack.runtime.spec import Resources
 
@@ -125,6 +126,7 @@ class V2Cgroup:
         base.write(f, value)
 
     def apply(self, r: Resources, privileged: bool = False) -> None:
+        validate(r)
         # Devices: v2 needs an eBPF program; pystack relies on nodev mounts and bind-mounted
         # device nodes instead (runtime.md §3.5), so `privileged` changes nothing here.
         if r.memory is not None and r.memory > 0:

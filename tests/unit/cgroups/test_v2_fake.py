@@ -64,7 +64,7 @@ def test_missing_controllers_are_warnings(tmp_path: Path) -> None:
     cg = V2Cgroup("c1", "pystack", str(root))
     cg.create()
     assert "cgroup v2 controller memory is not available" in cg.warnings()
-    cg.apply(Resources(memory=1 << 20, pids_limit=5))
+    cg.apply(Resources(memory=64 << 20, pids_limit=5))
     assert "mem_limit is not supported by this kernel's cgroups; ignored" in cg.warnings()
     assert "pids_limit is not supported by this kernel's cgroups; ignored" in cg.warnings()
 
