@@ -116,18 +116,27 @@ def _load(options: LoadOptions) -> RawProject:
         environ.get("COMPOSE_PROFILES", ""))
 
     name_problems: list[str] = []
-    explicit = options.project_name
+    # -p, then COMPOSE_PROJECT_NAME: both must already be valid (compose v2 does not
+    # normalise them); `name:` and the directory name are normalised.
+    explicit = options.project_name or environ.get("COMPOSE_PROJECT_NAME") or None
     if explicit is not None:
         msg = discovery.check_project_name(explicit)
         if msg:
             raise ConfigError([msg])
-    elif environ.get("COMPOSE_PROJECT_NAME"):
-        explicit = discovery.normalize_project_name(environ["COMPOSE_PROJECT_NAME"])
-    if explicit:
-        environment.setdefault("COMPOSE_PROJECT_NAME", explicit)
+        environment["COMPOSE_PROJECT_NAME"] = explicit
+
+    stdin = options.stdin
+    if stdin is None and discovery.STDIN in found.files:
+        stdin = sys.stdin.read()
+    if explicit is None and "COMPOSE_PROJECT_NAME" not in environment:
+        # compose-go sets COMPOSE_PROJECT_NAME (from `name:` or the directory) before it
+        # interpolates; only files that use it need this extra early look at `name:`.
+        early = _early_name(found.files, wd, environment, cwd, stdin)
+        if early:
+            environment["COMPOSE_PROJECT_NAME"] = early
 
     ctx = Context(cwd=cwd, environment=environment, interpolate=options.interpolate,
-                  stdin=options.stdin)
+                  stdin=stdin)
     for w in found.warnings:
         ctx.warnings.append(w)
     merged = MDict()
@@ -146,7 +155,8 @@ def _load(options: LoadOptions) -> RawProject:
         else:
             name = discovery.normalize_project_name(wd.name)
         if not name:
-            name_problems.append("project name must not be empty (use -p or `name:`)")
+            name_problems.append("project name must not be empty (set one with -p or a "
+                                 "top-level `name:`)")
     ctx.problems.extend(name_problems)
     if ctx.problems:
         raise ConfigError(_unique(ctx.problems))
@@ -156,6 +166,22 @@ def _load(options: LoadOptions) -> RawProject:
     return RawProject(name=name or "", working_dir=wd, files=found.files,
                       environment=environment, profiles=profiles, data=data, marks=marks,
                       warnings=ctx.warnings)
+
+
+def _early_name(files: tuple[str, ...], wd: Path, environment: Mapping[str, str], cwd: Path,
+                stdin: str | None) -> str | None:
+    probe = Context(cwd=cwd, environment=environment, interpolate=False, stdin=stdin)
+    texts = [probe.read_text(f) for f in files]
+    if not any(t and "COMPOSE_PROJECT_NAME" in t for t in texts):
+        return None
+    name: str | None = None
+    for f in files:
+        tree = probe.parse_file(f)
+        if tree is not None and isinstance(tree.get("name"), str):
+            name = interpolate_name(tree["name"], environment)
+    if name:
+        return discovery.normalize_project_name(name) or None
+    return discovery.normalize_project_name(wd.name) or None
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -198,7 +224,3 @@ def interpolate_name(value: str, environment: Mapping[str, str]) -> str:
         return substitute(value, Lookup(environment))
     except TemplateError:
         return value
-
-
-def read_stdin() -> str:
-    return sys.stdin.read()
