@@ -83,14 +83,15 @@ class NetworkManager:
                 if rec is None and not self.links.is_bridge(spec.name):
                     raise NetworkNotFoundError(
                         f"network {spec.name} declared as external, but could not be found",
-                        hint=f"create it first, e.g. with another project or "
-                             f"`pystack network create {spec.name}`")
+                        hint="create it first: a network of another pystack project, or a "
+                             "host bridge of that name")
                 return info_of(rec or self._host_bridge(spec.name), external=True)
             if rec is not None:
                 if rec["project"] != self.project:
                     raise NetConfigError(f"network {spec.name} exists and belongs to project "
                                          f"{rec['project']}",
                                          hint="declare it `external: true` to share it")
+                _same_config(spec, rec)
                 self._create_network(rec)   # repairs a half-made network (crash, reboot)
                 return info_of(rec)
             mtu = self._mtu(spec)
@@ -311,6 +312,21 @@ class NetworkManager:
                     netns.remove(folder / cid)
                 else:
                     shutil.rmtree(folder / cid, ignore_errors=True)
+
+
+def _same_config(spec: NetworkSpec, rec: dict[str, Any]) -> None:
+    """An existing network must match its declaration (compose refuses a silent drift)."""
+    diff = []
+    if spec.internal != bool(rec["internal"]):
+        diff.append("internal")
+    if spec.enable_ipv6 and not rec.get("subnet6"):
+        diff.append("enable_ipv6")
+    v4 = [p.subnet for p in spec.ipam if p.subnet and ":" not in p.subnet]
+    if v4 and ipaddress.IPv4Network(v4[0], strict=False) != ipaddress.IPv4Network(rec["subnet"]):
+        diff.append("ipam subnet")
+    if diff:
+        raise NetConfigError(f"network {spec.name} exists with a different {', '.join(diff)}",
+                             hint="remove it (`pystack down`) so it is created again")
 
 
 def _dns_to_json(dns: DnsConfig) -> dict[str, Any]:

@@ -70,6 +70,8 @@ def test_subnet_skips_existing_route_and_mtu(mgr: NetworkManager) -> None:
         with pytest.raises(AddressInUseError, match="overlaps"):
             mgr.ensure_network(NetworkSpec(f"{p}_b", p, ipam=(IpamPool(subnet=str(squat)),)))
         assert [n.name for n in mgr.list_networks()] == [f"{p}_a"]
+        with pytest.raises(NetConfigError, match="different internal"):
+            mgr.ensure_network(NetworkSpec(f"{p}_a", p, internal=True))
         # a host bridge serves as an external network, and is never removed
         ext = mgr.ensure_network(NetworkSpec(name, "", external=True))
         assert ext.external and ext.subnet == str(squat)
