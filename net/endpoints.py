@@ -152,6 +152,7 @@ def publish(mgr: NetworkManager, rec: dict[str, Any],
             rec["ports"] = [p for p in rec["ports"] if p not in new]
             mgr.store.write(mgr.store.sandbox_path(rec["id"]), rec)
             raise
+        mgr.links.flush_udp_conntrack([p["published"] for p in new if p["protocol"] == "udp"])
     picked = iter(chosen)
     out = []
     for s in specs:

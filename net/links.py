@@ -131,6 +131,27 @@ class Links:
         with _netlink("list addresses"):
             return [str(_attr(a, "IFA_ADDRESS")) for a in self.ipr.get_addr(family=2)]
 
+    def flush_udp_conntrack(self, ports: list[int]) -> None:
+        """Forget conntrack entries of UDP flows to these host ports: a flow that started
+        before the DNAT rule existed would keep bypassing it (Docker does the same)."""
+        if not ports:
+            return
+        from pyroute2.conntrack import Conntrack, NFCTAttrTuple
+
+        ct = Conntrack()
+        try:
+            for port in ports:
+                for entry in list(ct.dump_entries(tuple_orig=NFCTAttrTuple(proto=17,
+                                                                           dport=port))):
+                    try:
+                        ct.delete(entry)
+                    except Exception:   # already expired; pyroute2 raises NetlinkError
+                        continue
+        except Exception as e:
+            raise NetError(f"flush conntrack entries of UDP ports {ports}: {e}") from e
+        finally:
+            ct.close()
+
     # bridges ------------------------------------------------------------------------------
 
     def ensure_bridge(self, name: str, gateway: str, prefixlen: int, mtu: int,

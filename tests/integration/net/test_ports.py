@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -108,3 +109,26 @@ def test_conflict_refused_before_anything(mgr: NetworkManager) -> None:
     assert mgr.list_networks() == []
     bridges = os.environ["PYSTACK_IFPREFIX"] + "b"
     assert not any(n.startswith(bridges) for n in os.listdir("/sys/class/net"))
+
+
+def test_udp_flow_started_before_publish_is_redirected(mgr: NetworkManager) -> None:
+    """A UDP flow that began before the port was published (conntrack remembers it without
+    NAT) reaches the container once the port is published."""
+    p = mgr.project
+    mgr.ensure_network(NetworkSpec(f"{p}_a", p))
+    box = mgr.create_sandbox(f"{p}-u", DnsConfig(servers=LOCAL_DNS))
+    mgr.attach(f"{p}-u", AttachSpec(f"{p}_a"))
+    port = _free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        c.settimeout(1)
+        c.connect(("127.0.0.1", port))
+        c.send(b"early")                # creates an un-NATed conntrack entry
+        time.sleep(0.1)
+        c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)   # drop the ICMP "refused"
+        mgr.publish(f"{p}-u", [PortSpec(target=5353, published=port, protocol="udp")])
+        srv = serve(box, "udp", 5353)
+        try:
+            c.send(b"late")
+            assert c.recv(64) == b"echo:late"
+        finally:
+            srv.stop()
