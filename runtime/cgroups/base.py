@@ -12,6 +12,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from pystack.runtime.api import Stats
@@ -138,8 +139,7 @@ def rmdir_quiet(path: str) -> None:
         pass
 
 
-def wait_until(cond: object, timeout: float, what: str) -> None:
-    assert callable(cond)
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.0005
     while not cond():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from pystack.runtime.api import Stats
 from pystack.runtime.cgroups import base
@@ -204,8 +205,6 @@ class V2Cgroup:
 def signal_all(cg: V2Cgroup | base.Cgroup, sig: int) -> None:
     """runc's signalAllProcesses without cgroup.kill: freeze, signal every pid, thaw; for
     SIGKILL repeat until the group is empty (forks racing the freeze are caught next round)."""
-    import time
-
     deadline = time.monotonic() + KILL_TIMEOUT
     while True:
         was_frozen = cg.frozen()

@@ -72,6 +72,10 @@ DEV_SYMLINKS: tuple[tuple[str, str], ...] = (   # (link path, target)
 )
 DEV_CORE = ("/dev/core", "/proc/kcore")       # only when the host has /proc/kcore
 
+# Docker sets no default ulimits of its own: a container inherits the daemon's (here: the
+# shim's), and compose `ulimits:` override them, never above the host's hard limits.
+DEFAULT_ULIMITS: tuple[tuple[str, int, int], ...] = ()
+
 
 def masked_paths() -> list[str]:
     """The masked paths for a container started on this host (globs expanded)."""

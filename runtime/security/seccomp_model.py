@@ -95,7 +95,7 @@ def _arg(a: Any, where: str) -> Arg:
     return Arg(idx, str(op), _u64(a.get("value", 0), where), _u64(a.get("valueTwo", 0), where))
 
 
-def _rule(s: Any, i: int, default_errno: int) -> Rule:
+def _rule(s: Any, i: int) -> Rule:
     where = f"syscalls[{i}]"
     if not isinstance(s, dict):
         raise _err(where, "must be an object")
@@ -141,7 +141,7 @@ def parse_profile(data: Any) -> Profile:
     calls = data.get("syscalls") or []
     if not isinstance(calls, list):
         raise _err("syscalls", "must be a list")
-    return Profile(default, derr, tuple(_rule(s, i, derr) for i, s in enumerate(calls)))
+    return Profile(default, derr, tuple(_rule(s, i) for i, s in enumerate(calls)))
 
 
 def load_profile(path: str) -> Profile:
