@@ -208,3 +208,24 @@ print(net.subnet, shared.subnet, at.ipv4_address)
     finally:
         m.teardown()
         m.close()
+
+
+def test_threads_share_one_manager(mgr: NetworkManager) -> None:
+    """The orchestrator attaches from worker threads: one manager, eight threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = mgr.project
+    mgr.ensure_network(NetworkSpec(f"{p}_a", p))
+
+    def one(i: int) -> str:
+        mgr.create_sandbox(f"{p}-t{i}", LOCAL_DNS)
+        return mgr.attach(f"{p}-t{i}", AttachSpec(f"{p}_a", aliases=(f"t{i}",))).ipv4_address
+
+    with ThreadPoolExecutor(8) as ex:
+        ips = list(ex.map(one, range(8)))
+    assert len(set(ips)) == 8
+    hosts = Path(mgr.store.hosts_path(f"{p}-t0")).read_text()
+    assert all(f"{ip}\tt{i}" in hosts for i, ip in enumerate(ips))
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda i: mgr.remove_sandbox(f"{p}-t{i}"), range(8)))
+    assert _pins(mgr) == []
