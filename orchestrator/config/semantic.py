@@ -145,7 +145,7 @@ def _defined(rep: _Report, data: Mapping[str, Any], base: TreePath,
     nets = svc.get("networks")
     names = list(nets) if isinstance(nets, Mapping) else _list(nets)
     for i, net in enumerate(names):
-        if net != "default" and net not in top("networks"):
+        if isinstance(net, str) and net != "default" and net not in top("networks"):
             path = (*base, "networks", net) if isinstance(nets, Mapping) else (
                 *base, "networks", i)
             rep.add(path, f"undefined network '{net}'",

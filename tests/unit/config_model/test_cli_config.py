@@ -1,0 +1,98 @@
+"""`pystack config` and `pystack graph` through click."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pystack.orchestrator.cli.main import cli
+
+STACK = """
+name: shop
+services:
+  web:
+    image: nginx
+    depends_on: {db: {condition: service_healthy}}
+    environment: {PRICE: "${PRICE:-5}$$"}
+    volumes: [data:/data]
+    develop: {watch: []}
+  db:
+    image: postgres
+    profiles: [db]
+  worker:
+    build: .
+volumes:
+  data: {}
+"""
+
+
+@pytest.fixture
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "compose.yaml").write_text(STACK)
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, list(args), env={"PRICE": None})
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_config_json(stack: Path) -> None:
+    code, out, err = run("config", "--profile", "db", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["name"] == "shop"
+    assert doc["services"]["web"]["environment"] == {"PRICE": "5$$"}
+    assert doc["services"]["web"]["depends_on"]["db"] == {
+        "condition": "service_healthy", "required": True}
+    assert "warning: not supported yet: services.web.develop" in err
+
+
+def test_config_yaml_and_output_file(stack: Path) -> None:
+    code, _, _ = run("config", "--profile", "db", "-o", "out.yaml")
+    assert code == 0
+    assert (stack / "out.yaml").read_text().startswith("name: shop\nservices:\n")
+
+
+def test_listings(stack: Path) -> None:
+    assert run("--profile", "db", "config", "--services")[1] == "web\ndb\nworker\n"
+    assert run("config", "--profile", "db", "--volumes")[1] == "data\n"
+    assert run("config", "--profile", "db", "--networks")[1] == "default\n"
+    assert run("config", "--profile", "db", "--profiles")[1] == "db\n"
+    assert run("config", "--profile", "db", "--images")[1] == "nginx\npostgres\nshop-worker\n"
+    code, out, _ = run("config", "--profile", "db", "--hash", "web")
+    assert code == 0 and out.startswith("web ") and len(out.split()[1]) == 64
+    assert run("config", "--profile", "db", "-q")[1] == ""
+
+
+def test_no_interpolate(stack: Path) -> None:
+    code, out, err = run("config", "--profile", "db", "--no-interpolate", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["services"]["web"]["environment"] == {"PRICE": "${PRICE:-5}$$"}
+
+
+def test_invalid_file_exit_code_and_message(stack: Path) -> None:
+    (stack / "compose.yaml").write_text("services:\n  web: {image: x, depends_on: [nope]}\n")
+    code, out, err = run("config")
+    assert code == 3
+    assert out == ""
+    assert err == ("error: compose.yaml:2:32: services.web.depends_on[0]: unknown service 'nope' "
+                   "(define it under services)\n")
+
+
+def test_disabled_dependency_is_an_error(stack: Path) -> None:
+    code, _, err = run("config")
+    assert code == 3
+    assert "which is disabled by its profiles (db)" in err
+
+
+def test_graph_formats(stack: Path) -> None:
+    code, out, err = run("graph", "--profile", "db")
+    assert code == 0, err
+    assert '"web" -> "db" [label="service_healthy"];' in out
+    code, out, _ = run("graph", "--profile", "db", "--format", "mermaid")
+    assert out.startswith("graph LR\n")
