@@ -56,17 +56,22 @@ def test_published_tcp_udp(mgr: NetworkManager, host_addr: str) -> None:
     cli_box = mgr.create_sandbox(f"{p}-cli", DnsConfig(servers=LOCAL_DNS))
     mgr.attach(f"{p}-srv", AttachSpec(f"{p}_a", aliases=("srv",)))
     mgr.attach(f"{p}-cli", AttachSpec(f"{p}_a", aliases=("cli",)))
+    mgr.ensure_network(NetworkSpec(f"{p}_b", p))
+    far_box = mgr.create_sandbox(f"{p}-far", DnsConfig(servers=LOCAL_DNS))
+    mgr.attach(f"{p}-far", AttachSpec(f"{p}_b"))
     got = mgr.publish(f"{p}-srv", [PortSpec(target=80), PortSpec(target=53, protocol="udp")])
     assert [(g.target, g.protocol) for g in got] == [(80, "tcp"), (53, "udp")]
     tport, uport = got[0].published, got[1].published
     assert 32768 <= tport <= 60999 and 32768 <= uport <= 60999
     assert mgr.published(f"{p}-srv") == got
     for proto, port, target in (("tcp", tport, 80), ("udp", uport, 53)):
-        srv = serve(srv_box, proto, target, n=3)
+        srv = serve(srv_box, proto, target, n=4)
         try:
             assert ask(None, proto, "127.0.0.1", port, "lo") == "echo:lo"
             assert ask(None, proto, host_addr, port, "host") == "echo:host"
             assert ask(cli_box, proto, host_addr, port, "hairpin") == "echo:hairpin"
+            # from another network: only through the published port
+            assert ask(far_box, proto, host_addr, port, "far") == "echo:far"
         finally:
             srv.stop()
     # a fixed port, bound to one host address only
