@@ -17,6 +17,8 @@ SERVICE_KEYS = ["image", "command", "ports", "volumes", "depends_on", "environme
                 "container_name", "cpus", "mem_limit", "shm_size", "stop_grace_period",
                 "secrets", "configs", "profiles", "ulimits", "extra_hosts", "labels", "expose",
                 "tmpfs", "ipc", "pid", "restart", "build", "develop", "x-y", "bogus"]
+NESTED_KEYS = [*SERVICE_KEYS, "condition", "target", "source", "type", "published", "required",
+               "resources", "limits", "test", "interval"]
 NAMES = st.sampled_from(["a", "b", "web", "db", "default", "data", "service:a", "a:ro"])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 70000), NAMES,
                     st.sampled_from(["8080:80", "1-2:5-7", "10s", "5x", "512m", "0.5", "-1",
@@ -25,12 +27,8 @@ SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 70000), NAMES,
                     st.text(max_size=6))
 VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=3),
-    st.dictionaries(st.one_of(NAMES, st.sampled_from(SERVICE_KEYS + ["condition", "target",
-                                                                      "source", "type",
-                                                                      "published", "required",
-                                                                      "resources", "limits",
-                                                                      "test", "interval"])),
-                    inner, max_size=4)), max_leaves=12)
+    st.dictionaries(st.one_of(NAMES, st.sampled_from(NESTED_KEYS)), inner, max_size=4)),
+    max_leaves=12)
 SERVICE = st.dictionaries(st.sampled_from(SERVICE_KEYS), VALUES, max_size=6)
 PROJECT = st.fixed_dictionaries(
     {"services": st.dictionaries(NAMES, st.one_of(SERVICE, SCALARS), max_size=4)},

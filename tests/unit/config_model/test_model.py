@@ -103,8 +103,8 @@ def test_unsupported_keys_warn_once(load: Loader) -> None:
 def test_config_hash_ignores_scale_and_order(load: Loader) -> None:
     a = load("services:\n  web:\n    image: x\n    environment: {A: '1', B: '2'}\n"
              "    labels: {x: y}\n")
-    b = load("services:\n  web:\n    labels: {x: y}\n    scale: 3\n    environment: {B: '2', A: '1'}"
-             "\n    image: x\n")
+    b = load("services:\n  web:\n    labels: {x: y}\n    scale: 3\n"
+             "    environment: {B: '2', A: '1'}\n    image: x\n")
     c = load("services:\n  web:\n    image: x\n    environment: {A: '1', B: '3'}\n"
              "    labels: {x: y}\n")
     assert a.config_hash("web") == b.config_hash("web")
