@@ -97,7 +97,8 @@ class NetworkManager:
             mtu = self._mtu(spec)
             others = [ipaddress.IPv4Network(r["subnet"]) for r in self.store.all(
                 self.store.networks)]
-            sub = ipam.resolve(spec.name, spec.ipam, [*others, *self.links.in_use()],
+            sub = ipam.resolve(spec.name, spec.ipam,
+                               [*others, *self.links.in_use(), *_nameservers()],
                                ipv6=spec.enable_ipv6)
             rec = {"name": spec.name, "project": self.project,
                    "bridge": self.knobs.link_name("b", spec.name), "subnet": sub.subnet,
@@ -312,6 +313,17 @@ class NetworkManager:
                     netns.remove(folder / cid)
                 else:
                     shutil.rmtree(folder / cid, ignore_errors=True)
+
+
+def _nameservers() -> list[ipaddress.IPv4Network]:
+    """The host's resolvers: a network over them would hide them (Docker excludes them)."""
+    out = []
+    for server in names.host_resolv()[0]:
+        try:
+            out.append(ipaddress.IPv4Network(server))
+        except ValueError:
+            continue
+    return out
 
 
 def _same_config(spec: NetworkSpec, rec: dict[str, Any]) -> None:

@@ -3,13 +3,15 @@ networks; internal networks have no way out; static addresses; names follow memb
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec
+from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec, Sandbox
 from pystack.net.errors import AddressInUseError, NetConfigError
 from pystack.net.manager import NetworkManager
 from tests.integration.net.helpers import ask, run_in, serve
@@ -128,3 +130,40 @@ def test_ipv6_and_none_mode(mgr: NetworkManager) -> None:
     ping = run_in(sb, "busybox", "ping", "-6", "-c", "1", "-W", "2", str(net.gateway6))
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert f"{at.ipv6_address}\tsix" in Path(sb.hosts_path).read_text()
+
+
+def test_outbound_nat_and_internal_isolation(mgr: NetworkManager) -> None:
+    """An 'outside' netns of the test's own, reachable from the host through a veth: a
+    container on a normal network reaches it masqueraded (the outside has no route back to
+    the container subnet), one on an internal network cannot."""
+    from pystack.net import netns
+
+    p = mgr.project
+    pin = Path(os.environ["PYSTACK_RUN"]) / f"outside-{p}"
+    host_end = os.environ["PYSTACK_IFPREFIX"] + "ou" + p[-4:]
+    netns.create(pin)
+    try:
+        subprocess.run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", "o0",
+                        "netns", str(pin)], check=True)
+        subprocess.run(["ip", "addr", "add", "198.18.214.1/30", "dev", host_end], check=True)
+        subprocess.run(["ip", "link", "set", host_end, "up"], check=True)
+        for cmd in (["ip", "addr", "add", "198.18.214.2/30", "dev", "o0"],
+                    ["ip", "link", "set", "o0", "up"], ["ip", "link", "set", "lo", "up"]):
+            subprocess.run(["nsenter", f"--net={pin}", *cmd], check=True)
+        mgr.ensure_network(NetworkSpec(f"{p}_out", p))
+        mgr.ensure_network(NetworkSpec(f"{p}_in", p, internal=True))
+        routed = mgr.create_sandbox(f"{p}-r", DnsConfig(servers=LOCAL_DNS))
+        mgr.attach(f"{p}-r", AttachSpec(f"{p}_out"))
+        closed = mgr.create_sandbox(f"{p}-i", DnsConfig(servers=LOCAL_DNS))
+        mgr.attach(f"{p}-i", AttachSpec(f"{p}_in"))
+        outside = Sandbox(container_id="outside", project="", netns_path=str(pin),
+                          hosts_path="/etc/hosts", resolv_path="/etc/resolv.conf")
+        srv = serve(outside, "tcp", 7100, n=2)
+        try:
+            assert ask(routed, "tcp", "198.18.214.2", 7100, "nat") == "echo:nat"
+            assert ask(closed, "tcp", "198.18.214.2", 7100, "leak") is None
+        finally:
+            srv.stop()
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], check=False)
+        netns.remove(pin)
