@@ -184,8 +184,14 @@ class ImageStore:
                 raise ImageError(f"cannot read {tar}: {e.strerror}") from e
             with f:
                 digest, size = self.content.put_stream(f)
-            diff_id = self.content.unpack_base_layer(digest)
-            media_type = ic.LAYER_TYPE_BY_COMPRESSION[self.content.compression(digest)]
+            compression = self.content.compression(digest)
+            if compression == "":
+                # a plain tar's digest is its DiffID: an imported-before layer is not unpacked
+                diff_id = digest
+                self.content.ensure_layer(diff_id, diff_id, digest)
+            else:
+                diff_id = self.content.unpack_base_layer(digest)
+            media_type = ic.LAYER_TYPE_BY_COMPRESSION[compression]
             doc = ic.new_config_doc(config or ImageConfig(), [diff_id],
                                     f"pystack image import {Path(tar).name}")
             import json
