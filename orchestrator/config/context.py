@@ -62,20 +62,22 @@ class Context:
         return None
 
     def parse_file(self, path: str, environment: Mapping[str, str] | None = None,
-                   mark: Mark | None = None,
-                   where: tuple[str | int, ...] = ()) -> MDict | None:
-        """Read, parse and interpolate one file; its YAML documents are merged in order."""
+                   mark: Mark | None = None, where: tuple[str | int, ...] = (),
+                   cache: bool = False) -> MDict | None:
+        """Read, parse and interpolate one file; its YAML documents are merged in order.
+        With `cache`, later calls for the same file get a copy instead of reading it again."""
         env = self.environment if environment is None else environment
         key = (path, id(env))
-        if key in self._parsed:
+        if key in self._parsed:  # a file read before (extends, include): hand out a copy
             cached = self._parsed[key]
             return None if cached is None else clone(cached)
         text = self.read_text(path, mark, where)
         tree: MDict | None = None
         if text is not None:
             tree = self._parse_text(text, path, env)
-        self._parsed[key] = tree
-        return None if tree is None else clone(tree)
+        if cache:
+            self._parsed[key] = None if tree is None else clone(tree)
+        return tree
 
     def _parse_text(self, text: str, path: str, env: Mapping[str, str]) -> MDict | None:
         display = self.display(path)

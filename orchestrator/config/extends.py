@@ -35,7 +35,7 @@ class _Resolver:
                     where: TreePath = ()) -> MDict | None:
         if path not in self.files:
             if tree is None:
-                tree = self.ctx.parse_file(path, self.env, mark, where)
+                tree = self.ctx.parse_file(path, self.env, mark, where, cache=True)
             self.files[path] = tree
         t = self.files[path]
         if t is None:

@@ -214,19 +214,30 @@ _CASTS: dict[TreePath, str] = {
 }
 
 
-def _cast_for(path: TreePath) -> str | None:
+Trie = dict[str, Any]
+
+
+def _cast_trie() -> Trie:
+    # {"services": {"*": {"tty": {"": "bool"}, "ports": {"[]": {"target": {"": "int"}}}}}}
+    root: Trie = {}
     for pattern, kind in _CASTS.items():
-        if len(pattern) != len(path):
-            continue
-        for want, got in zip(pattern, path, strict=True):
-            if want == "[]":
-                if not isinstance(got, int):
-                    break
-            elif want != "*" and want != got:
-                break
-        else:
-            return kind
-    return None
+        node = root
+        for part in pattern:
+            node = node.setdefault(str(part), {})
+        node[""] = kind
+    return root
+
+
+_TRIE = _cast_trie()
+
+
+def _child(trie: Trie | None, key: str | int) -> Trie | None:
+    if trie is None:
+        return None
+    if isinstance(key, int):
+        return trie.get("[]")
+    found = trie.get(key)
+    return found if found is not None else trie.get("*")
 
 
 class Interpolator:
@@ -241,24 +252,25 @@ class Interpolator:
         self.bools = _BoolCast()
 
     def run(self, tree: MDict, file_mark: Mark | None) -> None:
-        self._walk(tree, (), file_mark)
+        self._walk(tree, (), file_mark, _TRIE)
 
-    def _value(self, value: str, path: TreePath, mark: Mark | None) -> Any:
-        before = len(self.lookup.unset)
-        try:
-            out: Any = substitute(value, self.lookup)
-        except TemplateError as e:
-            hint = "you may need to escape any $ with another $" if e.template else None
-            self.problems.append(problem(mark, path, str(e), hint))
-            return value
-        finally:
-            for name in self.lookup.unset[before:]:
-                if name not in self.warned:
-                    self.warned.add(name)
-                    self.warnings.append(problem(
-                        mark, path, f'the "{name}" variable is not set, '
-                        "defaulting to a blank string"))
-        kind = _cast_for(path)
+    def _value(self, value: str, path: TreePath, mark: Mark | None, kind: str | None) -> Any:
+        out: Any = value
+        if "$" in value:
+            before = len(self.lookup.unset)
+            try:
+                out = substitute(value, self.lookup)
+            except TemplateError as e:
+                hint = "you may need to escape any $ with another $" if e.template else None
+                self.problems.append(problem(mark, path, str(e), hint))
+                return value
+            finally:
+                for name in self.lookup.unset[before:]:
+                    if name not in self.warned:
+                        self.warned.add(name)
+                        self.warnings.append(problem(
+                            mark, path, f'the "{name}" variable is not set, '
+                            "defaulting to a blank string"))
         if kind is None:
             return out
         caster: Cast = _to_int if kind == "int" else _to_float if kind == "float" else self.bools
@@ -272,18 +284,24 @@ class Interpolator:
         self.bools.warnings.clear()
         return result
 
-    def _walk(self, node: MDict | MList, path: TreePath, mark: Mark | None) -> None:
+    def _walk(self, node: MDict | MList, path: TreePath, mark: Mark | None,
+              trie: Trie | None) -> None:
+        # `trie` is where this node sits in the tree of cast paths (None: no cast below).
         if isinstance(node, MDict):
             for key, value in node.items():
-                vm = node.vmarks.get(key, mark)
+                sub = _child(trie, key)
                 if isinstance(value, str):
-                    node[key] = self._value(value, (*path, key), vm)
+                    node[key] = self._value(value, (*path, key), node.vmarks.get(key, mark),
+                                            sub.get("") if sub else None)
                 elif isinstance(value, MDict | MList):
-                    self._walk(value, (*path, key), vm)
+                    self._walk(value, (*path, key), node.vmarks.get(key, mark), sub)
         else:
+            marks = node.vmarks
+            sub = _child(trie, 0)
+            kind = sub.get("") if sub else None
             for i, value in enumerate(node):
-                vm = node.vmarks[i] if i < len(node.vmarks) else mark
                 if isinstance(value, str):
-                    node[i] = self._value(value, (*path, i), vm)
+                    vm = marks[i] if i < len(marks) else mark
+                    node[i] = self._value(value, (*path, i), vm, kind)
                 elif isinstance(value, MDict | MList):
-                    self._walk(value, (*path, i), vm)
+                    self._walk(value, (*path, i), marks[i] if i < len(marks) else mark, sub)

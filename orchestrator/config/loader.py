@@ -22,7 +22,7 @@ from pystack.orchestrator.config.context import Context
 from pystack.orchestrator.config.envfile import EnvFileError, read_env_files
 from pystack.orchestrator.config.interpolate import Lookup, TemplateError, substitute
 from pystack.orchestrator.config.marks import Marks
-from pystack.orchestrator.config.merge import enforce_unicity, merge_mappings, strip_resets
+from pystack.orchestrator.config.merge import enforce_unicity, merge_mappings
 from pystack.orchestrator.config.yamlread import MDict, MList
 from pystack.orchestrator.errors import ConfigError
 
@@ -145,7 +145,6 @@ def _load(options: LoadOptions) -> RawProject:
         if tree is not None:
             merged = merge_mappings(merged, tree, ())
             merged = enforce_unicity(merged)
-    strip_resets(merged)
 
     name = explicit
     if not name:
@@ -192,20 +191,30 @@ def finish(tree: MDict) -> tuple[dict[str, Any], Marks]:
     """Plain dicts/lists and one Marks table from an MDict tree."""
     marks = Marks()
 
+    keys = marks._keys  # filled directly: this walk visits every node of the project
+    values = marks._values
+
     def walk(node: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(node, MDict):
             out: dict[str, Any] = {}
+            km, vm = node.kmarks, node.vmarks
             for k, v in node.items():
                 p = (*path, k)
-                marks.set(p, node.kmarks.get(k), node.vmarks.get(k))
-                out[k] = walk(v, p)
+                if k in km:
+                    keys[p] = km[k]
+                if k in vm:
+                    values[p] = vm[k]
+                out[k] = walk(v, p) if isinstance(v, dict | list) else v
             return out
         if isinstance(node, MList):
             items: list[Any] = []
+            lm = node.vmarks
             for i, v in enumerate(node):
                 p = (*path, i)
-                marks.set(p, None, node.vmarks[i] if i < len(node.vmarks) else None)
-                items.append(walk(v, p))
+                m = lm[i] if i < len(lm) else None
+                if m is not None:
+                    values[p] = m
+                items.append(walk(v, p) if isinstance(v, dict | list) else v)
             return items
         if isinstance(node, dict):
             return {k: walk(v, (*path, k)) for k, v in node.items()}

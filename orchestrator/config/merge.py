@@ -321,25 +321,72 @@ _UNIQUE: list[tuple[tuple[str, ...], Callable[[Any], str]]] = [
 ]
 
 
+
+
+def _unique_list(node: MList, indexer: Callable[[Any], str]) -> MList:
+    out = MList()
+    seen: dict[str, int] = {}
+    for i, item in enumerate(node):
+        mark = node.vmarks[i] if i < len(node.vmarks) else None
+        k = indexer(item)
+        if k in seen:
+            out[seen[k]] = item
+            out.vmarks[seen[k]] = mark
+            continue
+        seen[k] = len(out)
+        out.add(item, mark)
+    return out
+
+
+_SERVICE_UNIQUE = {p[2]: f for p, f in _UNIQUE if p[0] == "services" and len(p) == 3}
+_SERVICE_NESTED: dict[str, dict[str, Callable[[Any], str]]] = {}
+for _p, _f in _UNIQUE:
+    if _p[0] == "services" and len(_p) == 4:
+        _SERVICE_NESTED.setdefault(_p[2], {})[_p[3]] = _f
+
+
+def _unique_keys(node: MDict, indexers: dict[str, Callable[[Any], str]]) -> None:
+    for key in indexers.keys() & node.keys():
+        value = node[key]
+        if isinstance(value, MList):
+            node[key] = _unique_list(value, indexers[key])
+
+
+def _unique_service(svc: MDict) -> None:
+    _unique_keys(svc, _SERVICE_UNIQUE)
+    for sub, indexers in _SERVICE_NESTED.items():
+        inner = svc.get(sub)
+        if isinstance(inner, MDict):
+            _unique_keys(inner, indexers)
+    nets = svc.get("networks")
+    if isinstance(nets, MDict):
+        for net in nets.values():
+            if isinstance(net, MDict):
+                _unique_keys(net, {"aliases": _kv, "link_local_ips": _kv})
+
+
+def _unique_project(tree: MDict) -> None:
+    services = tree.get("services")
+    if isinstance(services, MDict):
+        for svc in services.values():
+            if isinstance(svc, MDict):
+                _unique_service(svc)
+    networks = tree.get("networks")
+    if isinstance(networks, MDict):
+        for net in networks.values():
+            if isinstance(net, MDict):
+                _unique_keys(net, {"labels": _kv})
+                ipam = net.get("ipam")
+                if isinstance(ipam, MDict):
+                    _unique_keys(ipam, {"options": _kv})
+
+
 def enforce_unicity(node: Any, path: TreePath = ()) -> Any:
-    """Make keyed sequences unique; a later entry replaces an earlier one in place."""
+    """Make keyed sequences unique (ports, volumes, environment, ...); a later entry replaces
+    an earlier one in place.  `path` is where `node` sits: the project root or a service."""
     if isinstance(node, MDict):
-        for key in list(node):
-            node[key] = enforce_unicity(node[key], (*path, key))
-        return node
-    if isinstance(node, MList):
-        for pattern, indexer in _UNIQUE:
-            if _matches(path, pattern):
-                out = MList()
-                seen: dict[str, int] = {}
-                for i, item in enumerate(node):
-                    mark = node.vmarks[i] if i < len(node.vmarks) else None
-                    k = indexer(item)
-                    if k in seen:
-                        out[seen[k]] = item
-                        out.vmarks[seen[k]] = mark
-                        continue
-                    seen[k] = len(out)
-                    out.add(item, mark)
-                return out
+        if not path:
+            _unique_project(node)
+        elif len(path) == 2 and path[0] == "services":
+            _unique_service(node)
     return node
