@@ -66,10 +66,71 @@ def check_sysctl(key: str, network_mode: str) -> None:
                                      "kernel.sem, fs.mqueue.*, net.*) can be set")
 
 
+class _Zygote:
+    """A pre-imported shim template (`shim.zygote`), started on the first `start`.
+
+    Each start sends it the container dir and the ready pipe; it forks a detached shim.  It
+    exits when this process closes its socket (close(), or the CLI exiting), leaving every
+    shim running.  Its argv holds PYSTACK_ROOT, as does every shim forked from it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lock = threading.Lock()
+        self.sock: socket.socket | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> socket.socket:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PKG_PARENT, "--zygote",
+                 str(self.root), str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                cwd="/")
+        except OSError as e:
+            mine.close()
+            raise ContainerRuntimeError(f"cannot start the shim: {e}") from e
+        finally:
+            theirs.close()
+        self.sock = mine
+        return mine
+
+    def spawn(self, cdir: Path, ready_w: int) -> None:
+        with self.lock:
+            sock = self.sock
+            if sock is None or self.proc is None or self.proc.poll() is not None:
+                self._close_locked()
+                sock = self._start()
+            try:
+                socket.send_fds(sock, [str(cdir).encode()], [ready_w])
+            except OSError as e:
+                self._close_locked()
+                raise ContainerRuntimeError(f"cannot start the shim: {e}") from e
+
+    def _close_locked(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def close(self) -> None:
+        with self.lock:
+            self._close_locked()
+
+
 class LinuxRuntime:
     def __init__(self, root: Path | None = None) -> None:
         self.root = state.root_dir(root)
         self.containers = self.root / "containers"
+        self._zygote = _Zygote(self.root)
 
     # -- helpers -----------------------------------------------------------------------------
     def _paths(self, container_id: str) -> state.Paths:
@@ -91,16 +152,13 @@ class LinuxRuntime:
             st["pid"] = 0
         return st
 
-    @staticmethod
-    def _shim_alive(p: state.Paths, st: dict[str, Any]) -> bool:
+    def _shim_alive(self, p: state.Paths, st: dict[str, Any]) -> bool:
         pid = int(st.get("shim_pid") or 0)
-        if pid <= 0:
-            return False
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                return str(p.dir).encode() in f.read()
-        except OSError:
-            return False
+        return pid > 0 and state.pid_alive(pid, st.get("shim_start"))
+
+    def close(self) -> None:
+        """Stop the shim template process (containers and their shims keep running)."""
+        self._zygote.close()
 
     def _to_state(self, p: state.Paths, st: dict[str, Any]) -> ContainerState:
         spec_labels: dict[str, str] = st.get("labels") or {}
@@ -214,16 +272,12 @@ class LinuxRuntime:
             return self._to_state(p, st)
         r, w = os.pipe()
         try:
-            child = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PKG_PARENT, str(p.dir), str(w)],
-                pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True, cwd="/")
-        except OSError as e:
+            self._zygote.spawn(p.dir, w)
+        except BaseException:
             os.close(r)
-            raise ContainerRuntimeError(f"cannot start the shim: {e}") from e
+            raise
         finally:
             os.close(w)
-        child.wait()
         raw = b""
         with os.fdopen(r, "rb") as f:
             raw = f.read()

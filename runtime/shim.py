@@ -60,11 +60,13 @@ class Shim:
         self.health = H.Checker.for_spec(self.spec)
         self.log = LogWriter(self.paths.log, self.spec.log.max_size, self.spec.log.max_file)
         self.proc: process.Process | None = None
+        self.shim_start = state.start_ticks(os.getpid())
 
     # -- state -------------------------------------------------------------------------------
     def save(self, **changes: Any) -> None:
         self.st.update(changes)
         self.st["shim_pid"] = os.getpid()
+        self.st["shim_start"] = self.shim_start
         if self.health is not None:
             self.st["health"] = self.health.to_json()
         state.write_json(self.paths.state, self.st)
@@ -133,6 +135,9 @@ class Shim:
                   finished_at=now_rfc3339())
         if self.health is not None:
             self.health.stop()
+        self.after_exit(code, ran)
+
+    def after_exit(self, code: int, ran: float) -> None:
         if self.should_restart(code):
             self.backoff = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else self.backoff
             delay = self.backoff
@@ -158,14 +163,16 @@ class Shim:
             self.finish()
             return
         self.st["restart_count"] = int(self.st.get("restart_count", 0)) + 1
-        failure = self.run_once()
+        try:
+            failure = self.run_once()
+        except (ContainerRuntimeError, OSError) as e:
+            failure = (launch.EXIT_SETUP, str(e))
         if failure is not None:
-            self.fail(*failure)
-
-    def fail(self, code: int, message: str) -> None:
-        self.save(status="exited", pid=0, exit_code=code, error=message,
-                  finished_at=now_rfc3339())
-        self.finish()
+            # A failed restart counts as an exit: the policy decides again (Docker retries).
+            code, message = failure
+            self.save(status="exited", pid=0, exit_code=code, error=message,
+                      finished_at=now_rfc3339())
+            self.after_exit(code, 0.0)
 
     def finish(self) -> None:
         for w in self.exit_waiters:
@@ -409,16 +416,59 @@ class Shim:
             now = time.monotonic()
             while self.timers and self.timers[0][0] <= now and not self.done:
                 _, _, fn = heapq.heappop(self.timers)
-                fn()
+                try:
+                    fn()
+                except (ContainerRuntimeError, OSError) as e:
+                    # Never let one failed step take the shim (and the supervision) down.
+                    self.save(warnings=[*self.st.get("warnings", [])[-9:], str(e)])
 
 
 def _detach() -> None:
     if os.fork() > 0:
         os._exit(0)
+    os.setsid()
     os.chdir("/")
 
 
+def zygote(root: str, fd: int) -> int:
+    """Fork a shim per request (`<container dir>` + the ready fd), until the socket closes.
+
+    A pre-imported template: a start costs a fork instead of an interpreter start-up, and the
+    shims share their pages copy-on-write (smaller PSS).  `root` (PYSTACK_ROOT) is in argv
+    only so that the zygote and every shim forked from it can be found by it.
+    """
+    del root
+    sock = socket.socket(fileno=fd)
+    try:
+        from pystack.runtime.security.seccomp_default import default_profile
+
+        default_profile()                   # warm what every start needs, shared by all shims
+    except ImportError:
+        pass
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 4096, 2)
+        except OSError:
+            return 0
+        if not msg:
+            return 0
+        if not fds:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            code = 1
+            try:
+                code = main([msg.decode(), str(fds[0])])
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+        os.waitpid(pid, 0)                  # the shim detaches: this returns at once
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--zygote":
+        return zygote(argv[1], int(argv[2]))
     cdir, ready_fd = Path(argv[0]), int(argv[1])
     _detach()
     set_subreaper()

@@ -25,6 +25,7 @@ def rt() -> Iterator[LinuxRuntime]:
     yield runtime
     for st in runtime.list_containers():
         runtime.delete(st.id, force=True)
+    runtime.close()
 
 
 @pytest.fixture

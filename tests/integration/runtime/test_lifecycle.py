@@ -71,8 +71,11 @@ def test_stop_grace_then_kill_and_trap(rt: LinuxRuntime, make: Make) -> None:
 def test_init_forwards_signals(rt: LinuxRuntime, make: Make) -> None:
     spec = make("sleep", "100", init=True)
     rt.start(spec.id)
-    procs = rt.processes(spec.id)
-    assert any("docker-init" in p.cmd for p in procs), procs
+    deadline = time.monotonic() + 5
+    while len(procs := rt.processes(spec.id)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)                        # until tini has started its child
+    assert [p.cmd for p in procs] == ["/sbin/docker-init -- sleep 100", "sleep 100"]
+    assert procs[1].ppid == procs[0].pid
     st = rt.stop(spec.id, timeout=10)
     assert st.exit_code == 143                  # tini passed SIGTERM to sleep
 
