@@ -79,7 +79,7 @@ def service(name: str, svc: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     """The canonical mapping of one service."""
     out: dict[str, Any] = {}
     for key, value in svc.items():
-        if not isinstance(key, str) or key.startswith("x-") or key == "extends":
+        if not isinstance(key, str) or key == "extends":
             continue
         out[key] = value
     for key in ("command", "entrypoint"):

@@ -29,6 +29,9 @@ def escape_dollars(value: Any) -> Any:
 def document(project: Project, *, interpolated: bool = True) -> dict[str, Any]:
     """The mapping `pystack config` prints (keys in Compose's top-level order)."""
     data = dict(project.data)
+    # Compose v2 does not print a service's x-* keys (the model keeps them).
+    data["services"] = {name: {k: v for k, v in svc.items() if not k.startswith("x-")}
+                        for name, svc in (data.get("services") or {}).items()}
     out = {k: data[k] for k in _ORDER if k in data}
     out.update({k: v for k, v in sorted(data.items()) if k not in out})
     return escape_dollars(out) if interpolated else out

@@ -120,3 +120,13 @@ def test_unknown_service_lookup_is_not_found(load: Loader) -> None:
     p = load("services:\n  web: {image: x}\n")
     with pytest.raises(NotFoundError):
         p.service("nope")
+
+
+def test_service_extensions_kept_in_model_not_printed(load: Loader) -> None:
+    from pystack.orchestrator.config.output import document
+
+    p = load("services:\n  web: {image: x, x-team: core}\nx-top: 1\n")
+    assert p.services["web"].extensions == {"x-team": "core"}
+    assert p.extensions == {"x-top": 1}
+    doc = document(p)
+    assert "x-team" not in doc["services"]["web"] and doc["x-top"] == 1
