@@ -43,8 +43,13 @@ def render(project: Project, fmt: str = "yaml", *, interpolated: bool = True) ->
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     import yaml
 
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False,
-                          width=10_000)
+    class Dumper(yaml.SafeDumper):
+        # Indent list items under their key, as Compose v2's YAML output does.
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            super().increase_indent(flow, False)
+
+    return yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=10_000)
 
 
 def services(project: Project) -> list[str]:

@@ -96,3 +96,12 @@ def test_graph_formats(stack: Path) -> None:
     assert '"web" -> "db" [label="service_healthy"];' in out
     code, out, _ = run("graph", "--profile", "db", "--format", "mermaid")
     assert out.startswith("graph LR\n")
+
+
+def test_yaml_equals_json(stack: Path) -> None:
+    import yaml
+
+    _, as_yaml, _ = run("config", "--profile", "db")
+    _, as_json, _ = run("config", "--profile", "db", "--format", "json")
+    assert yaml.safe_load(as_yaml) == json.loads(as_json)
+    assert "\n    depends_on:\n      db:\n" in as_yaml
