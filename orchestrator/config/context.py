@@ -58,6 +58,8 @@ class Context:
             msg = f"{self.display(path)}: not UTF-8 text ({e.reason} at byte {e.start})"
         except OSError as e:
             msg = f"{self.display(path)}: cannot read ({e.strerror})"
+        except ValueError:  # a NUL byte in the name
+            msg = f"{path!r}: not a valid file name"
         self.problems.append(problem(mark, where, msg) if mark else msg)
         return None
 

@@ -94,7 +94,7 @@ def read_env_files(paths: list[Path], shell: Mapping[str, str],
         except FileNotFoundError:
             problems.append(f"{display}: no such file (env file not found)")
             continue
-        except (OSError, UnicodeDecodeError) as e:
+        except (OSError, UnicodeDecodeError, ValueError) as e:
             problems.append(f"{display}: cannot read env file ({e})")
             continue
         try:

@@ -85,6 +85,9 @@ def load(options: LoadOptions) -> RawProject:
         raise
     except RecursionError as e:
         raise ConfigError(["the compose file is nested too deeply"]) from e
+    except (OSError, ValueError, UnicodeError) as e:
+        # a last line of defence: file names or text the stages did not expect
+        raise ConfigError([f"cannot load the project: {e}"]) from e
 
 
 def _load(options: LoadOptions) -> RawProject:

@@ -7,6 +7,7 @@ go's `0755` octal), floats, `null`/`~`, and dates (printed back as RFC 3339) are
 
 from __future__ import annotations
 
+import base64
 import datetime
 import math
 import re
@@ -116,6 +117,11 @@ def resolve_scalar(tag: str | None, plain: bool, value: str) -> tuple[Any, str |
         if not ok:
             return value, f"cannot decode {value!r} as !!{want}"
         return (float(v) if want == "float" else v), None
+    if tag == "tag:yaml.org,2002:binary":
+        try:
+            return base64.b64decode("".join(value.split()), validate=True).decode(), None
+        except (ValueError, UnicodeDecodeError):
+            return value, f"cannot decode {value!r} as !!binary"
     if tag in ("!reset", "!override") and plain:
         return resolve_plain(value), None
     return value, None

@@ -236,7 +236,11 @@ def _yaml_problem(e: yaml.YAMLError, filename: str) -> YamlProblems:
 def read_documents(text: str, filename: str) -> list[MDict]:
     """Parse one compose file into its documents (Compose v2 merges them in order);
     raise YamlProblems with every problem found.  Empty documents are skipped."""
-    parser = CParser(text)
+    try:
+        parser = CParser(text)
+    except UnicodeEncodeError as e:  # lone surrogates (undecodable bytes from stdin)
+        raise YamlProblems([problem(Mark(filename, 1, 1), (),
+                                    f"not valid UTF-8 text ({e.reason})")]) from e
     b = _Builder(parser, filename)
     docs: list[MDict] = []
     try:

@@ -114,3 +114,23 @@ def test_structured_extends_and_includes(a: Any, b: Any, c: Any) -> None:
             load(LoadOptions(files=(str(root / "a.yaml"),), project_name="fuzz", environ=ENV))
         except ConfigError as e:
             assert e.problems
+
+
+def test_odd_names_and_text_are_config_errors(tmp_path: Path) -> None:
+    cases: list[dict[str, Any]] = [
+        {"files": (str(tmp_path / "a\0b"),)},
+        {"files": ("-",), "stdin": "services:\n  a:\n    extends: {file: \"a\\0b\", "
+                                   "service: x}\n"},
+        {"files": ("-",), "stdin": "include: [\"a\\0b\"]\nservices: {}\n"},
+        {"files": ("-",), "stdin": "\udcff"},
+        {"files": ("-",), "env_files": (str(tmp_path / "x\0"),), "stdin": "services: {}\n"},
+        {"files": (str(tmp_path),)},
+        {"files": ("-",), "project_directory": str(tmp_path / "nope"), "stdin": "a: 1\n"},
+    ]
+    for kw in cases:
+        try:
+            load(LoadOptions(project_name="fuzz", environ=ENV, **kw))
+        except ConfigError as e:
+            assert e.problems
+        else:
+            raise AssertionError(f"no error for {kw}")
