@@ -51,6 +51,8 @@ def _optional(name: str) -> Any:
 _caps = _optional("pystack.runtime.security.caps")
 _seccomp = _optional("pystack.runtime.security.seccomp")
 
+_BPF_CACHE: dict[tuple[frozenset[int], str | None], bytes | None] = {}
+
 EXIT_NOT_FOUND = 127
 EXIT_CANNOT_EXEC = 126
 EXIT_SETUP = 128
@@ -112,7 +114,10 @@ class Security:
             # We cannot grant what we do not have (root here lacks CAP_SYS_RESOURCE).
             caps &= _caps.from_mask(_caps.current()["CapBnd"])
         if _seccomp is not None and not priv and spec.seccomp != "unconfined":
-            bpf = _seccomp.build_filter(caps, spec.seccomp)
+            key = (caps or frozenset(), spec.seccomp)
+            if key not in _BPF_CACHE:
+                _BPF_CACHE[key] = _seccomp.build_filter(caps, spec.seccomp)
+            bpf = _BPF_CACHE[key]
         return cls(spec, caps, bpf)
 
     def apply(self, user: User) -> None:
@@ -199,17 +204,17 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
         _lo_up()
     root = rootfs.prepare(spec, paths)
     rootfs.pivot(root)
-    rootfs.finalize(spec)
     if spec.hostname:
         socket.sethostname(spec.hostname)
     if spec.domainname:
         L.setdomainname(spec.domainname)
-    for key, value in spec.sysctls.items():
+    for key, value in spec.sysctls.items():       # before /proc/sys turns read-only
         fd = os.open("/proc/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, value.encode())
         finally:
             os.close(fd)
+    rootfs.finalize(spec)
     for res, soft, hard in rlimits:
         resource.setrlimit(res, (soft, hard))
     if spec.resources.oom_score_adj is not None:

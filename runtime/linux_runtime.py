@@ -235,9 +235,12 @@ class LinuxRuntime:
         if spec.healthcheck and spec.healthcheck.test and spec.healthcheck.test[0] not in (
                 "CMD", "CMD-SHELL", "NONE"):
             raise ContainerRuntimeError(f"invalid healthcheck test {spec.healthcheck.test!r}")
-        from pystack.runtime.launch import clamp_rlimits
+        from pystack.runtime.cgroups import validate
+        from pystack.runtime.launch import Security, clamp_rlimits
 
+        validate(spec.resources)             # Docker's limits checks, before anything exists
         clamp_rlimits(spec)
+        Security.plan(spec)                  # unknown capabilities, bad seccomp profile
         layers = [Path(d) for d in reversed(spec.lower_dirs)]
         process.build(spec, layers)          # bad user/command/workdir: fail now, not at start
         for st in self.list_containers():

@@ -76,16 +76,16 @@ def secure_join(root: str, rel: str, make: str | None = None) -> str:
 def _overlay(spec: ContainerSpec, paths: Paths, target: str) -> None:
     lowers = list(reversed(spec.lower_dirs))           # overlay wants the topmost first
     opts = f"lowerdir={':'.join(lowers)},upperdir={paths.upper},workdir={paths.work}"
-    if len(opts) > PAGE_LIMIT:
-        # mount(2) data must fit one page: chdir to the common base and pass relative paths.
-        base = os.path.commonpath([*lowers, str(paths.dir)])
-        os.chdir(base)
-        rel = [os.path.relpath(x, base) for x in lowers]
-        opts = (f"lowerdir={':'.join(rel)},upperdir={os.path.relpath(paths.upper, base)},"
-                f"workdir={os.path.relpath(paths.work, base)}")
-        if len(opts) > PAGE_LIMIT:
-            raise ContainerRuntimeError(f"too many image layers ({len(lowers)}) to mount")
-    L.mount("overlay", target, "overlay", 0, opts)
+    if len(opts) <= PAGE_LIMIT:
+        L.mount("overlay", target, "overlay", 0, opts)
+        return
+    # mount(2) data must fit one page: the new mount API takes one layer per call.
+    if len(lowers) > 500:
+        raise ContainerRuntimeError(f"too many image layers ({len(lowers)}): overlayfs takes "
+                                    "at most 500")
+    L.mount_new_api("overlay", target, [*(("lowerdir+", x) for x in lowers),
+                                        ("upperdir", str(paths.upper)),
+                                        ("workdir", str(paths.work))])
 
 
 def _dev(root: str, shm_size: int | None) -> None:

@@ -430,6 +430,25 @@ def _detach() -> None:
     os.chdir("/")
 
 
+def _warm() -> None:
+    """Do once, in the zygote, the work every start repeats (shared by all shims after)."""
+    from pystack.runtime.cgroups import layout
+    from pystack.runtime.image.model import ImageConfig
+
+    try:
+        layout()
+    except ContainerRuntimeError:
+        pass
+    dummy = ContainerSpec(id="0" * 64, name="warm", image=ImageConfig(), image_id="",
+                          lower_dirs=())
+    state.from_json(ContainerSpec, state.to_json(dummy))
+    state.from_json(ExecSpec, state.to_json(ExecSpec(argv=("true",))))
+    try:
+        launch.Security.plan(dummy)         # the default seccomp filter, compiled once
+    except ContainerRuntimeError:
+        pass
+
+
 def zygote(root: str, fd: int) -> int:
     """Fork a shim per request (`<container dir>` + the ready fd), until the socket closes.
 
@@ -439,12 +458,7 @@ def zygote(root: str, fd: int) -> int:
     """
     del root
     sock = socket.socket(fileno=fd)
-    try:
-        from pystack.runtime.security.seccomp_default import default_profile
-
-        default_profile()                   # warm what every start needs, shared by all shims
-    except ImportError:
-        pass
+    _warm()
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 4096, 2)

@@ -11,7 +11,7 @@ import pytest
 
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.linux_runtime import LinuxRuntime
-from pystack.runtime.spec import LogConfig, RestartPolicy
+from pystack.runtime.spec import LogConfig, Resources, RestartPolicy, Ulimit
 
 from .conftest import Make, run
 
@@ -46,6 +46,12 @@ def test_bad_input_is_refused_at_create(rt: LinuxRuntime, make: Make) -> None:
         make("true", working_dir="rel")
     with pytest.raises(ContainerRuntimeError, match="is not allowed"):
         make("true", sysctls={"kernel.panic": "1"})
+    with pytest.raises(ContainerRuntimeError, match="Minimum memory limit allowed is 6MB"):
+        make("true", resources=Resources(memory=1000))
+    with pytest.raises(ContainerRuntimeError, match="unknown capability"):
+        make("true", cap_add=("NOPE",))
+    with pytest.raises(ContainerRuntimeError, match="invalid ulimit name: bogus"):
+        make("true", ulimits=(Ulimit("bogus", 1, 1),))
     assert rt.list_containers() == []
     with pytest.raises(ContainerNotFoundError):
         rt.start("f" * 64)

@@ -1,0 +1,75 @@
+"""Spec features seen from inside: mounts, read-only root, hostname, sysctls, ulimits, env."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import pytest
+
+from pystack.runtime.linux_runtime import LinuxRuntime
+from pystack.runtime.spec import Mount, Resources, Ulimit
+
+from .conftest import Make, run
+
+pytestmark = pytest.mark.root
+
+
+def test_mounts_hosts_hostname_and_read_only_root(rt: LinuxRuntime, make: Make,
+                                                  tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f").write_text("from host\n")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.1.2.3 db\n")
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 10.1.2.1\n")
+    script = ("cat /data/f; echo w > /data/new; touch /ro/x 2>/dev/null || echo ro-refused; "
+              "touch /rootfile 2>/dev/null || echo root-ro; echo t > /scratch/t && echo tmpfs-ok; "
+              "grep ' /scratch ' /proc/self/mountinfo | cut -d' ' -f6; "
+              "hostname; cat /etc/hostname; cat /proc/sys/kernel/domainname; "
+              "cat /etc/hosts /etc/resolv.conf; "
+              "df -k /dev/shm | tail -1 | awk '{print $2}'")
+    spec = make("sh", "-c", script, read_only=True, hostname="web", domainname="example.org",
+                etc_hosts=str(hosts), etc_resolv=str(resolv), shm_size=8 << 20,
+                mounts=(Mount(type="bind", source=str(data), target="/data"),
+                        Mount(type="bind", source=str(ro), target="/ro", read_only=True),
+                        Mount(type="tmpfs", target="/scratch", tmpfs_size=1 << 20)))
+    st, out = run(rt, spec)
+    assert st.exit_code == 0, out
+    assert out.splitlines() == ["from host", "ro-refused", "root-ro", "tmpfs-ok",
+                                "rw,nosuid,nodev,noexec,relatime", "web", "web", "example.org",
+                                "10.1.2.3 db", "nameserver 10.1.2.1", "8192"]
+    assert (data / "new").read_text() == "w\n"
+    assert not (ro / "x").exists()
+
+
+def test_sysctls_ulimits_oom_score_env_and_workdir(rt: LinuxRuntime, make: Make) -> None:
+    _, host_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    spec = make("sh", "-c", "cat /proc/sys/kernel/shmmni; ulimit -n; ulimit -Hn; "
+                "cat /proc/self/oom_score_adj; echo $GREETING $HOME; pwd",
+                sysctls={"kernel.shmmni": "1234"},
+                ulimits=(Ulimit("nofile", 1024, host_hard + 1000),),
+                resources=Resources(oom_score_adj=500), env={"GREETING": "hi"},
+                working_dir="/made/by/us")
+    st, out = run(rt, spec)
+    assert out.splitlines() == ["1234", "1024", str(host_hard), "500", "hi /root",
+                                "/made/by/us"]
+    assert st.exit_code == 0
+
+
+def test_many_layers_mount(rt: LinuxRuntime, make: Make, busybox_rootfs: Path,
+                           tmp_path: Path) -> None:
+    # 60 lower dirs with long paths: more than a page of mount options.
+    layers = [str(busybox_rootfs)]
+    for i in range(60):
+        d = tmp_path / ("layer-" + "x" * 60 + f"-{i:02d}")
+        (d / "layers").mkdir(parents=True)
+        (d / "layers" / f"l{i:02d}").write_text(f"{i}\n")
+        layers.append(str(d))
+    spec = make("sh", "-c", "cat /layers/l00 /layers/l59; ls /layers | wc -l",
+                lower_dirs=tuple(layers))
+    st, out = run(rt, spec)
+    assert st.exit_code == 0 and out.split() == ["0", "59", "60"]
