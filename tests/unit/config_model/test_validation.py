@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from pystack.orchestrator.config import schema_check
 from tests.unit.config_model.conftest import Loader
 
 Problems = Callable[..., list[str]]
+REFERENCE_SCHEMA = Path("/work/shared/reference/compose-spec.json")
 
 
 def test_schema_is_valid_draft_2020_12() -> None:
@@ -22,8 +24,9 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
 
 def test_schema_covers_every_key_of_the_compose_spec() -> None:
-    with open("/work/shared/reference/compose-spec.json") as f:
-        ref = json.load(f)
+    if not REFERENCE_SCHEMA.exists():
+        pytest.skip(f"{REFERENCE_SCHEMA} is not on this machine")
+    ref = json.loads(REFERENCE_SCHEMA.read_text())
     ours = schema_check.schema()
 
     def names(node: object, path: str, out: set[str]) -> None:
