@@ -231,33 +231,12 @@ class Content:
         """Copy `src` into a blob, verifying `expected` digest; return (digest, size)."""
         if expected is not None and self.has_blob(expected):
             return expected, self.blob_path(expected).stat().st_size
-        tmp = self.new_tmp()
-        h = hashlib.sha256()
-        size = 0
-        try:
-            with open(tmp, "wb") as out:
-                while True:
-                    chunk = src.read(_CHUNK)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = "sha256:" + h.hexdigest()
-            if expected is not None and digest != expected:
-                raise ImageError(f"blob digest mismatch: expected {expected}, got {digest}",
-                                 hint="the blob is corrupt or truncated")
-            if expected_size is not None and size != expected_size:
-                raise ImageError(f"blob {digest} has {size} bytes, expected {expected_size}")
-            if not self.has_blob(digest):
-                self._publish_file(tmp, self.blob_path(digest))
-                self._journal("blob", digest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        return digest, size
+        with self.blob_writer() as w:
+            w.copy_from(src)
+            return w.commit(expected, expected_size), w.size
+
+    def blob_writer(self) -> BlobWriter:
+        return BlobWriter(self)
 
     @staticmethod
     def _publish_file(tmp: Path, dest: Path) -> None:
@@ -390,3 +369,57 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+class BlobWriter:
+    """A blob being written: a temp file hashed as it grows.  A download that breaks can
+    continue where it stopped (`size`), or `reset()` and start over; `commit` verifies and
+    publishes; leaving the `with` block without a commit removes the temp file."""
+
+    def __init__(self, content: Content) -> None:
+        self.content = content
+        self.tmp = content.new_tmp()
+        self.file = open(self.tmp, "wb")  # noqa: SIM115 (closed by commit/__exit__)
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+    def write(self, chunk: bytes) -> None:
+        self.hash.update(chunk)
+        self.size += len(chunk)
+        self.file.write(chunk)
+
+    def copy_from(self, src: IO[bytes]) -> None:
+        while True:
+            chunk = src.read(_CHUNK)
+            if not chunk:
+                return
+            self.write(chunk)
+
+    def reset(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def commit(self, expected: str | None = None, expected_size: int | None = None) -> str:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        digest = "sha256:" + self.hash.hexdigest()
+        if expected is not None and digest != expected:
+            raise ImageError(f"blob digest mismatch: expected {expected}, got {digest}",
+                             hint="the blob is corrupt or truncated")
+        if expected_size is not None and self.size != expected_size:
+            raise ImageError(f"blob {digest} has {self.size} bytes, expected {expected_size}")
+        if not self.content.has_blob(digest):
+            Content._publish_file(self.tmp, self.content.blob_path(digest))
+            self.content._journal("blob", digest)
+        return digest

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from pystack.runtime.errors import ImageError
 from pystack.runtime.image import imageconfig as ic
@@ -42,10 +42,10 @@ def _sha(data: bytes) -> str:
 class _Counting:
     """A reader that reports how many bytes went through."""
 
-    def __init__(self, raw: IO[bytes], report: Callable[[int], None]) -> None:
+    def __init__(self, raw: IO[bytes], report: Callable[[int], None], done: int = 0) -> None:
         self.raw = raw
         self.report = report
-        self.done = 0
+        self.done = done
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
@@ -140,18 +140,27 @@ def _download(client: RegistryClient, content: Content, digest: str, size: Any,
             progress(digest, "exists", total, total)
         return digest, content.blob_path(digest).stat().st_size
     last: BaseException | None = None
-    for _ in range(_RETRIES):
-        resp = client.open_blob(digest)
-        try:
-            src: IO[bytes] = resp.body
-            if progress is not None:
-                report = _reporter(progress, digest, total)
-                src = _Counting(resp.body, report)  # type: ignore[assignment]
-            return content.put_stream(src, digest, total or None)
-        except (OSError, http.client.HTTPException) as e:
-            last = e                         # a broken transfer: start again from zero
-        finally:
-            resp.close()
+    with content.blob_writer() as w:
+        for _ in range(_RETRIES):
+            # After a broken transfer, continue where it stopped if the registry honours
+            # Range (206); otherwise start again from zero.
+            resp = client.open_blob(digest, w.size)
+            try:
+                if resp.status != 206 and w.size:
+                    w.reset()
+                src: IO[bytes] = resp.body
+                if progress is not None:
+                    src = cast(IO[bytes], _Counting(resp.body,
+                                                    _reporter(progress, digest, total), w.size))
+                w.copy_from(src)
+                # http.client ends a body cut short by the peer as a plain EOF: check it
+                if (resp.body.length or 0) > 0 or (total and w.size < total):
+                    raise http.client.IncompleteRead(b"", total - w.size if total else None)
+                return w.commit(digest, total or None), w.size
+            except (OSError, http.client.HTTPException) as e:
+                last = e
+            finally:
+                resp.close()
     raise ImageError(f"download of {digest} from {client.registry} failed: {last}") from last
 
 

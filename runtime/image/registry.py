@@ -263,8 +263,11 @@ class RegistryClient:
             declared = None
         return body, declared or mtype, header_digest
 
-    def open_blob(self, digest: str) -> Response:
-        return self.request("GET", f"/v2/{self.repo}/blobs/{digest}", what=f"blob {digest}")
+    def open_blob(self, digest: str, offset: int = 0) -> Response:
+        """GET a blob; from `offset` on with a Range request (status 206 if honoured)."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        return self.request("GET", f"/v2/{self.repo}/blobs/{digest}", headers, ok=(200, 206),
+                            what=f"blob {digest}")
 
     def blob_exists(self, digest: str) -> bool:
         resp = self.request("HEAD", f"/v2/{self.repo}/blobs/{digest}", ok=(200, 404))

@@ -5,6 +5,7 @@ dropped), retries, and the error messages."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ class Fake:
     def __init__(self) -> None:
         self.log: list[tuple[str, str, str | None]] = []   # (server, path, Authorization)
         self.fail_next_blob = 0
+        self.ranges: list[str | None] = []
         self.users = {"test": "good"}
         self.port = 0
         self.cdn_port = 0
@@ -65,6 +67,17 @@ def serve(fake: Fake, name: str) -> ThreadingHTTPServer:
                 realm = f"http://127.0.0.1:{fake.port}/token"
                 return self.reply(401, b"", {"WWW-Authenticate": f'Bearer realm="{realm}",'
                                              'service="fake",scope="repository:repo:pull"'})
+            if u.path.startswith("/v2/flaky/blobs/"):
+                rng = self.headers.get("Range")
+                fake.ranges.append(rng)
+                if rng is None:                 # the first try breaks half-way
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(BLOB)))
+                    self.end_headers()
+                    self.wfile.write(BLOB[: len(BLOB) // 2])
+                    return None
+                start = int(rng.removeprefix("bytes=").rstrip("-"))
+                return self.reply(206, BLOB[start:])
             if u.path == "/v2/repo/manifests/1":
                 return self.reply(200, MANIFEST, {
                     "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
@@ -142,3 +155,20 @@ def test_not_found(fake: Fake) -> None:
         client(fake).get_manifest("nope", ("application/json",))
     assert e.value.message == (f"manifest repo:nope: not found in registry 127.0.0.1:"
                                f"{fake.port} (MANIFEST_UNKNOWN: manifest unknown)")
+
+
+def test_broken_download_resumes_with_range(fake: Fake, tmp_path: Path) -> None:
+    from pystack.runtime.image.content import Content
+    from pystack.runtime.image.distribution import _download
+
+    content = Content(tmp_path / "store")
+    content.ensure()
+    digest = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+    seen: list[int] = []
+    got = _download(RegistryClient(f"127.0.0.1:{fake.port}", "flaky"), content, digest,
+                    len(BLOB), lambda d, s, done, total: seen.append(done))
+    assert got == (digest, len(BLOB))
+    assert fake.ranges == [None, f"bytes={len(BLOB) // 2}-"]
+    assert content.blob_path(digest).read_bytes() == BLOB
+    assert seen[-1] == len(BLOB)
+    assert list(content.tmp.iterdir()) == []
