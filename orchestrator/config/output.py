@@ -53,15 +53,15 @@ def render(project: Project, fmt: str = "yaml", *, interpolated: bool = True) ->
 
 
 def services(project: Project) -> list[str]:
-    return list(project.services)
+    return sorted(project.services)
 
 
 def volumes(project: Project) -> list[str]:
-    return list(project.volumes)
+    return sorted(project.volumes)
 
 
 def networks(project: Project) -> list[str]:
-    return list(project.networks)
+    return sorted(project.networks)
 
 
 def profiles(project: Project) -> list[str]:
@@ -70,11 +70,12 @@ def profiles(project: Project) -> list[str]:
 
 def images(project: Project) -> list[str]:
     """Each service's image; a service without one gets Compose's `<project>-<service>`."""
-    return [svc.image or f"{project.name}-{name}" for name, svc in project.services.items()]
+    return [project.services[name].image or f"{project.name}-{name}"
+            for name in sorted(project.services)]
 
 
 def hashes(project: Project, which: str) -> list[str]:
     """`<service> <hash>` lines for `--hash '*'` or `--hash a,b`."""
-    names = list(project.services) if which.strip() == "*" else [
+    names = sorted(project.services) if which.strip() == "*" else [
         n.strip() for n in which.split(",") if n.strip()]
     return [f"{name} {project.config_hash(name)}" for name in names]

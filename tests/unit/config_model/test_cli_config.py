@@ -59,11 +59,11 @@ def test_config_yaml_and_output_file(stack: Path) -> None:
 
 
 def test_listings(stack: Path) -> None:
-    assert run("--profile", "db", "config", "--services")[1] == "web\ndb\nworker\n"
+    assert run("--profile", "db", "config", "--services")[1] == "db\nweb\nworker\n"
     assert run("config", "--profile", "db", "--volumes")[1] == "data\n"
     assert run("config", "--profile", "db", "--networks")[1] == "default\n"
     assert run("config", "--profile", "db", "--profiles")[1] == "db\n"
-    assert run("config", "--profile", "db", "--images")[1] == "nginx\npostgres\nshop-worker\n"
+    assert run("config", "--profile", "db", "--images")[1] == "postgres\nnginx\nshop-worker\n"
     code, out, _ = run("config", "--profile", "db", "--hash", "web")
     assert code == 0 and out.startswith("web ") and len(out.split()[1]) == 64
     assert run("config", "--profile", "db", "-q")[1] == ""
