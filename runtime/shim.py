@@ -61,6 +61,7 @@ class Shim:
         self.log = LogWriter(self.paths.log, self.spec.log.max_size, self.spec.log.max_file)
         self.proc: process.Process | None = None
         self.shim_start = state.start_ticks(os.getpid())
+        self.gen = 0                   # run number: timers of an earlier run are ignored
 
     # -- state -------------------------------------------------------------------------------
     def save(self, **changes: Any) -> None:
@@ -116,7 +117,9 @@ class Shim:
                   error="")
         if self.health is not None:
             self.health.reset()
-            self.timer(self.health.next_delay(0.0), self.run_health)
+            self.gen += 1
+            gen = self.gen
+            self.timer(self.health.next_delay(0.0), lambda: self.run_health(gen))
         return None
 
     def on_container_exit(self, status: int) -> None:
@@ -300,9 +303,12 @@ class Shim:
                 os.kill(self.pid, signal.SIGKILL)
 
     # -- healthcheck ---------------------------------------------------------------------------
-    def run_health(self) -> None:
+    def run_health(self, gen: int) -> None:
         chk = self.health
-        if chk is None or self.pid <= 0 or self.st.get("status") != "running":
+        if chk is None or self.pid <= 0 or gen != self.gen:
+            return                          # a probe chain of an earlier run: drop it
+        if self.st.get("status") != "running":
+            self.after_health(gen)          # paused: try again later
             return
         out_r, out_w = os.pipe()
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
@@ -313,7 +319,7 @@ class Shim:
         except (ContainerRuntimeError, OSError) as e:
             os.close(out_r)
             chk.record(now_rfc3339(), -1, str(e))
-            self.after_health()
+            self.after_health(gen)
             return
         finally:
             os.close(out_w)
@@ -333,7 +339,7 @@ class Shim:
             if code == 137 and chk.timed_out_hint:
                 msg = f"Health check exceeded timeout ({chk.timeout}s)"
             chk.record(begun, code, msg)
-            self.after_health()
+            self.after_health(gen)
 
         chk.timed_out_hint = False
 
@@ -364,13 +370,14 @@ class Shim:
             if sum(map(len, buf)) < 4096:
                 buf.append(data)
 
-    def after_health(self) -> None:
+    def after_health(self, gen: int) -> None:
         chk = self.health
-        if chk is None:
+        if chk is None or gen != self.gen:
             return
         self.save()
         if self.pid > 0:
-            self.timer(chk.next_delay(time.monotonic() - self.started_mono), self.run_health)
+            self.timer(chk.next_delay(time.monotonic() - self.started_mono),
+                       lambda: self.run_health(gen))
 
     # -- loop ----------------------------------------------------------------------------------
     def reap(self) -> None:
@@ -459,6 +466,9 @@ def zygote(root: str, fd: int) -> int:
     del root
     sock = socket.socket(fileno=fd)
     _warm()
+    import gc
+
+    gc.freeze()     # the collector never walks (and so never copies) the zygote's objects
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 4096, 2)

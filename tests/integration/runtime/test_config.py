@@ -73,3 +73,24 @@ def test_many_layers_mount(rt: LinuxRuntime, make: Make, busybox_rootfs: Path,
                 lower_dirs=tuple(layers))
     st, out = run(rt, spec)
     assert st.exit_code == 0 and out.split() == ["0", "59", "60"]
+
+
+def test_join_a_pinned_netns_and_host_network(rt: LinuxRuntime, make: Make) -> None:
+    import os
+    import subprocess
+
+    pin = Path(os.environ["PYSTACK_RUN"]) / f"netns-{os.getpid()}"
+    pin.touch()
+    subprocess.run(["unshare", f"--net={pin}", "true"], check=True)
+    try:
+        spec = make("sleep", "30", network_mode="ns", netns=str(pin))
+        st = rt.start(spec.id)
+        assert os.stat(f"/proc/{st.pid}/ns/net").st_ino == os.stat(pin).st_ino
+        rt.delete(spec.id, force=True)
+    finally:
+        subprocess.run(["umount", str(pin)], check=True)
+        pin.unlink()
+    host = make("sleep", "30", network_mode="host")
+    st = rt.start(host.id)
+    assert os.readlink(f"/proc/{st.pid}/ns/net") == os.readlink("/proc/self/ns/net")
+    assert os.readlink(f"/proc/{st.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
