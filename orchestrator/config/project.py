@@ -48,7 +48,8 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
     problems = schema_check.validate(raw.data, raw.marks)
     selection = profiles.select(raw.data, raw.marks, tuple(raw.profiles), tuple(services))
     problems.extend(selection.problems)
-    problems.extend(semantic.check(selection.data, raw.marks, selection.disabled))
+    problems.extend(semantic.check(selection.data, raw.marks, selection.disabled,
+                                   str(raw.working_dir)))
     if problems:
         raise ConfigError(sorted(dict.fromkeys(problems), key=_position))
     ctx = normalize.Context(raw.name, str(raw.working_dir), raw.environment)

@@ -41,9 +41,11 @@ class _Report:
             self.lines.append(line)
 
 
-def check(data: Any, marks: Marks, disabled: Iterable[str] = ()) -> list[str]:
+def check(data: Any, marks: Marks, disabled: Iterable[str] = (),
+          working_dir: str | None = None) -> list[str]:
     """Every semantic problem of `data`, as problem lines (empty when fine).  References to
-    `disabled` services (left out by profiles) are reported by profiles.py, not here."""
+    `disabled` services (left out by profiles) are reported by profiles.py, not here.  With
+    `working_dir`, required env_file entries must exist (relative to it)."""
     if not isinstance(data, Mapping) or not isinstance(data.get("services"), Mapping):
         return []
     rep = _Report(marks)
@@ -52,9 +54,29 @@ def check(data: Any, marks: Marks, disabled: Iterable[str] = ()) -> list[str]:
     for name, svc in services.items():
         if isinstance(svc, Mapping):
             _service(rep, data, str(name), svc, services, known)
+            if working_dir is not None:
+                _env_files(rep, str(name), svc, working_dir)
     _cycles(rep, services)
     _host_ports(rep, services)
     return rep.lines
+
+
+def _env_files(rep: _Report, name: str, svc: Mapping[str, Any], working_dir: str) -> None:
+    import os
+
+    from pystack.orchestrator.config.envfiles import entries
+
+    spec = svc.get("env_file")
+    if spec is None or not isinstance(spec, str | list | Mapping):
+        return
+    single = isinstance(spec, str | Mapping)
+    for i, (path, required) in enumerate(entries(spec)):
+        full = os.path.join(working_dir, os.path.expanduser(path))
+        if required and path and not os.path.isfile(full):
+            where: TreePath = ("services", name, "env_file") if single else (
+                "services", name, "env_file", i)
+            rep.add(where, f"env file {path} not found",
+                    "create it, or use the long form with required: false")
 
 
 def _unknown(rep: _Report, path: TreePath, target: str, services: Iterable[str], *,

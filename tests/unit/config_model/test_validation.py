@@ -122,6 +122,9 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
      "compose.yaml:2:27: services.web.ports[0]: invalid port '70000' (ports are 0 to 65535)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
+    ("services:\n  web: {image: x, env_file: [missing.env]}\n",
+     "compose.yaml:2:30: services.web.env_file[0]: env file missing.env not found "
+     "(create it, or use the long form with required: false)"),
     ("services:\n  web: {image: x, container_name: one, scale: 2}\n",
      "compose.yaml:2:35: services.web.container_name: container_name 'one' cannot be used "
      "with 2 replicas (container names are unique: remove container_name or use 1 replica)"),
