@@ -14,20 +14,11 @@ import signal
 
 from pystack.runtime.api import Stats
 from pystack.runtime.cgroups import base, v2
+from pystack.runtime.cgroups.devices import DEFAULT_RULES
 from pystack.runtime.cgroups.layout import Layout, base_dir
 from pystack.runtime.cgroups.validate import validate
 from pystack.runtime.errors import CgroupError
 from pystack.runtime.spec import Resources
-
-# Docker's DefaultLinuxSpec device rules plus runc's AllowedDevices (specconv), v1 syntax.
-DEFAULT_DEVICE_RULES = (
-    "c *:* m", "b *:* m",          # mknod of any node; opening it is still refused
-    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",                              # null zero full
-    "c 1:8 rwm", "c 1:9 rwm",                                           # random urandom
-    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",                              # tty console ptmx
-    "c 136:* rwm",                                                      # /dev/pts/*
-    "c 10:200 rwm",                                                     # /dev/net/tun
-)
 
 
 class V1Cgroup:
@@ -180,7 +171,7 @@ class V1Cgroup:
             base.write(os.path.join(d, "devices.allow"), "a")
             return
         base.write(os.path.join(d, "devices.deny"), "a")
-        for rule in DEFAULT_DEVICE_RULES:
+        for rule in DEFAULT_RULES:
             base.write(os.path.join(d, "devices.allow"), rule)
 
     # --- observation ---

@@ -13,7 +13,7 @@ import signal
 import time
 
 from pystack.runtime.api import Stats
-from pystack.runtime.cgroups import base
+from pystack.runtime.cgroups import base, devices
 from pystack.runtime.cgroups.layout import V2_CONTROLLERS
 from pystack.runtime.cgroups.validate import validate
 from pystack.runtime.errors import CgroupError
@@ -54,6 +54,7 @@ class V2Cgroup:
         self.root = root
         self.dir = os.path.join(root, parent, name)
         self._warnings: list[str] = []
+        self._devices_attached = False
 
     # --- lifecycle ---
 
@@ -128,8 +129,8 @@ class V2Cgroup:
 
     def apply(self, r: Resources, privileged: bool = False) -> None:
         validate(r)
-        # Devices: v2 needs an eBPF program; pystack relies on nodev mounts and bind-mounted
-        # device nodes instead (runtime.md §3.5), so `privileged` changes nothing here.
+        if not privileged:
+            self._apply_devices()
         if r.memory is not None and r.memory > 0:
             self._set("memory.max", str(r.memory), "mem_limit")
         swap = base.swap_v2(r)
@@ -156,6 +157,17 @@ class V2Cgroup:
                 # io.weight is 1..10000, blkio weight 10..1000 (runc's conversion)
                 w = 1 + (r.blkio_weight - 10) * 9999 // 990
                 self._set("io.weight", f"default {w}", "blkio weight")
+
+    def _apply_devices(self) -> None:
+        """Docker's device allow-list as an eBPF program (v2 has no devices files); where
+        bpf(2) is refused, nodev mounts and bind-mounted nodes remain (runtime.md §3.5)."""
+        if self._devices_attached:
+            return
+        try:
+            devices.attach(self.dir, devices.default_rules())
+            self._devices_attached = True
+        except CgroupError as e:
+            self._warn(f"device access is not restricted by the cgroup ({e})")
 
     # --- observation ---
 

@@ -13,6 +13,7 @@ from pystack.runtime.errors import CgroupError
 from pystack.runtime.spec import Resources
 
 MIN_MEMORY = 6 * 1024 * 1024           # Docker's linuxMinMemory
+MAX_CPU = 65535                        # above any NR_CPUS; keeps "0-4294967295" cheap
 
 
 def parse_cpu_list(s: str) -> set[int]:
@@ -23,7 +24,7 @@ def parse_cpu_list(s: str) -> set[int]:
             raise ValueError(s)
         lo, sep, hi = part.partition("-")
         a, b = int(lo), int(hi) if sep else int(lo)
-        if a < 0 or b < a:
+        if a < 0 or b < a or b > MAX_CPU:
             raise ValueError(s)
         out.update(range(a, b + 1))
     return out

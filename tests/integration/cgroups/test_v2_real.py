@@ -71,3 +71,30 @@ def test_limits_without_controllers_are_warnings(cg: V2Cgroup) -> None:
         assert Path(cg.dir, "pids.max").read_text().strip() == "10"
     else:
         assert "pids_limit is not supported by this kernel's cgroups; ignored" in cg.warnings()
+
+
+def test_device_program_refuses_disallowed_nodes(cg: V2Cgroup, tmp_path: object) -> None:
+    from pystack.runtime.spec import Resources
+
+    cg.apply(Resources())
+    assert not any("device access" in w for w in cg.warnings()), cg.warnings()
+    node = os.path.join(str(tmp_path), "mem")
+    blk = os.path.join(str(tmp_path), "sda")
+    code = (
+        "import os, sys\n"
+        "sys.stdin.buffer.read(1)\n"
+        f"os.mknod({node!r}, 0o600 | 0o020000, os.makedev(1, 1))\n"
+        f"os.mknod({blk!r}, 0o600 | 0o060000, os.makedev(8, 0))\n"
+        f"for p in ({node!r}, {blk!r}, '/dev/null', '/dev/zero'):\n"
+        "    try:\n"
+        "        os.close(os.open(p, os.O_RDONLY)); print('ok', flush=True)\n"
+        "    except PermissionError:\n"
+        "        print('refused', flush=True)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cg.add_pid(p.pid)
+    assert p.stdin is not None
+    p.stdin.write(b"x")
+    p.stdin.flush()
+    out, err = p.communicate(timeout=20)
+    assert out.decode().split() == ["refused", "refused", "ok", "ok"], err

@@ -64,7 +64,7 @@ def test_missing_controllers_are_warnings(tmp_path: Path) -> None:
     cg = V2Cgroup("c1", "pystack", str(root))
     cg.create()
     assert "cgroup v2 controller memory is not available" in cg.warnings()
-    cg.apply(Resources(memory=64 << 20, pids_limit=5))
+    cg.apply(Resources(memory=64 << 20, pids_limit=5), privileged=True)
     assert "mem_limit is not supported by this kernel's cgroups; ignored" in cg.warnings()
     assert "pids_limit is not supported by this kernel's cgroups; ignored" in cg.warnings()
 
@@ -77,13 +77,13 @@ def test_apply_writes_v2_files(tmp_path: Path) -> None:
     populate(d)
     cg.apply(Resources(memory=64 << 20, memory_swap=96 << 20, memory_reservation=32 << 20,
                        cpus=0.5, cpu_shares=1024, cpuset_cpus="0", cpuset_mems="0",
-                       pids_limit=100, blkio_weight=500))
+                       pids_limit=100, blkio_weight=500), privileged=True)
     got = {f: (d / f).read_text() for f in LIMIT_FILES[:9]}
     assert got == {"memory.max": str(64 << 20), "memory.swap.max": str(32 << 20),
                    "memory.low": str(32 << 20), "cpu.max": "50000 100000", "cpu.weight": "100",
                    "cpuset.cpus": "0", "cpuset.mems": "0", "pids.max": "100",
                    "io.weight": "default 4950"}
-    cg.apply(Resources(memory=64 << 20, memory_swap=-1, pids_limit=-1))
+    cg.apply(Resources(memory=64 << 20, memory_swap=-1, pids_limit=-1), privileged=True)
     assert (d / "memory.swap.max").read_text() == "max"
     assert (d / "pids.max").read_text() == "max"
 

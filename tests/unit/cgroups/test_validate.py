@@ -52,7 +52,7 @@ def test_bad_limits_are_refused(r: Resources, msg: str) -> None:
 def test_parse_cpu_list() -> None:
     assert parse_cpu_list("0-3,5") == {0, 1, 2, 3, 5}
     assert parse_cpu_list("7\n") == {7}
-    for bad in ("", "1,", "a", "3-1", "-1"):
+    for bad in ("", "1,", "a", "3-1", "-1", "0-4294967295"):
         with pytest.raises(ValueError):
             parse_cpu_list(bad)
 
