@@ -19,90 +19,33 @@ added by several processes at once (content-addressed, idempotent renames); dele
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import ctypes
 import errno
 import fcntl
 import hashlib
 import json
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 
 from pystack.runtime.errors import ImageError
+from pystack.runtime.image.fsutil import (
+    atomic_write,
+    hex_of,
+    pid_alive,
+    remove_path,
+    short_id,
+    syncfs,
+)
 from pystack.runtime.image.unpack import compression_of, unpack_layer
 
 _CHUNK = 1 << 20
 # What the current operation published (("blob"|"layer", digest)), for rollback on failure.
 # Worker threads join it by running in a copy of the caller's context.
 _JOURNAL: ContextVar[list[tuple[str, str]] | None] = ContextVar("journal", default=None)
-SHORT_ID_LEN = 12
-
-
-def chain_ids(diff_ids: list[str]) -> list[str]:
-    """ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(n))."""
-    out: list[str] = []
-    for d in diff_ids:
-        if not out:
-            out.append(d)
-        else:
-            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
-    return out
-
-
-def short_id(chain_id: str) -> str:
-    raw = hashlib.sha256(chain_id.encode()).digest()
-    return base64.b32encode(raw).decode()[:SHORT_ID_LEN]
-
-
-def hex_of(digest: str) -> str:
-    algo, _, hexpart = digest.partition(":")
-    if algo != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef"
-                                                           for c in hexpart):
-        raise ImageError(f"unsupported or malformed digest {digest!r}")
-    return hexpart
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        with os.fdopen(fd, "wb", closefd=False) as f:
-            f.write(data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _syncfs(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        ctypes.CDLL(None, use_errno=True).syncfs(fd)
-    finally:
-        os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Content:
     """Blobs, unpacked layers, image records and the tag index under one root."""
 
@@ -192,13 +135,15 @@ class Content:
         return self.tmp / f".tmp-{os.getpid()}-{secrets.token_hex(6)}{suffix}"
 
     def clean_tmp(self) -> None:
-        """Remove what a dead writer left in tmp/ (half-downloaded blobs, half-unpacked dirs)."""
+        """Remove what a dead writer left in tmp/ (half-downloaded blobs, half-unpacked dirs)
+        and half-written records."""
         self.ensure()
-        for entry in self.tmp.iterdir():
+        entries = [*self.tmp.iterdir(), *self.imagedb.glob(".tmp-*"), *self.root.glob(".tmp-*")]
+        for entry in entries:
             parts = entry.name.split("-")
-            if len(parts) >= 3 and parts[1].isdigit() and _pid_alive(int(parts[1])):
+            if len(parts) >= 3 and parts[1].isdigit() and pid_alive(int(parts[1])):
                 continue
-            _remove(entry)
+            remove_path(entry)
 
     # -- blobs ------------------------------------------------------------------------------
 
@@ -284,7 +229,7 @@ class Content:
             short = short_id(chain)
             (work / "link").write_text(short)
             (work / "size").write_text(str(result.size))
-            _syncfs(work)
+            syncfs(work)
             final = self.layer_dir(chain)
             try:
                 os.rename(work, final)
@@ -300,7 +245,7 @@ class Content:
             raise ImageError(f"cannot unpack layer {blob_digest}: {e}") from e
         finally:
             if work.exists():
-                _remove(work)
+                remove_path(work)
 
     def layer_chain_ids(self) -> list[str]:
         return ["sha256:" + p.name for p in self.layers.iterdir()
@@ -314,7 +259,7 @@ class Content:
         os.rename(final, grave)
         with contextlib.suppress(FileNotFoundError):
             (self.links / short_id(chain_id)).unlink()
-        _remove(grave)
+        remove_path(grave)
 
     # -- image records and the tag index ----------------------------------------------------
 
@@ -339,7 +284,7 @@ class Content:
         out: list[dict[str, Any]] = []
         if not self.imagedb.is_dir():
             return out
-        for p in sorted(self.imagedb.glob("*.json")):
+        for p in sorted(self.imagedb.glob("[0-9a-f]*.json")):
             try:
                 rec = json.loads(p.read_bytes())
             except (OSError, ValueError):
@@ -361,14 +306,6 @@ class Content:
     def write_tags(self, tags: dict[str, str]) -> None:
         atomic_write(self.index_path, json.dumps({"tags": dict(sorted(tags.items()))},
                                                  indent=1).encode())
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 class BlobWriter:

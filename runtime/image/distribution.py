@@ -21,7 +21,8 @@ from typing import IO, Any, cast
 
 from pystack.runtime.errors import ImageError
 from pystack.runtime.image import imageconfig as ic
-from pystack.runtime.image.content import Content, chain_ids
+from pystack.runtime.image.content import Content
+from pystack.runtime.image.fsutil import chain_ids
 from pystack.runtime.image.reference import Reference
 from pystack.runtime.image.registry import RegistryClient
 from pystack.runtime.image.sources import Fetched, LayerBlob, pick_platform

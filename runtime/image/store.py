@@ -21,7 +21,8 @@ from typing import Any
 
 from pystack.runtime.errors import ImageError, ImageNotFoundError
 from pystack.runtime.image import imageconfig as ic
-from pystack.runtime.image.content import Content, chain_ids, hex_of
+from pystack.runtime.image.content import Content
+from pystack.runtime.image.fsutil import chain_ids, hex_of
 from pystack.runtime.image.model import Image, ImageConfig
 from pystack.runtime.image.reference import is_image_id, looks_like_id_prefix, parse
 from pystack.runtime.image.sources import Fetched, LayerBlob, load_path

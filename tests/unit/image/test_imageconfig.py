@@ -6,7 +6,7 @@ import pytest
 
 from pystack.runtime.errors import ImageError
 from pystack.runtime.image import imageconfig as ic
-from pystack.runtime.image.content import chain_ids
+from pystack.runtime.image.fsutil import chain_ids
 from pystack.runtime.image.model import HealthConfig, ImageConfig
 
 
