@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pystack.runtime.cgroups import Cgroup, V1Cgroup, layout, open_cgroup
+from pystack.runtime.cgroups import Cgroup, Layout, V1Cgroup, layout, open_cgroup
 from pystack.runtime.spec import Resources
 
 pytestmark = pytest.mark.root
@@ -38,9 +38,16 @@ def go(p: subprocess.Popen[bytes]) -> None:
     p.stdin.flush()
 
 
-@pytest.fixture
-def cg() -> Iterator[Cgroup]:
-    c = open_cgroup("t-" + secrets.token_hex(4))
+@pytest.fixture(params=["host", "v1-only"])
+def cg(request: pytest.FixtureRequest) -> Iterator[Cgroup]:
+    """The host's backend, and (on a hybrid host) the pure-v1 backend: v1 freezer and
+    freeze-signal-thaw kills instead of cgroup.freeze / cgroup.kill."""
+    lay = layout()
+    if request.param == "v1-only":
+        if lay.mode != "hybrid":
+            pytest.skip("the host has no v2 tree to leave out")
+        lay = Layout("v1", lay.v1, None, lay.own)
+    c = open_cgroup("t-" + secrets.token_hex(4), layout_=lay)
     c.create()
     yield c
     c.kill_all()
@@ -145,6 +152,9 @@ def test_freeze_stops_and_thaw_resumes(cg: Cgroup) -> None:
     time.sleep(0.1)
     cg.freeze()
     assert cg.frozen()
+    fz = cg.path("freezer")
+    if isinstance(cg, V1Cgroup) and cg.unified is None and fz is not None:
+        assert cat(os.path.join(fz, "freezer.state")).strip() == "FROZEN"
     a = cg.stats().cpu_usage_ns
     time.sleep(0.2)
     assert cg.stats().cpu_usage_ns == a
