@@ -172,3 +172,13 @@ def test_store_unchanged_after_a_malicious_import(store: ImageStore, sandbox: Pa
         store.import_rootfs(bad, "bad:1")
     assert images.store_listing(store.root) == before
     assert [i.names for i in store.list()] == [("docker.io/library/ok:1",)]
+
+
+def test_decompression_bomb_capped(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSTACK_MAX_LAYER_BYTES", "100000")
+    blob = sandbox / "bomb.blob"
+    blob.write_bytes(images.compress(images.crafted_tar([Member("z", data=bytes(10**6))]),
+                                     "gzip"))
+    assert blob.stat().st_size < 5000
+    with pytest.raises(ImageError, match="larger than the 100000-byte limit"):
+        unpack_layer(blob, sandbox / "layer")
