@@ -55,6 +55,8 @@ def attach(mgr: NetworkManager, rec: dict[str, Any], spec: AttachSpec) -> Attach
     for a in rec["attachments"]:
         if a["network"] == spec.network:
             return attachment_of(a)
+    for alias in spec.aliases:
+        names.check_hostname("alias", alias)
     if spec.mac_address is not None and not _MAC.match(spec.mac_address):
         raise NetConfigError(f"invalid mac_address {spec.mac_address!r}")
     used = [a["ipv4"] for s in mgr.store.all(mgr.store.sandboxes) for a in s["attachments"]

@@ -28,10 +28,12 @@ from pystack.net.api import (
 from pystack.net.errors import (
     AddressInUseError,
     NetConfigError,
+    NetError,
     NetworkNotFoundError,
     PortInUseError,
     SandboxNotFoundError,
 )
+from pystack.net.names import check_dns, check_hostname
 
 EPHEMERAL_FIRST = 32768
 EPHEMERAL_LAST = 60999
@@ -105,7 +107,7 @@ class FakeNetwork:
             return
         for box in self._boxes.values():
             if any(a.network == name for a in box.sandbox.attachments):
-                raise AddressInUseError(f"network {name} has active endpoints")
+                raise NetError(f"network {name} has active endpoints")
         del self._nets[name]
 
     def list_networks(self) -> list[NetworkInfo]:
@@ -117,6 +119,7 @@ class FakeNetwork:
 
     def create_sandbox(self, container_id: str, dns: DnsConfig) -> Sandbox:
         self.calls.append(("create_sandbox", (container_id, dns)))
+        check_dns(dns)
         if container_id in self._boxes:
             return self._boxes[container_id].sandbox
         base = f"/fake/run/net/ns/{container_id}"
@@ -138,6 +141,8 @@ class FakeNetwork:
     def attach(self, container_id: str, spec: AttachSpec) -> Attachment:
         self.calls.append(("attach", (container_id, spec)))
         box = self._box(container_id)
+        for alias in spec.aliases:
+            check_hostname("alias", alias)
         net = self._nets.get(spec.network)
         if net is None:
             raise NetworkNotFoundError(f"network {spec.network} not found")

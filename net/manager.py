@@ -191,6 +191,7 @@ class NetworkManager:
 
     def create_sandbox(self, container_id: str, dns: DnsConfig) -> Sandbox:
         check_name("container", container_id)
+        names.check_dns(dns)
         with self.store.lock():
             self.store.ensure_dirs()
             path = self.store.sandbox_path(container_id)

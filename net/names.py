@@ -10,12 +10,15 @@ the host's, minus 127.x nameservers (they do not work from another netns), like 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pystack.net.api import DnsConfig
+from pystack.net.errors import NetConfigError
 
 HOST_RESOLV = Path("/etc/resolv.conf")
 FALLBACK_SERVERS = ("8.8.8.8", "8.8.4.4")   # what Docker uses when the host has only 127.x
@@ -27,6 +30,40 @@ ff00::0\tip6-mcastprefix
 ff02::1\tip6-allnodes
 ff02::2\tip6-allrouters
 """
+
+
+_HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252}[A-Za-z0-9_])?$")
+_TOKEN = re.compile(r"^[^\s#;]{1,255}$")
+
+
+def check_hostname(what: str, name: str) -> None:
+    """Names go into hosts files: no whitespace, no comment or line injection."""
+    if not _HOSTNAME.match(name):
+        raise NetConfigError(f"invalid {what} {name!r}: use letters, digits, '-', '_', '.'")
+
+
+def _check_ip(what: str, value: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError as e:
+        raise NetConfigError(f"invalid {what} {value!r}: not an IP address") from e
+
+
+def check_dns(dns: DnsConfig) -> None:
+    """Validate everything of a DnsConfig that ends up in the name files."""
+    for server in dns.servers:
+        _check_ip("dns server", server)
+    for domain in dns.search:
+        check_hostname("dns_search domain", domain)
+    for opt in dns.options:
+        if not _TOKEN.match(opt):
+            raise NetConfigError(f"invalid dns_opt {opt!r}")
+    for host, ip in dns.extra_hosts:
+        check_hostname("extra_hosts name", host)
+        _check_ip(f"extra_hosts address of {host}", ip)
+    for what, name in (("hostname", dns.hostname), ("domainname", dns.domainname)):
+        if name:
+            check_hostname(what, name)
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,32 @@ def test_bad_prefix_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(os.environ, "PYSTACK_IFPREFIX", "Way-Too-Long")
     with pytest.raises(NetConfigError):
         Knobs.from_env()
+
+
+@pytest.mark.parametrize("dns, message", [
+    (DnsConfig(servers=("dns.example",)), "invalid dns server 'dns.example': not an IP address"),
+    (DnsConfig(search=("a b",)), "invalid dns_search domain 'a b': use letters, digits, "
+                                 "'-', '_', '.'"),
+    (DnsConfig(options=("ndots:1\nnameserver 6.6.6.6",)),
+     "invalid dns_opt 'ndots:1\\nnameserver 6.6.6.6'"),
+    (DnsConfig(extra_hosts=(("evil\n1.2.3.4 x", "10.0.0.1"),)),
+     "invalid extra_hosts name 'evil\\n1.2.3.4 x': use letters, digits, '-', '_', '.'"),
+    (DnsConfig(extra_hosts=(("ok", "nope"),)),
+     "invalid extra_hosts address of ok 'nope': not an IP address"),
+])
+def test_dns_config_checked(dns: DnsConfig, message: str) -> None:
+    with pytest.raises(NetConfigError) as e:
+        names.check_dns(dns)
+    assert str(e.value) == message
+
+
+@settings(max_examples=80)
+@given(st.text(max_size=30))
+def test_accepted_names_cannot_break_a_hosts_line(name: str) -> None:
+    try:
+        names.check_hostname("alias", name)
+    except NetConfigError:
+        return
+    text = names.render_hosts(DnsConfig(), [names.Peer("n", "10.0.0.2", None, (name,))],
+                              [names.Peer("n", "10.0.0.2", None, (name,))])
+    assert text.splitlines()[-1] == f"10.0.0.2\t{name}"
