@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pystack.orchestrator.config.interpolate import Interpolator
 from pystack.orchestrator.config.marks import Mark, problem
-from pystack.orchestrator.config.merge import enforce_unicity, merge_mappings
+from pystack.orchestrator.config.merge import merge_mappings
+from pystack.orchestrator.config.unicity import enforce_unicity
 from pystack.orchestrator.config.yamlread import MDict, YamlProblems, read_documents
 
 STDIN = "-"

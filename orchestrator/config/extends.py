@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pystack.orchestrator.config.marks import Mark, TreePath, problem
-from pystack.orchestrator.config.merge import enforce_unicity, merge_values
+from pystack.orchestrator.config.merge import merge_values
 from pystack.orchestrator.config.paths import rebase_service
+from pystack.orchestrator.config.unicity import enforce_unicity
 from pystack.orchestrator.config.yamlread import MDict
 
 if TYPE_CHECKING:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from pystack.orchestrator.config.envfile import EnvFileError, read_env_files
 from pystack.orchestrator.config.marks import Mark, TreePath, problem
-from pystack.orchestrator.config.merge import enforce_unicity, merge_mappings, strip_resets
+from pystack.orchestrator.config.merge import merge_mappings, strip_resets
 from pystack.orchestrator.config.paths import rebase_project
+from pystack.orchestrator.config.unicity import enforce_unicity
 from pystack.orchestrator.config.yamlread import MDict, MList
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ from pystack.orchestrator.config.context import Context
 from pystack.orchestrator.config.envfile import EnvFileError, read_env_files
 from pystack.orchestrator.config.interpolate import Lookup, TemplateError, substitute
 from pystack.orchestrator.config.marks import Marks
-from pystack.orchestrator.config.merge import enforce_unicity, merge_mappings
+from pystack.orchestrator.config.merge import merge_mappings
+from pystack.orchestrator.config.unicity import enforce_unicity
 from pystack.orchestrator.config.yamlread import MDict, MList
 from pystack.orchestrator.errors import ConfigError
 

@@ -7,12 +7,12 @@ replaced, a null override keeps the base; `command`, `entrypoint`, `healthcheck.
 `environment`, `labels`, `build.args`, `sysctls`, ... merge as `KEY=VALUE` sequences; `build`
 and `depends_on`/`networks` short forms are expanded before merging; `logging` merges only for
 the same driver; afterwards ports/volumes/secrets/configs/... are unique by their keys (a later
-entry replaces an earlier one in place). `!reset` drops the key, `!override` replaces it whole.
+entry replaces an earlier one in place, see unicity.py). `!reset` drops the key, `!override`
+replaces it whole.
 """
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +57,8 @@ def to_sequence(value: Any) -> MList:
     elif isinstance(value, list):
         for v in value:
             out.add(v, None)
+    elif value is not None:  # a string_or_list field given as one string
+        out.add(value, None)
     return out
 
 
@@ -256,137 +258,3 @@ def strip_resets(node: Any) -> None:
         node.tags.clear()
         for v in node:
             strip_resets(v)
-
-
-# --- unicity --------------------------------------------------------------------------------
-
-
-def _kv(item: Any) -> str:
-    return item.split("=", 1)[0] if isinstance(item, str) else repr(item)
-
-
-def _volume(item: Any) -> str:
-    if isinstance(item, dict):
-        return str(item.get("target", ""))
-    if isinstance(item, str):
-        parts = item.split(":")
-        return parts[1] if len(parts) > 1 else parts[0]
-    return repr(item)
-
-
-def _mount(default: str) -> Callable[[Any], str]:
-    def index(item: Any) -> str:
-        if isinstance(item, str):
-            return posixpath.join(default, item) if default else item
-        if isinstance(item, dict):
-            if "target" in item:
-                return str(item["target"])
-            src = str(item.get("source", ""))
-            return posixpath.join(default, src) if default else src
-        return repr(item)
-    return index
-
-
-def _port(item: Any) -> str:
-    if isinstance(item, dict):
-        return (f"{item.get('host_ip', '0.0.0.0')}:{item.get('published', item.get('target'))}:"
-                f"{item.get('target')}/{item.get('protocol', 'tcp')}")
-    return str(item)
-
-
-def _env_file(item: Any) -> str:
-    if isinstance(item, dict):
-        return str(item.get("path", ""))
-    return str(item)
-
-
-_UNIQUE: list[tuple[tuple[str, ...], Callable[[Any], str]]] = [
-    (("networks", "*", "labels"), _kv), (("networks", "*", "ipam", "options"), _kv),
-    (("services", "*", "annotations"), _kv), (("services", "*", "build", "args"), _kv),
-    (("services", "*", "build", "additional_contexts"), _kv),
-    (("services", "*", "build", "platforms"), _kv), (("services", "*", "build", "tags"), _kv),
-    (("services", "*", "build", "labels"), _kv), (("services", "*", "cap_add"), _kv),
-    (("services", "*", "cap_drop"), _kv), (("services", "*", "devices"), _volume),
-    (("services", "*", "configs"), _mount("")), (("services", "*", "deploy", "labels"), _kv),
-    (("services", "*", "dns"), _kv), (("services", "*", "dns_opt"), _kv),
-    (("services", "*", "dns_search"), _kv), (("services", "*", "environment"), _kv),
-    (("services", "*", "env_file"), _env_file), (("services", "*", "expose"), str),
-    (("services", "*", "labels"), _kv), (("services", "*", "links"), _kv),
-    (("services", "*", "networks", "*", "aliases"), _kv),
-    (("services", "*", "networks", "*", "link_local_ips"), _kv),
-    (("services", "*", "ports"), _port), (("services", "*", "profiles"), _kv),
-    (("services", "*", "secrets"), _mount("/run/secrets")),
-    (("services", "*", "sysctls"), _kv), (("services", "*", "tmpfs"), _kv),
-    (("services", "*", "volumes"), _volume),
-]
-
-
-
-
-def _unique_list(node: MList, indexer: Callable[[Any], str]) -> MList:
-    out = MList()
-    seen: dict[str, int] = {}
-    for i, item in enumerate(node):
-        mark = node.vmarks[i] if i < len(node.vmarks) else None
-        k = indexer(item)
-        if k in seen:
-            out[seen[k]] = item
-            out.vmarks[seen[k]] = mark
-            continue
-        seen[k] = len(out)
-        out.add(item, mark)
-    return out
-
-
-_SERVICE_UNIQUE = {p[2]: f for p, f in _UNIQUE if p[0] == "services" and len(p) == 3}
-_SERVICE_NESTED: dict[str, dict[str, Callable[[Any], str]]] = {}
-for _p, _f in _UNIQUE:
-    if _p[0] == "services" and len(_p) == 4:
-        _SERVICE_NESTED.setdefault(_p[2], {})[_p[3]] = _f
-
-
-def _unique_keys(node: MDict, indexers: dict[str, Callable[[Any], str]]) -> None:
-    for key in indexers.keys() & node.keys():
-        value = node[key]
-        if isinstance(value, MList):
-            node[key] = _unique_list(value, indexers[key])
-
-
-def _unique_service(svc: MDict) -> None:
-    _unique_keys(svc, _SERVICE_UNIQUE)
-    for sub, indexers in _SERVICE_NESTED.items():
-        inner = svc.get(sub)
-        if isinstance(inner, MDict):
-            _unique_keys(inner, indexers)
-    nets = svc.get("networks")
-    if isinstance(nets, MDict):
-        for net in nets.values():
-            if isinstance(net, MDict):
-                _unique_keys(net, {"aliases": _kv, "link_local_ips": _kv})
-
-
-def _unique_project(tree: MDict) -> None:
-    services = tree.get("services")
-    if isinstance(services, MDict):
-        for svc in services.values():
-            if isinstance(svc, MDict):
-                _unique_service(svc)
-    networks = tree.get("networks")
-    if isinstance(networks, MDict):
-        for net in networks.values():
-            if isinstance(net, MDict):
-                _unique_keys(net, {"labels": _kv})
-                ipam = net.get("ipam")
-                if isinstance(ipam, MDict):
-                    _unique_keys(ipam, {"options": _kv})
-
-
-def enforce_unicity(node: Any, path: TreePath = ()) -> Any:
-    """Make keyed sequences unique (ports, volumes, environment, ...); a later entry replaces
-    an earlier one in place.  `path` is where `node` sits: the project root or a service."""
-    if isinstance(node, MDict):
-        if not path:
-            _unique_project(node)
-        elif len(path) == 2 and path[0] == "services":
-            _unique_service(node)
-    return node

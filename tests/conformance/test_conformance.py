@@ -19,11 +19,7 @@ from tests.conformance.run_pystack import run_pystack
 
 CASES = cases()
 
-KNOWN: dict[str, str] = {
-    "merge": "a string `dns:` in an override file replaces the base list instead of being "
-             "appended to it (loader merge.py: string_or_list values are not listed before "
-             "merging)",
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

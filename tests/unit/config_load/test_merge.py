@@ -156,3 +156,33 @@ def test_sequences_in_one_file_are_made_unique(proj: Path) -> None:
     a = load_ok("a.yaml").data["services"]["a"]
     assert a["environment"] == ["A=3", "B=2"]
     assert a["ports"] == ["80:80"]
+
+
+def test_short_and_long_forms_index_alike(proj: Path) -> None:
+    write(proj, {
+        "a.yaml": """\
+            services:
+              w:
+                image: x
+                ports: ["8080:80", "127.0.0.1:53:53/udp", "9000"]
+                dns: [1.1.1.1]
+                configs: [c]
+                secrets: [s]
+            """,
+        "b.yaml": """\
+            services:
+              w:
+                ports: [{target: 80, published: "8080"}, {target: 53, published: "53",
+                         host_ip: 127.0.0.1, protocol: udp}, {target: 9000}]
+                dns: 8.8.8.8
+                configs: [{source: c}]
+                secrets: [{source: s, target: /run/secrets/s}]
+            """})
+    w = load_ok("a.yaml", "b.yaml").data["services"]["w"]
+    assert w["ports"] == [{"target": 80, "published": "8080"},
+                          {"target": 53, "published": "53", "host_ip": "127.0.0.1",
+                           "protocol": "udp"},
+                          {"target": 9000}]
+    assert w["dns"] == ["1.1.1.1", "8.8.8.8"]
+    assert w["configs"] == [{"source": "c"}]
+    assert w["secrets"] == [{"source": "s", "target": "/run/secrets/s"}]
