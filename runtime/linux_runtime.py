@@ -521,7 +521,9 @@ def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[byt
             theirs.append(os.dup(fd))
         for f in (stdout, stderr):
             fd = _real_fd(f)
-            if fd is None:
+            if f is None or xs.detach:
+                theirs.append(os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC))
+            elif fd is None:
                 r, w = os.pipe()
                 pumps.append(threading.Thread(target=pump_out, args=(r, f), daemon=True))
                 theirs.append(w)

@@ -134,7 +134,34 @@ def _user_mount(root: str, m: Mount) -> None:
         raise ContainerRuntimeError(f"invalid mount config: bind source path does not exist: "
                                     f"{m.source}") from e
     target = secure_join(root, m.target, make="dir" if is_dir else "file")
+    if m.type == "volume" and not m.nocopy and is_dir and not os.listdir(m.source):
+        copy_up(target, m.source)           # an empty volume is filled from the image
     _bind(m.source, target, m.read_only, m.propagation)
+
+
+def copy_up(src: str, dst: str) -> None:
+    """Copy the tree `src` into the existing dir `dst`, keeping modes, owners and symlinks
+    (never following one)."""
+    st = os.lstat(src)
+    os.chown(dst, st.st_uid, st.st_gid)
+    os.chmod(dst, stat.S_IMODE(st.st_mode))
+    for name in os.listdir(src):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        st = os.lstat(s)
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(s), d)
+        elif stat.S_ISDIR(st.st_mode):
+            os.mkdir(d)
+            copy_up(s, d)
+            continue
+        elif stat.S_ISREG(st.st_mode):
+            with open(s, "rb") as fi, open(d, "xb") as fo:
+                while chunk := fi.read(1 << 20):
+                    fo.write(chunk)
+            os.chmod(d, stat.S_IMODE(st.st_mode))
+        else:
+            continue                        # no device nodes, fifos or sockets
+        os.lchown(d, st.st_uid, st.st_gid)
 
 
 def prepare(spec: ContainerSpec, paths: Paths) -> str:

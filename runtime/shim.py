@@ -288,6 +288,11 @@ class Shim:
                 for fd in set(fds):
                     os.close(fd)
 
+            if xs.detach:
+                self.children[child] = lambda code: None
+                self.reply(conn, {"exit_code": 0})
+                return
+
             def done(code: int, c: socket.socket = conn) -> None:
                 self.reply(c, {"exit_code": code})
 

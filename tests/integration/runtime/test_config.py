@@ -94,3 +94,17 @@ def test_join_a_pinned_netns_and_host_network(rt: LinuxRuntime, make: Make) -> N
     st = rt.start(host.id)
     assert os.readlink(f"/proc/{st.pid}/ns/net") == os.readlink("/proc/self/ns/net")
     assert os.readlink(f"/proc/{st.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+
+
+def test_empty_volume_is_filled_from_the_image(rt: LinuxRuntime, make: Make,
+                                               tmp_path: Path) -> None:
+    vol, nocopy = tmp_path / "vol", tmp_path / "nocopy"
+    vol.mkdir()
+    nocopy.mkdir()
+    spec = make("sh", "-c", "head -1 /etc/passwd; ls /www | wc -l",
+                mounts=(Mount(type="volume", source=str(vol), target="/etc"),
+                        Mount(type="volume", source=str(nocopy), target="/www", nocopy=True)))
+    _, out = run(rt, spec)
+    assert out == "root:x:0:0:root:/root:/bin/sh\n0\n"
+    assert (vol / "passwd").read_text().startswith("root:") and (vol / "hostname").exists()
+    assert list(nocopy.iterdir()) == []

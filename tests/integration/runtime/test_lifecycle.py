@@ -166,3 +166,36 @@ def test_follow_logs(rt: LinuxRuntime, make: Make) -> None:
     rt.start(spec.id)
     got = [e.line for e in rt.logs(spec.id, follow=True)]
     assert got == ["1\n", "2\n", "3\n"]
+
+
+def test_killing_the_cli_never_kills_the_container(rt: LinuxRuntime, make: Make) -> None:
+    import subprocess
+    import sys
+
+    spec = make("sleep", "100")
+    cli = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pystack.runtime.linux_runtime import LinuxRuntime;"
+         "LinuxRuntime().start(sys.argv[1]); print('up', flush=True); time.sleep(60)", spec.id],
+        stdout=subprocess.PIPE, start_new_session=True)
+    assert cli.stdout is not None and cli.stdout.readline() == b"up\n"
+    os.killpg(cli.pid, signal.SIGKILL)          # the CLI and its whole process group
+    cli.wait()
+    time.sleep(0.2)
+    st = rt.state(spec.id)
+    assert st.status == "running" and Path(f"/proc/{st.pid}").exists()
+    assert rt.stop(spec.id, timeout=0).status == "exited"
+
+
+def test_exec_detach(rt: LinuxRuntime, make: Make) -> None:
+    from pystack.runtime.spec import ExecSpec
+
+    spec = make("sleep", "100")
+    rt.start(spec.id)
+    t = time.monotonic()
+    assert rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "sleep 1; touch /tmp/done"),
+                                     detach=True)) == 0
+    assert time.monotonic() - t < 0.9
+    time.sleep(1.3)
+    import io
+    assert rt.exec(spec.id, ExecSpec(argv=("ls", "/tmp/done")), stdout=io.BytesIO()) == 0
