@@ -233,6 +233,10 @@ class RegistryClient:
             raise ImageError(f"cannot get a token from {params['realm']}: {e}") from e
         finally:
             conn.close()
+        if resp.status in (401, 403) and basic is None:
+            raise ImageError(f"registry {self.registry} requires authentication",
+                             hint="put credentials for it in ~/.docker/config.json "
+                                  "(or $DOCKER_CONFIG/config.json)")
         if resp.status in (401, 403):
             raise ImageError(f"authentication to registry {self.registry} failed: the token "
                              "server refused the credentials",

@@ -108,3 +108,23 @@ def test_auth_registry(store: ImageStore, auth_registry: Registry, bb_image: ima
     info = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", "tester:s3cret",
                              f"docker://{ref}"))
     assert info["Digest"] == digest
+
+
+def test_token_auth_registry(store: ImageStore, token_registry: Registry,
+                             bb_image: images.Built, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    (img,) = store.load(images.docker_save(bb_image, tmp_path / "s.tar", ["bb:1"]))
+    ref = token_registry.ref("tokens/bb:1")
+    store.tag("bb:1", ref)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
+    with pytest.raises(ImageError, match="requires authentication"):
+        store.push(ref)
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(
+        tmp_path / "bad", token_registry.host, "tester", "wrong")))
+    with pytest.raises(ImageError, match="token server refused the credentials"):
+        store.push(ref)
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(
+        tmp_path / "ok", token_registry.host, "tester", "s3cret")))
+    digest = store.push(ref)
+    pulled = ImageStore(tmp_path / "other").pull(ref)
+    assert pulled.id == img.id and pulled.digest == digest
