@@ -4,10 +4,10 @@
     ...                                       # in the container's PID 1, last before execve:
     install(prog)                             # needs NO_NEW_PRIVS or CAP_SYS_ADMIN
 
-The program checks the architecture (anything but x86_64, and the x32 ABI, kills the process:
-the filter only knows x86_64 numbers), then finds the syscall with a binary search over the
-numbers that have rules, runs that syscall's rules in order (64-bit argument tests built from
-two 32-bit loads) and returns the first matching action, else the profile's default.
+The program checks the architecture (x86_64, or i386 for 32-bit binaries and int 0x80; other
+arches and the x32 ABI kill the process), then finds the syscall with a binary search over the
+numbers that have rules on that arch, runs that syscall's rules in order (64-bit argument tests
+built from two 32-bit loads) and returns the first matching action, else the profile's default.
 """
 
 from __future__ import annotations
@@ -21,11 +21,15 @@ from dataclasses import dataclass
 from pystack.runtime.errors import SecurityConfigError
 from pystack.runtime.security import caps as capsmod
 from pystack.runtime.security.seccomp_model import Arg, Profile, Rule, load_profile
-from pystack.runtime.security.syscalls_x86_64 import X86_64
+from pystack.runtime.security.syscalls_x86_64 import I386, X86_64
 
 __all__ = ["build_filter", "compile_profile", "install", "load_profile", "mode"]
 
 AUDIT_ARCH_X86_64 = 0xC000003E
+AUDIT_ARCH_I386 = 0x40000003
+# how Docker profiles (Go arch names) and libseccomp spell each arch in includes/excludes
+ARCH_X86_64 = ("amd64", "x86_64", "SCMP_ARCH_X86_64")
+ARCH_I386 = ("386", "x86", "i386", "SCMP_ARCH_X86")
 X32_SYSCALL_BIT = 0x40000000
 RET = {"SCMP_ACT_KILL_PROCESS": 0x80000000, "SCMP_ACT_KILL": 0x00000000,
        "SCMP_ACT_KILL_THREAD": 0x00000000, "SCMP_ACT_TRAP": 0x00030000,
@@ -79,15 +83,15 @@ class _Asm:
         return bytes(out)
 
 
-def _applies(rule: Rule, have: set[str], kernel: tuple[int, int]) -> bool:
+def _applies(rule: Rule, have: set[str], kernel: tuple[int, int],
+             arch_names: tuple[str, ...]) -> bool:
     if any(c not in have for c in rule.includes_caps):
         return False
     if any(c in have for c in rule.excludes_caps):
         return False
-    if rule.includes_arches and not any(a in ("amd64", "x86_64", "SCMP_ARCH_X86_64")
-                                        for a in rule.includes_arches):
+    if rule.includes_arches and not any(a in arch_names for a in rule.includes_arches):
         return False
-    if any(a in ("amd64", "x86_64", "SCMP_ARCH_X86_64") for a in rule.excludes_arches):
+    if any(a in arch_names for a in rule.excludes_arches):
         return False
     return rule.min_kernel is None or kernel >= rule.min_kernel
 
@@ -135,42 +139,38 @@ def _arg_test(a: _Asm, arg: Arg, fail: _Label) -> None:
     a.mark(ok)
 
 
-def compile_profile(profile: Profile, caps: frozenset[int]) -> bytes:
-    """The BPF program (struct sock_filter[] bytes) for `profile` as seen by a container
-    holding `caps` (includes/excludes by capability are resolved here)."""
-    have = set(capsmod.names(caps))
+def _per_call(profile: Profile, have: set[str], table: dict[str, int],
+              arch_names: tuple[str, ...]) -> dict[int, list[tuple[tuple[Arg, ...], int]]]:
+    """syscall number -> its applicable rules in order, as (argument tests, return value)."""
     kernel = _kernel()
     per_call: dict[int, list[tuple[tuple[Arg, ...], int]]] = {}
     for rule in profile.rules:
-        if not _applies(rule, have, kernel):
+        if not _applies(rule, have, kernel, arch_names):
             continue
         ret = _ret(rule.action, rule.errno_ret, profile.default_errno)
         for name in rule.names:
-            nr = X86_64.get(name)
-            if nr is not None:          # unknown to x86_64 (i386-only, other arches): skip
+            nr = table.get(name)
+            if nr is not None:          # unknown on this arch (other arches' calls): skip
                 per_call.setdefault(nr, []).append((rule.args, ret))
-    default = _ret(profile.default_action, None, profile.default_errno)
+    return per_call
 
+
+def compile_profile(profile: Profile, caps: frozenset[int]) -> bytes:
+    """The BPF program (struct sock_filter[] bytes) for `profile` as seen by a container
+    holding `caps` (includes/excludes by capability are resolved here).  x86_64 and i386
+    (int 0x80, 32-bit binaries) each get their own dispatch; anything else is killed."""
+    have = set(capsmod.names(caps))
+    default = _ret(profile.default_action, None, profile.default_errno)
     a = _Asm()
     dflt = _Label()
+    rets: dict[int, _Label] = {}        # a shared `ret` per unconditional action
+    arches = ((AUDIT_ARCH_X86_64, X86_64, ARCH_X86_64), (AUDIT_ARCH_I386, I386, ARCH_I386))
+    entry = [_Label() for _ in arches]
     a.emit(LD_ABS, OFF_ARCH)
-    a.emit(JEQ, AUDIT_ARCH_X86_64, 1, 0)
+    for (audit, _, _), lab in zip(arches, entry, strict=True):
+        a.emit(JEQ, audit, 0, 1)
+        a.emit(JA, lab)
     a.emit(RET_K, RET["SCMP_ACT_KILL_PROCESS"])
-    a.emit(LD_ABS, OFF_NR)
-    a.emit(JGE, X32_SYSCALL_BIT, 0, 1)
-    a.emit(RET_K, RET["SCMP_ACT_KILL_PROCESS"])
-
-    # Targets: a shared `ret` per unconditional action, a block per conditional syscall.
-    rets: dict[int, _Label] = {}
-    blocks: dict[int, _Label] = {}
-    targets: list[tuple[int, _Label]] = []
-    for nr in sorted(per_call):
-        rules = per_call[nr]
-        if not rules[0][0]:                       # first rule unconditional: it decides
-            lab = rets.setdefault(rules[0][1], _Label())
-        else:
-            lab = blocks.setdefault(nr, _Label())
-        targets.append((nr, lab))
 
     def tree(items: list[tuple[int, _Label]]) -> None:
         if len(items) <= 4:
@@ -187,19 +187,35 @@ def compile_profile(profile: Profile, caps: frozenset[int]) -> bytes:
         a.mark(right)
         tree(items[mid:])
 
-    tree(targets)
-    for nr, lab in blocks.items():
+    for (audit, table, names), lab in zip(arches, entry, strict=True):
+        per_call = _per_call(profile, have, table, names)
         a.mark(lab)
-        for args, ret in per_call[nr]:
-            nxt = _Label()
-            for arg in args:
-                _arg_test(a, arg, nxt)
-            a.emit(RET_K, ret)
-            a.mark(nxt)
-            if not args:
-                break                             # later rules are unreachable
-        else:
-            a.emit(JA, dflt)
+        a.emit(LD_ABS, OFF_NR)
+        if audit == AUDIT_ARCH_X86_64:      # the x32 ABI shares the arch: not supported
+            a.emit(JGE, X32_SYSCALL_BIT, 0, 1)
+            a.emit(RET_K, RET["SCMP_ACT_KILL_PROCESS"])
+        blocks: dict[int, _Label] = {}
+        targets: list[tuple[int, _Label]] = []
+        for nr in sorted(per_call):
+            rules = per_call[nr]
+            if not rules[0][0]:                   # first rule unconditional: it decides
+                target = rets.setdefault(rules[0][1], _Label())
+            else:
+                target = blocks.setdefault(nr, _Label())
+            targets.append((nr, target))
+        tree(targets)
+        for nr, block in blocks.items():
+            a.mark(block)
+            for args, ret in per_call[nr]:
+                nxt = _Label()
+                for arg in args:
+                    _arg_test(a, arg, nxt)
+                a.emit(RET_K, ret)
+                a.mark(nxt)
+                if not args:
+                    break                         # later rules are unreachable
+            else:
+                a.emit(JA, dflt)
     for ret, lab in rets.items():
         a.mark(lab)
         a.emit(RET_K, ret)

@@ -51,6 +51,15 @@ statmount statx symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill
 timer_create timer_delete timer_getoverrun timer_gettime timer_settime timerfd_create
 timerfd_gettime timerfd_settime times tkill truncate umask uname unlink unlinkat uretprobe utime
 utimensat utimes vfork vmsplice wait4 waitid write writev
+_llseek _newselect chown32 clock_getres_time64 clock_gettime64 clock_nanosleep_time64
+fadvise64_64 fchown32 fcntl64 fstat64 fstatat64 fstatfs64 ftruncate64 futex_time64 getegid32
+geteuid32 getgid32 getgroups32 getresgid32 getresuid32 getuid32 io_pgetevents_time64 ipc
+lchown32 lstat64 mmap2 mq_timedreceive_time64 mq_timedsend_time64 ppoll_time64 pselect6_time64
+recv recvmmsg_time64 rt_sigtimedwait_time64 sched_rr_get_interval_time64 semtimedop_time64
+send sendfile64 setfsgid32 setfsuid32 setgid32 setgroups32 setregid32 setresgid32 setresuid32
+setreuid32 setuid32 sigprocmask sigreturn socketcall stat64 statfs64 timer_gettime64
+timer_settime64 timerfd_gettime64 timerfd_settime64 truncate64 ugetrlimit utimensat_time64
+waitpid
 """
 ALLOWED: tuple[str, ...] = tuple(_ALLOWED_TEXT.split())
 
@@ -60,7 +69,7 @@ BY_CAP: dict[str, tuple[str, ...]] = {
         "bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick",
         "lookup_dcookie", "mount", "mount_setattr", "move_mount", "open_tree", "perf_event_open",
         "pivot_root", "quotactl", "quotactl_fd", "setdomainname", "sethostname", "setns",
-        "syslog", "umount2", "unshare", "name_to_handle_at"),
+        "syslog", "umount", "umount2", "unshare", "name_to_handle_at"),
     "CAP_DAC_READ_SEARCH": ("open_by_handle_at", "name_to_handle_at"),
     "CAP_SYS_BOOT": ("reboot",),
     "CAP_SYS_CHROOT": ("chroot",),
@@ -69,7 +78,8 @@ BY_CAP: dict[str, tuple[str, ...]] = {
     "CAP_SYS_PTRACE": ("kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv",
                        "process_vm_writev", "ptrace"),
     "CAP_SYS_RAWIO": ("iopl", "ioperm"),
-    "CAP_SYS_TIME": ("settimeofday", "clock_settime", "adjtimex", "clock_adjtime"),
+    "CAP_SYS_TIME": ("settimeofday", "stime", "clock_settime", "clock_settime64", "adjtimex",
+                     "clock_adjtime", "clock_adjtime64"),
     "CAP_SYS_TTY_CONFIG": ("vhangup",),
     "CAP_SYS_NICE": ("get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node"),
     "CAP_SYSLOG": ("syslog",),

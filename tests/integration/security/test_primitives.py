@@ -219,3 +219,33 @@ def test_docker_json_profile(tmp_path: Path) -> None:
         seccomp.install(prog)
         return syscall("getppid"), syscall("kill", os.getpid(), 0), syscall("getpid")
     assert in_child(child) == [errno.EACCES, errno.EPERM, 0]
+
+
+def int80(nr: int, a1: int = 0, a2: int = 0, a3: int = 0) -> int:
+    """A 32-bit compat syscall (int 0x80) from this 64-bit process: -errno or the result."""
+    import mmap
+
+    code = (b"\x53" + b"\xb8" + nr.to_bytes(4, "little") + b"\xbb" + a1.to_bytes(4, "little")
+            + b"\xb9" + a2.to_bytes(4, "little") + b"\xba" + a3.to_bytes(4, "little")
+            + b"\xcd\x80\x5b\xc3")     # push rbx; mov eax/ebx/ecx/edx; int 0x80; pop rbx; ret
+    buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    buf.write(code)
+    fn = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(buf)))
+    return int(fn())
+
+
+def test_i386_syscalls_are_filtered_with_their_own_numbers() -> None:
+    from pystack.runtime.security.syscalls_x86_64 import I386
+
+    if in_child(lambda: int80(I386["getpid"])) < 0:
+        pytest.skip("this kernel has no ia32 emulation")
+    prog = seccomp.build_filter(caps.DEFAULT, None)
+    assert prog is not None
+
+    def child() -> Any:
+        caps.set_no_new_privs()
+        seccomp.install(prog)
+        return [int80(I386["getpid"]) == os.getpid(), int80(I386["mount"]),
+                int80(I386["unshare"], 0x20000), int80(I386["clone3"]),
+                int80(I386["keyctl"])]
+    assert in_child(child) == [True, -errno.EPERM, -errno.EPERM, -errno.ENOSYS, -errno.EPERM]

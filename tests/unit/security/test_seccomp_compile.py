@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pystack.runtime.security import caps, seccomp
 from pystack.runtime.security.seccomp_model import Arg, Profile, Rule
-from pystack.runtime.security.syscalls_x86_64 import X86_64
+from pystack.runtime.security.syscalls_x86_64 import I386, X86_64
 
 ALLOW, KILL_PROCESS = 0x7FFF0000, 0x80000000
 
@@ -94,8 +94,25 @@ def test_clone_flags_clone3_personality_socket(default_prog: bytes) -> None:
 
 
 def test_foreign_arch_and_x32_are_killed(default_prog: bytes) -> None:
-    assert run(default_prog, 20, arch=0x40000003) == KILL_PROCESS      # i386
+    assert run(default_prog, 64, arch=0xC00000B7) == KILL_PROCESS      # aarch64 write
     assert run(default_prog, 0x40000000 | 1) == KILL_PROCESS           # x32 write
+
+
+def test_i386_has_its_own_numbers(default_prog: bytes) -> None:
+    i386 = 0x40000003
+    for name in ("read", "write", "mmap2", "socketcall", "fstat64", "_llseek", "set_thread_area",
+                 "getuid32", "exit_group"):
+        assert run(default_prog, I386[name], arch=i386) == ALLOW, name
+    for name in ("mount", "umount", "unshare", "keyctl", "ptrace", "vm86", "vm86old", "stime",
+                 "bpf", "reboot"):
+        assert run(default_prog, I386[name], arch=i386) == errno_ret(1), name
+    assert run(default_prog, I386["clone3"], arch=i386) == errno_ret(38)
+    assert run(default_prog, I386["clone"], (0x10000011,), arch=i386) == errno_ret(1)
+    assert run(default_prog, I386["clone"], (0x01200011,), arch=i386) == ALLOW
+    assert run(default_prog, I386["personality"], (0xFFFFFFFF,), arch=i386) == ALLOW
+    assert run(default_prog, I386["socket"], (40, 1, 0), arch=i386) == errno_ret(1)
+    # 20 is getpid on i386 and writev on x86_64: the arch picks the table
+    assert I386["getpid"] == 20 and run(default_prog, 20, arch=i386) == ALLOW
 
 
 def test_capabilities_relax_groups() -> None:
