@@ -64,6 +64,7 @@ class Stdio:
     stdout: int
     stderr: int
     tty: bool = False
+    console: int = -1       # tty: a unix socket; stage-2 sends back the pty master it made
 
 
 class _StageError(Exception):
@@ -175,6 +176,35 @@ def _join(path: str, nstype: int) -> None:
         os.close(fd)
 
 
+def _close_all_but(keep: list[int]) -> None:
+    lo = 3
+    for fd in sorted(keep):
+        os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, 65536)
+
+
+def _console(sock_fd: int) -> None:
+    """Make the container's terminal in ITS devpts (so ttyname works), stdio on the slave,
+    /dev/console bound to it, and send the master to the shim."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))                    # TIOCSPTLCK
+    n = struct.unpack("I", fcntl.ioctl(master, 0x80045430, b"\0" * 4))[0]    # TIOCGPTN
+    slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY)
+    os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    L.mount(f"/dev/pts/{n}", "/dev/console", None, L.MS_BIND)
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        socket.send_fds(sock, [b"m"], [master])
+    finally:
+        sock.close()
+        os.close(master)
+    for i in range(3):
+        os.dup2(slave, i)
+    os.close(slave)
+    fcntl.ioctl(0, 0x540E, 0)                                                # TIOCSCTTY
+
+
 def _reset_signals() -> None:
     signal.set_wakeup_fd(-1)
     for sig in signal.valid_signals():
@@ -190,7 +220,7 @@ def _reset_signals() -> None:
 def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
             rlimits: list[tuple[int, int, int]], sec: Security, err_w: int) -> None:
     os.setsid()
-    if stdio.tty:
+    if stdio.tty and stdio.console < 0:
         fcntl.ioctl(stdio.stdin, 0x540E, 0)     # TIOCSCTTY
     for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
         if fd != i:
@@ -198,8 +228,8 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
     _reset_signals()
     # No host fd may survive into the container (CVE-2024-21626): close them all now, before
     # any path (the working dir above all) is resolved inside the new root.
-    os.closerange(3, err_w)
-    os.closerange(err_w + 1, 65536)
+    keep = sorted({err_w, stdio.console} - {-1})
+    _close_all_but(keep)
     if spec.network_mode != "host":
         _lo_up()
     root = rootfs.prepare(spec, paths)
@@ -215,6 +245,8 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
         finally:
             os.close(fd)
     rootfs.finalize(spec)
+    if stdio.console >= 0:
+        _console(stdio.console)
     for res, soft, hard in rlimits:
         resource.setrlimit(res, (soft, hard))
     if spec.resources.oom_score_adj is not None:
@@ -239,8 +271,7 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
     sec.apply(proc.user)
     if not os.getcwd().startswith("/"):
         raise _StageError(EXIT_SETUP, "the working directory is outside the container")
-    os.closerange(3, err_w)
-    os.closerange(err_w + 1, 65536)
+    _close_all_but([err_w])
     sec.install_seccomp()
     try:
         os.execve(exe, proc.argv, dict(e.split("=", 1) for e in proc.env if "=" in e))

@@ -83,12 +83,12 @@ class Shim:
         if self.proc is None:
             layers = [self.paths.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
             self.proc = process.build(spec, layers)
+        console: socket.socket | None = None
         if spec.tty:
-            import pty
-
-            master, slave = pty.openpty()
-            stdio = launch.Stdio(slave, slave, slave, tty=True)
-            outs = {master: "stdout"}
+            console, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+            stdio = launch.Stdio(null, null, null, tty=True, console=theirs.detach())
+            outs: dict[int, str] = {}
         else:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
@@ -98,8 +98,20 @@ class Shim:
         try:
             pid, err_pipe = launch.start(spec, self.paths, self.proc, stdio, self.cg.add_pid)
         finally:
-            for fd in {stdio.stdin, stdio.stdout, stdio.stderr}:
+            for fd in {stdio.stdin, stdio.stdout, stdio.stderr, stdio.console} - {-1}:
                 os.close(fd)
+        if console is not None:
+            # The pty is made inside the container; its master comes back over the socket
+            # (EOF instead when stage-2 failed first: the error pipe says why).
+            try:
+                console.settimeout(30)
+                _, fds, _, _ = socket.recv_fds(console, 16, 1)
+            except OSError:
+                fds = []
+            finally:
+                console.close()
+            if fds:
+                outs[fds[0]] = "stdout"
         failure = launch.read_error(err_pipe)
         for fd, name in outs.items():
             os.set_blocking(fd, False)

@@ -56,8 +56,8 @@ def test_exec_tty(rt: LinuxRuntime, make: Make) -> None:
 
 
 def test_tty_container(rt: LinuxRuntime, make: Make) -> None:
-    _, out = run(rt, make("sh", "-c", "[ -t 0 ] && [ -t 2 ] && echo tty; echo done", tty=True))
-    assert out == "tty\r\ndone\r\n"
+    _, out = run(rt, make("sh", "-c", "tty; [ -t 2 ] && echo tty; ls /dev/console", tty=True))
+    assert out == "/dev/pts/0\r\ntty\r\n/dev/console\r\n"
 
 
 def _wait_health(rt: LinuxRuntime, cid: str, want: str, timeout: float = 10) -> None:
