@@ -70,8 +70,13 @@ class Links:
     # host inspection ----------------------------------------------------------------------
 
     def index(self, name: str) -> int | None:
-        found = self.ipr.link_lookup(ifname=name)
-        return int(found[0]) if found else None
+        """A host link's index (sysfs: pyroute2's link_lookup dumps every link)."""
+        if "/" in name or name in (".", ".."):
+            return None
+        try:
+            return int(Path(f"/sys/class/net/{name}/ifindex").read_text())
+        except (OSError, ValueError):
+            return None
 
     def names(self, prefix: str) -> list[str]:
         return sorted(n for n in os.listdir("/sys/class/net") if n.startswith(prefix))
@@ -224,18 +229,6 @@ class Links:
                     ns.route("replace", dst="0.0.0.0/0", gateway=gateway)
                     if gateway6 and address6:
                         ns.route("replace", dst="::/0", gateway=gateway6, family=10)
-        finally:
-            ns.close()
-
-    def loopback_up(self, pin: Path) -> None:
-        """Bring `lo` up in a fresh sandbox (a `network_mode: none` container has only it)."""
-        from pyroute2 import IPRoute
-
-        with netns.entered(pin):
-            ns = IPRoute()
-        try:
-            with _netlink(f"lo up in {pin.name}"):
-                ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
         finally:
             ns.close()
 

@@ -107,7 +107,7 @@ class NetworkManager:
                    "gateway6": sub.gateway6, "internal": spec.internal, "external": False,
                    "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts),
                    "mtu": mtu}
-            self.store.write(self.store.network_path(spec.name), rec)
+            self.store.write(self.store.network_path(spec.name), rec, durable=True)
             try:
                 self._create_network(rec)
             except BaseException:
@@ -207,8 +207,7 @@ class NetworkManager:
             self.store.write(path, rec)
             if pin.exists():
                 netns.remove(pin)
-            netns.create(pin)
-            self.links.loopback_up(pin)
+            netns.create(pin)       # with lo up (a `network_mode: none` container has only it)
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns))
             names.write_in_place(Path(rec["hosts"]), names.render_hosts(dns, [], []))
             return sandbox_of(rec)

@@ -1,11 +1,11 @@
 """Network namespaces pinned by a bind mount, created and entered in-process via libc.
 
 `create(pin)` unshares a new netns in the calling thread, bind-mounts
-/proc/thread-self/ns/net onto `pin` and returns the thread to where it was, so no child
-process and no `ip netns` is needed (about 1 ms).  `entered(pin)` switches the calling thread
-into a pinned namespace for the duration of a `with` (netlink sockets opened inside stay bound
-to that namespace afterwards).  `remove(pin)` lazily unmounts and deletes the pin; the kernel
-frees the namespace, and the veth ends in it, when nothing else holds it.
+/proc/thread-self/ns/net onto `pin`, sets `lo` up, and returns the thread to where it was,
+so no child process and no `ip netns` is needed (about 1 ms).  `entered(pin)` switches the
+calling thread into a pinned namespace for the duration of a `with` (netlink sockets opened
+inside stay bound to that namespace afterwards).  `remove(pin)` lazily unmounts and deletes
+the pin; the kernel frees the namespace, and the veth ends in it, when nothing else holds it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
+import socket
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +26,9 @@ from pystack.net.errors import NetError
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
 MNT_DETACH = 0x2
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -61,6 +67,7 @@ def create(pin: Path) -> None:
             _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             src = f"/proc/self/task/{_gettid()}/ns/net".encode()
             _check(_libc.mount(src, bytes(pin), None, MS_BIND, None), f"pin netns at {pin}")
+            _loopback_up()
         finally:
             _setns(orig, "return to the host network namespace")
     except BaseException:
@@ -71,6 +78,18 @@ def create(pin: Path) -> None:
         raise
     finally:
         os.close(orig)
+
+
+def _loopback_up() -> None:
+    """Set `lo` up in the calling thread's netns: two ioctls, no netlink socket."""
+    ifreq = struct.pack("16sH14x", b"lo", 0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifreq))[1]
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS,
+                        struct.pack("16sH14x", b"lo", flags | IFF_UP))
+        except OSError as e:
+            raise NetError(f"set lo up in a new netns: {e.strerror}") from e
 
 
 def _gettid() -> int:

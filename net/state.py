@@ -7,8 +7,9 @@ Layout (the knobs come from the environment, DESIGN.md §3):
   $PYSTACK_RUN/net/files/<id>/{hosts,resolv.conf}   bind-mounted into the container
   $PYSTACK_RUN/net/sysctl.json             host sysctl values pystack changed, to restore
   $PYSTACK_RUN/net/lock                    flock held by every mutating operation
-Records are written atomically (write, fsync, rename) and before the object they describe is
-created, so a crash leaves a record that teardown follows to the object.
+Records are written atomically (write, rename; plus fsync for the durable ones under
+PYSTACK_ROOT — those under PYSTACK_RUN die with the boot anyway) and before the object they
+describe is created, so a crash leaves a record that teardown follows to the object.
 """
 
 from __future__ import annotations
@@ -87,13 +88,14 @@ class Store:
     # generic records ----------------------------------------------------------------------
 
     @staticmethod
-    def write(path: Path, data: dict[str, Any]) -> None:
+    def write(path: Path, data: dict[str, Any], durable: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
 
     @staticmethod
