@@ -1,0 +1,173 @@
+"""End to end on the real kernel: health-gated chains, a failing healthcheck, a failing
+`service_completed_successfully` job, restart policies, Ctrl-C on an attached `up`, and a CLI
+killed with SIGKILL in the middle of `up` followed by a `down` that leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.integration.stack.conftest import Project
+
+pytestmark = pytest.mark.root
+
+SLEEP = "[\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 86400 & wait\"]"
+
+CHAIN = f"""
+services:
+  c1:
+    image: local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 0.3; touch /tmp/ready; sleep 86400 & wait"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 0.2s
+      timeout: 1s
+      retries: 30
+  c2:
+    image: local/busybox:latest
+    command: {SLEEP}
+    depends_on:
+      c1:
+        condition: service_healthy
+  sick:
+    image: local/busybox:latest
+    command: ["sh", "-c", "echo sick-output-line; trap 'exit 0' TERM; sleep 86400 & wait"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 0.2s
+      timeout: 1s
+      retries: 2
+  needs_sick:
+    image: local/busybox:latest
+    command: {SLEEP}
+    depends_on:
+      sick:
+        condition: service_healthy
+  job:
+    image: local/busybox:latest
+    command: ["sh", "-c", "echo job-failed-here; exit 4"]
+  after_job:
+    image: local/busybox:latest
+    command: {SLEEP}
+    depends_on:
+      job:
+        condition: service_completed_successfully
+  okjob:
+    image: local/busybox:latest
+    command: ["true"]
+  after_okjob:
+    image: local/busybox:latest
+    command: {SLEEP}
+    depends_on:
+      okjob:
+        condition: service_completed_successfully
+      c1:
+        condition: service_healthy
+"""
+
+
+def test_conditions_failures_reported_others_stay_up(make_project: Callable[[str], Project]
+                                                     ) -> None:
+    p = make_project(CHAIN)
+    t0 = time.monotonic()
+    r = p.run("up", "-d", check=False, timeout=120)
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 1, r.stderr
+    err = r.stderr
+    assert f"dependency failed to start: container {p.name}-sick-1 is unhealthy" in err
+    assert "sick-output-line" in err
+    assert "service job didn't complete successfully: exit 4" in err
+    assert "job-failed-here" in err
+    state = {str(r["Service"]): str(r["State"]) for r in p.ps()}
+    assert state["c1"] == state["c2"] == state["after_okjob"] == "running"
+    assert state["sick"] == "running"           # started, stays up, is listed
+    assert "needs_sick" not in state and "after_job" not in state
+    assert elapsed < 30
+
+
+RESTART = """
+services:
+  flaky:
+    image: local/busybox:latest
+    command: ["sh", "-c", "echo run; exit 1"]
+    restart: on-failure:2
+  never:
+    image: local/busybox:latest
+    command: ["sh", "-c", "exit 1"]
+"""
+
+
+def test_restart_policy(make_project: Callable[[str], Project]) -> None:
+    p = make_project(RESTART)
+    p.run("up", "-d")
+
+    def settled() -> bool:
+        rows = {str(r["Service"]): r for r in p.ps()}
+        return all(r["State"] == "exited" for r in rows.values())
+
+    p.wait_for(settled, 20)
+    assert p.run("--no-color", "logs", "flaky").stdout.count("run") == 3   # 1 + 2 restarts
+    assert p.run("logs", "never").stdout == ""
+
+
+ATTACHED = """
+services:
+  talker:
+    image: local/busybox:latest
+    command: ["sh", "-c", "trap 'echo bye; exit 0' TERM; echo hello-attached; sleep 86400 & wait"]
+"""
+
+
+def test_ctrl_c_on_attached_up_stops_gracefully(make_project: Callable[[str], Project]) -> None:
+    p = make_project(ATTACHED)
+    proc = subprocess.Popen(p.argv("--no-color", "up"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("talker-1  | hello-attached"), line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Gracefully stopping" in err
+    assert "bye" in out
+    assert [r["State"] for r in p.ps()] == ["exited"]
+
+
+def test_sigkill_mid_up_then_down_leaves_nothing(make_project: Callable[[str], Project]) -> None:
+    services = "".join(f"""
+  s{i:02d}:
+    image: local/busybox:latest
+    command: {SLEEP}
+""" for i in range(12))
+    p = make_project("services:" + services)
+    proc = subprocess.Popen(p.argv("up", "-d"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    # kill it while containers are being created
+    while "Created" not in proc.stderr.readline():
+        pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    p.run("down")
+    assert p.ps() == []
+    root = os.environ["PYSTACK_ROOT"]
+    # no shim (or anything else with the state root in its argv) is left running
+    left = subprocess.run(["pgrep", "-f", root], capture_output=True, text=True).stdout
+    assert left.split() == []
+    # nothing of this project left in the runtime's or net's records
+    from pystack.orchestrator.engine.backends import real_backends
+
+    b = real_backends(p.name)
+    assert [c for c in b.runtime.list_containers()
+            if c.labels.get("com.docker.compose.project") == p.name] == []
+    assert b.network.list_networks() == []
+    assert json.loads(json.dumps(b.state.projects())).count(p.name) == 0
