@@ -90,41 +90,34 @@ def _env() -> Path:
     return base
 
 
-def floor(rounds: int) -> tuple[float, float]:
-    ups, downs = [], []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        subprocess.run(["sh", str(FLOOR), "up", str(N), "direct"], check=True)
-        ups.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        subprocess.run(["sh", str(FLOOR), "down", str(N), "direct"], check=True)
-        downs.append(time.perf_counter() - t)
-        while any(n.startswith("pfh") for n in os.listdir("/sys/class/net")):
-            time.sleep(0.05)            # the kernel frees the pairs after `netns del`
-    return statistics.median(ups), statistics.median(downs)
+def floor_round() -> tuple[float, float]:
+    t = time.perf_counter()
+    subprocess.run(["sh", str(FLOOR), "up", str(N), "direct"], check=True)
+    up = time.perf_counter() - t
+    t = time.perf_counter()
+    subprocess.run(["sh", str(FLOOR), "down", str(N), "direct"], check=True)
+    down = time.perf_counter() - t
+    while any(n.startswith("pfh") for n in os.listdir("/sys/class/net")):
+        time.sleep(0.05)                # the kernel frees the pairs after `netns del`
+    return up, down
 
 
-def pystack_up_down(rounds: int) -> tuple[float, float, float]:
+def pystack_round() -> tuple[float, float, float]:
+    """(up wall, down wall, up cpu) of one network + N attachments, then teardown."""
     from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec
     from pystack.net.manager import NetworkManager
 
-    ups, downs, first = [], [], 0.0
-    for r in range(rounds):
-        t = time.perf_counter()
-        m = NetworkManager("bench")
-        m.ensure_network(NetworkSpec("bench_default", "bench"))
-        for i in range(N):
-            m.create_sandbox(f"bench-c{i}", DnsConfig(servers=("127.0.0.1",)))
-            m.attach(f"bench-c{i}", AttachSpec("bench_default", aliases=(f"s{i}", "svc")))
-        up = time.perf_counter() - t
-        t = time.perf_counter()
-        m.teardown()
-        m.close()
-        downs.append(time.perf_counter() - t)
-        if r == 0:
-            first = up                  # includes the pyroute2 import
-        ups.append(up)
-    return statistics.median(ups), statistics.median(downs), first
+    t, c = time.perf_counter(), time.process_time()
+    m = NetworkManager("bench")
+    m.ensure_network(NetworkSpec("bench_default", "bench"))
+    for i in range(N):
+        m.create_sandbox(f"bench-c{i}", DnsConfig(servers=("127.0.0.1",)))
+        m.attach(f"bench-c{i}", AttachSpec("bench_default", aliases=(f"s{i}", "svc")))
+    up, cpu = time.perf_counter() - t, time.process_time() - c
+    t = time.perf_counter()
+    m.teardown()                        # waits until the kernel has freed every veth
+    m.close()
+    return up, time.perf_counter() - t, cpu
 
 
 def _conn_rate(host: str, port: int, n: int) -> float:
@@ -264,16 +257,27 @@ def main() -> None:
         sys.exit("net_bench needs root")
     base = _env()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    up, down, first = pystack_up_down(args.rounds)
-    print(f"1 network + {N} attachments (median of {args.rounds}):")
-    if not args.no_floor and FLOOR.exists():
-        fu, fd = floor(args.rounds)
-        print(f"  floor-net.sh direct (this run)   up {fu:.3f} s   down {fd:.3f} s")
+    t = time.perf_counter()
+    import pyroute2  # noqa: F401  (its import, ~0.15-0.3 s, is paid once per CLI run)
+
+    imp = time.perf_counter() - t
+    use_floor = not args.no_floor and FLOOR.exists()
+    ps, fl = [], []
+    for _ in range(args.rounds):        # interleaved: the machine is shared and noisy
+        ps.append(pystack_round())
+        if use_floor:
+            fl.append(floor_round())
+    up, down, cpu = (statistics.median(x[i] for x in ps) for i in range(3))
+    print(f"1 network + {N} attachments (median of {args.rounds} interleaved rounds):")
+    if use_floor:
+        fu, fd = (statistics.median(x[i] for x in fl) for i in range(2))
+        print(f"  floor-net.sh direct (this run)   up {fu:.3f} s   down {fd:.3f} s "
+              "(down does not wait for the kernel to free the veths)")
     else:
         fu, fd = 0.258, 0.4
         print(f"  floor (RESULTS.md)               up {fu:.3f} s   down {fd:.3f} s")
     print(f"  pystack.net                      up {up:.3f} s   down {down:.3f} s   "
-          f"(first round with imports: up {first:.3f} s)")
+          f"(up cpu {cpu:.3f} s; pyroute2 import {imp:.3f} s once)")
     print(f"  ratio pystack/floor              up {up / fu:.2f}x     down {down / fd:.2f}x")
     if not args.no_ports:
         print("published TCP port on loopback (median of 3 x 500 connections / 200 MiB stream):")
