@@ -224,13 +224,21 @@ class _Builder:
         return [v for v in items if isinstance(v, MDict)]
 
 
-def _yaml_problem(e: yaml.YAMLError, filename: str) -> YamlProblems:
-    if isinstance(e, yaml.MarkedYAMLError):
-        m = e.problem_mark or e.context_mark
-        where = Mark(filename, m.line + 1, m.column + 1) if m else None
-        what = "; ".join(p for p in (e.context, e.problem) if p) or "invalid YAML"
-        return YamlProblems([problem(where, (), f"invalid YAML: {what}")])
-    return YamlProblems([problem(Mark(filename, 1, 1), (), f"invalid YAML: {e}")])
+def _yaml_problem(e: yaml.YAMLError, filename: str, text: str) -> YamlProblems:
+    if not isinstance(e, yaml.MarkedYAMLError):
+        return YamlProblems([problem(Mark(filename, 1, 1), (), f"invalid YAML: {e}")])
+    m = e.problem_mark or e.context_mark
+    where = Mark(filename, m.line + 1, m.column + 1) if m else None
+    what = e.problem or "invalid YAML"
+    c = e.context_mark
+    if e.context:
+        same = c is None or m is None or (c.line, c.column) == (m.line, m.column)
+        started = "" if same else f" at line {c.line + 1}, column {c.column + 1}"
+        what = f"{what} ({e.context}{started})"
+    hint = None
+    if m is not None and 0 <= m.index < len(text) and text[m.index] == "\t":
+        hint = "YAML indentation must use spaces, not tabs"
+    return YamlProblems([problem(where, (), f"invalid YAML: {what}", hint)])
 
 
 def read_documents(text: str, filename: str) -> list[MDict]:
@@ -263,7 +271,7 @@ def read_documents(text: str, filename: str) -> list[MDict]:
                 continue
             docs.append(data)
     except yaml.YAMLError as e:
-        raise _yaml_problem(e, filename) from e
+        raise _yaml_problem(e, filename, text) from e
     finally:
         parser.dispose()
     if b.problems:

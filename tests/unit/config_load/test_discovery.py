@@ -71,8 +71,8 @@ def test_stdin(proj: Path) -> None:
     assert raw.files == ("-",)
     assert raw.working_dir == proj
     assert problems("-", stdin="services: [\n") == [
-        "<stdin>:2:1: invalid YAML: while parsing a flow node; did not find expected node "
-        "content"]
+        "<stdin>:2:1: invalid YAML: did not find expected node content (while parsing a "
+        "flow node)"]
 
 
 def test_dotenv_is_read_from_the_project_directory(proj: Path) -> None:

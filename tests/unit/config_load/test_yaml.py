@@ -115,6 +115,18 @@ def test_syntax_error_has_position() -> None:
     assert "expected ',' or ']'" in line
 
 
+def test_unclosed_quote_and_tabs() -> None:
+    with pytest.raises(YamlProblems) as e:
+        read_documents('services:\n  web:\n    image: "x\n', "c.yaml")
+    assert e.value.problems == ["c.yaml:4:1: invalid YAML: found unexpected end of stream "
+                                "(while scanning a quoted scalar at line 3, column 12)"]
+    with pytest.raises(YamlProblems) as e:
+        read_documents("services:\n\tweb: {}\n", "c.yaml")
+    assert e.value.problems == [
+        "c.yaml:2:1: invalid YAML: found character that cannot start any token (while "
+        "scanning for the next token) (YAML indentation must use spaces, not tabs)"]
+
+
 def test_bad_merge_value() -> None:
     with pytest.raises(YamlProblems) as e:
         read_documents("a:\n  <<: 3\n", "c.yaml")
