@@ -232,8 +232,9 @@ def _yaml_problem(e: yaml.YAMLError, filename: str, text: str) -> YamlProblems:
     what = e.problem or "invalid YAML"
     c = e.context_mark
     if e.context:
-        same = c is None or m is None or (c.line, c.column) == (m.line, m.column)
-        started = "" if same else f" at line {c.line + 1}, column {c.column + 1}"
+        started = ""
+        if c is not None and m is not None and (c.line, c.column) != (m.line, m.column):
+            started = f" at line {c.line + 1}, column {c.column + 1}"
         what = f"{what} ({e.context}{started})"
     hint = None
     if m is not None and 0 <= m.index < len(text) and text[m.index] == "\t":
