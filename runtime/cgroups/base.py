@@ -20,6 +20,7 @@ from pystack.runtime.errors import CgroupError
 from pystack.runtime.spec import Resources
 
 DEFAULT_CFS_PERIOD = 100_000
+REMOVE_TIMEOUT = 5.0              # seconds remove() waits for exiting processes to drain
 
 
 class Cgroup(Protocol):

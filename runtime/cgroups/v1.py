@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from pystack.runtime.api import Stats
 from pystack.runtime.cgroups import base, v2
@@ -78,8 +79,9 @@ class V1Cgroup:
                         base.write(fp, base.read(os.path.join(os.path.dirname(cur), f)).strip())
 
     def remove(self) -> None:
+        deadline = time.monotonic() + base.REMOVE_TIMEOUT     # one budget for all of them
         for d in self._hier_dirs():
-            base.rmdir_retry(d)
+            base.rmdir_retry(d, timeout=max(0.05, deadline - time.monotonic()))
         bases = {*self._bases.values(), *([self._unified_base] if self._unified_base else [])}
         parts = self.parent.split("/")
         for b in bases:

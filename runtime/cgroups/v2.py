@@ -92,7 +92,7 @@ class V2Cgroup:
                 self._warn(f"cannot enable cgroup v2 controller {c}: {e}")
 
     def remove(self) -> None:
-        base.rmdir_retry(self.dir)
+        base.rmdir_retry(self.dir, base.REMOVE_TIMEOUT)
         parts = self.parent.split("/")
         for i in range(len(parts), 0, -1):
             base.rmdir_quiet(os.path.join(self.root, *parts[:i]))

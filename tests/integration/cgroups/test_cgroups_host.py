@@ -237,3 +237,22 @@ def test_devices_cgroup_refuses_disallowed_nodes(cg: Cgroup, tmp_path: object) -
     go(p)
     out, err = p.communicate(timeout=10)
     assert out.decode().split() == ["refused", "null", "ok"], err
+
+
+def test_remove_with_live_processes_is_a_clear_error(cg: Cgroup,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pystack.runtime.cgroups import base
+    from pystack.runtime.errors import CgroupError
+
+    monkeypatch.setattr(base, "REMOVE_TIMEOUT", 0.2)
+    p = gated("import time\ntime.sleep(60)")
+    cg.add_pid(p.pid)
+    t = time.monotonic()
+    with pytest.raises(CgroupError) as e:
+        cg.remove()
+    assert time.monotonic() - t < 2
+    assert str(e.value).startswith("cannot remove cgroup ")
+    assert e.value.hint == "processes are still in it; kill them first"
+    assert cg.pids() == [p.pid]            # nothing half-removed under a live process
+    cg.kill_all()
+    p.wait(timeout=10)
