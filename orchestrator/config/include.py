@@ -3,7 +3,7 @@
 
 Owns: the short (`- path`) and long (`path` string or list, `project_directory`, `env_file`)
 forms; each included project is loaded with its own working directory (default: the directory
-of its first file) and its own environment (the parent's, overridden by its env files, default
+of its first file) and its own environment (the parent's, plus what its env files add; default
 `<project_directory>/.env`); its relative paths are made absolute; a name that is already
 defined differently is an error (`services.a conflicts with imported resource`); include loops
 are errors that name the loop.
@@ -124,7 +124,7 @@ def _one(ctx: Context, tree: MDict, item: object, mark: Mark | None, where: Tree
         except EnvFileError as e:
             ctx.problems.extend(e.problems)
             return
-        child_env = {**env, **from_files}
+        child_env = {**from_files, **env}  # compose-go Mapping.Merge: the parent's env wins
     before = len(ctx.problems)
     included = MDict()
     for f in files:

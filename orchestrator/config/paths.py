@@ -3,8 +3,8 @@ from another file, an included project), so every relative path left in the fina
 relative to the main project's working directory.  Paths are made absolute, as compose-go
 does for included projects and extended files.
 
-Owns the list of path-valued fields: build (context), env_file, label_file, bind-mount volume
-sources, extends.file, and top-level secrets/configs `file`.
+Owns the list of path-valued fields: build (context, additional_contexts), env_file,
+label_file, bind-mount volume sources, extends.file, and top-level secrets/configs `file`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,25 @@ def _short_volume(v: str, base: str) -> str:
     return v
 
 
+def _context_path(value: str, base: str) -> str:
+    if "://" in value or value.startswith("service:"):
+        return value
+    return _abs(base, value)
+
+
+def _rebase_contexts(build: MDict, base: str) -> None:
+    extra = build.get("additional_contexts")
+    if isinstance(extra, MDict):
+        for name, value in extra.items():
+            if isinstance(value, str):
+                extra[name] = _context_path(value, base)
+    elif isinstance(extra, MList):
+        for i, item in enumerate(extra):
+            if isinstance(item, str) and "=" in item:
+                name, _, value = item.partition("=")
+                extra[i] = f"{name}={_context_path(value, base)}"
+
+
 def rebase_service(svc: Any, base: str) -> None:
     """Make the relative paths of one service absolute against `base` (in place)."""
     if not isinstance(svc, MDict):
@@ -45,6 +64,7 @@ def rebase_service(svc: Any, base: str) -> None:
             build["context"] = _abs(base, ctx)
         elif "context" not in build:
             build["context"] = base
+        _rebase_contexts(build, base)
     for key in ("env_file", "label_file"):
         val = svc.get(key)
         if isinstance(val, str):

@@ -172,3 +172,23 @@ def test_include_errors(proj: Path) -> None:
     ]
     # the same definition twice is fine
     assert load_ok("e.yaml").data["services"] == {"s": {"image": "two"}}
+
+
+def test_include_env_file_does_not_override_the_parent_environment(proj: Path) -> None:
+    write(proj, {
+        "compose.yaml": "include:\n  - path: lib/c.yaml\n    env_file: lib/v.env\n"
+                        "services:\n  main:\n    image: \"m:${TAG}\"\n",
+        "lib/c.yaml": """\
+            services:
+              inc:
+                image: "i:${TAG}-${ONLY}"
+                build:
+                  context: .
+                  additional_contexts: {other: ./other, img: "docker-image://alpine"}
+            """,
+        "lib/v.env": "TAG=file\nONLY=fromfile\n"})
+    s = load_ok(env={"TAG": "shell"}).data["services"]
+    assert s["main"]["image"] == "m:shell"
+    assert s["inc"]["image"] == "i:shell-fromfile"
+    assert s["inc"]["build"] == {"context": f"{proj}/lib", "additional_contexts": {
+        "other": f"{proj}/lib/other", "img": "docker-image://alpine"}}
