@@ -16,6 +16,7 @@ import errno
 import fcntl
 import os
 import signal
+from pathlib import Path
 
 from pystack.runtime import launch, process
 from pystack.runtime import linux as L
@@ -123,22 +124,26 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
 
 
 def spawn_exec(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
-               stdio: launch.Stdio, base: process.Process | None = None) -> int:
-    """Fork the exec helper (child A); return its pid.  The caller reaps it."""
+               stdio: launch.Stdio, layers: list[Path] | None = None) -> int:
+    """Fork the exec helper (child A); return its pid.  The caller reaps it.
+
+    Everything (the merged process, the security plan) is computed in the child, so the
+    long-lived shim touches none of it.
+    """
     if not xs.argv:
         raise ContainerRuntimeError("exec: no command given")
-    if base is None:
-        base = process.Process(argv=(), env=tuple(f"{k}={v}" for k, v in process.merge_env(
-            spec.image.env, spec.env).items()) or (f"PATH={process.DEFAULT_PATH}",),
-            cwd=spec.working_dir or spec.image.working_dir or "/",
-            user=process.User(0, 0, (), "/"))
-    sec = launch.Security.plan(spec, privileged=spec.privileged or xs.privileged)
     pid = os.fork()
     if pid == 0:
         try:
+            signal.set_wakeup_fd(-1)
+            try:
+                base = process.build(spec, layers or [])
+            except ContainerRuntimeError:
+                base = process.Process(argv=(), env=(f"PATH={process.DEFAULT_PATH}",),
+                                       cwd="/", user=process.User(0, 0, (), "/"))
+            sec = launch.Security.plan(spec, privileged=spec.privileged or xs.privileged)
             _child_a(spec, pid1, cg_procs, xs, stdio, base, sec)
         except BaseException as e:
             _fail(126, f"exec failed: {e}")
         os._exit(126)
     return pid
-

@@ -59,7 +59,6 @@ class Shim:
         self.streams: dict[int, str] = {}
         self.health = H.Checker.for_spec(self.spec)
         self.log = LogWriter(self.paths.log, self.spec.log.max_size, self.spec.log.max_file)
-        self.proc: process.Process | None = None
         self.shim_start = state.start_ticks(os.getpid())
         self.gen = 0                   # run number: timers of an earlier run are ignored
 
@@ -77,51 +76,65 @@ class Shim:
         heapq.heappush(self.timers, (time.monotonic() + delay, self._seq, fn))
 
     # -- container runs ----------------------------------------------------------------------
+    def layers(self) -> list[Path]:
+        """The rootfs layers, topmost first (the upper dir over the image's)."""
+        return [self.paths.upper, *(Path(d) for d in reversed(self.spec.lower_dirs))]
+
     def run_once(self) -> tuple[int, str] | None:
-        """Start the container; None on success, else (exit code, message)."""
-        spec = self.spec
-        if self.proc is None:
-            layers = [self.paths.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
-            self.proc = process.build(spec, layers)
-        console: socket.socket | None = None
-        if spec.tty:
-            console, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-            stdio = launch.Stdio(null, null, null, tty=True, console=theirs.detach())
-            outs: dict[int, str] = {}
-        else:
+        """Start the container; None on success, else (exit code, message).
+
+        The work happens in a short-lived forked "starter" (which forks stage-1): the pages
+        it touches are its own, so the long-lived shim stays small (shared with the zygote).
+        """
+        chan, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        outs: dict[int, str] = {}
+        mine_w: list[int] = []
+        if not self.spec.tty:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-            stdio = launch.Stdio(null, out_w, err_w)
             outs = {out_r: "stdout", err_r: "stderr"}
-        try:
-            pid, err_pipe = launch.start(spec, self.paths, self.proc, stdio, self.cg.add_pid)
-        finally:
-            for fd in {stdio.stdin, stdio.stdout, stdio.stderr, stdio.console} - {-1}:
-                os.close(fd)
-        if console is not None:
-            # The pty is made inside the container; its master comes back over the socket
-            # (EOF instead when stage-2 failed first: the error pipe says why).
+            mine_w = [out_w, err_w]
+        starter = os.fork()
+        if starter == 0:
+            code = 1
             try:
-                console.settimeout(30)
-                _, fds, _, _ = socket.recv_fds(console, 16, 1)
-            except OSError:
-                fds = []
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                chan.close()
+                for fd in outs:
+                    os.close(fd)
+                code = self._starter(theirs, mine_w)
             finally:
-                console.close()
-            if fds:
-                outs[fds[0]] = "stdout"
-        failure = launch.read_error(err_pipe)
+                os._exit(code)
+        theirs.close()
+        for fd in mine_w:
+            os.close(fd)
+        try:
+            raw, fds, _, _ = socket.recv_fds(chan, 65536, 1)
+        except OSError:
+            raw, fds = b"", []
+        finally:
+            chan.close()
+            os.waitpid(starter, 0)
+        rep: dict[str, Any] = {"failure": [launch.EXIT_SETUP, "start failed"]}
+        try:
+            rep = json.loads(raw) if raw else rep
+        except ValueError:
+            pass
+        if fds:
+            outs[fds[0]] = "stdout"                # the pty master made inside the container
         for fd, name in outs.items():
             os.set_blocking(fd, False)
             self.streams[fd] = name
             self.sel.register(fd, selectors.EVENT_READ, ("out", fd))
-        if failure is not None:
-            os.waitpid(pid, 0)
+        pid = int(rep.get("pid") or 0)
+        if rep.get("failure"):
+            if pid:
+                os.waitpid(pid, 0)
             for fd in list(self.streams):
                 self.drain(fd)
-            return failure
+            code, message = rep["failure"]
+            return int(code), str(message)
         self.pid = pid
         self.started_mono = time.monotonic()
         self.save(status="running", pid=pid, pid_start=state.start_ticks(pid),
@@ -133,6 +146,44 @@ class Shim:
             gen = self.gen
             self.timer(self.health.next_delay(0.0), lambda: self.run_health(gen))
         return None
+
+    def _starter(self, chan: socket.socket, out_fds: list[int]) -> int:
+        """In the starter child: launch, then report {"pid", "failure"} (+ the pty master)."""
+        spec = self.spec
+        reply: dict[str, Any] = {}
+        fds: list[int] = []
+        try:
+            layers = [self.paths.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
+            proc = process.build(spec, layers)
+            console: socket.socket | None = None
+            if spec.tty:
+                console, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+                stdio = launch.Stdio(null, null, null, tty=True, console=theirs.detach())
+            else:
+                null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+                stdio = launch.Stdio(null, out_fds[0], out_fds[1])
+            try:
+                pid, err_pipe = launch.start(spec, self.paths, proc, stdio, self.cg.add_pid)
+            finally:
+                for fd in {stdio.stdin, stdio.stdout, stdio.stderr, stdio.console} - {-1}:
+                    os.close(fd)
+            reply["pid"] = pid
+            if console is not None:
+                # The pty is made inside the container; its master comes back over the
+                # socket (EOF instead when stage-2 failed first: the error pipe says why).
+                try:
+                    console.settimeout(30)
+                    _, fds, _, _ = socket.recv_fds(console, 16, 1)
+                except OSError:
+                    fds = []
+                finally:
+                    console.close()
+            reply["failure"] = launch.read_error(err_pipe)
+        except (ContainerRuntimeError, OSError) as e:
+            reply["failure"] = [launch.EXIT_SETUP, str(e)]
+        socket.send_fds(chan, [json.dumps(reply).encode()], fds[:1])
+        return 0
 
     def on_container_exit(self, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
@@ -295,7 +346,7 @@ class Shim:
             stdio = launch.Stdio(fds[0], fds[1], fds[2], tty=xs.tty)
             try:
                 child = spawn_exec(self.spec, self.pid, self.cg.procs_files(), xs, stdio,
-                                   self.proc)
+                               self.layers())
             finally:
                 for fd in set(fds):
                     os.close(fd)
@@ -332,7 +383,7 @@ class Shim:
         try:
             xs = ExecSpec(argv=chk.argv())
             child = spawn_exec(self.spec, self.pid, self.cg.procs_files(), xs,
-                               launch.Stdio(null, out_w, out_w), self.proc)
+                               launch.Stdio(null, out_w, out_w), self.layers())
         except (ContainerRuntimeError, OSError) as e:
             os.close(out_r)
             chk.record(now_rfc3339(), -1, str(e))

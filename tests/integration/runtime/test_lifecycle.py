@@ -78,8 +78,10 @@ def test_init_forwards_signals(rt: LinuxRuntime, make: Make) -> None:
     spec = make("sleep", "100", init=True)
     rt.start(spec.id)
     deadline = time.monotonic() + 5
-    while len(procs := rt.processes(spec.id)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)                        # until tini has started its child
+    procs = rt.processes(spec.id)
+    while "sleep 100" not in [p.cmd for p in procs] and time.monotonic() < deadline:
+        time.sleep(0.02)                        # until tini's child has exec'd sleep
+        procs = rt.processes(spec.id)
     assert [p.cmd for p in procs] == ["/sbin/docker-init -- sleep 100", "sleep 100"]
     assert procs[1].ppid == procs[0].pid
     st = rt.stop(spec.id, timeout=10)
