@@ -36,6 +36,7 @@ class Case:
     services: tuple[str, ...] = ()
     error: bool = False
     project_name: str | None = PROJECT
+    no_interpolate: bool = False
 
 
 def cases() -> list[Case]:
@@ -47,7 +48,8 @@ def cases() -> list[Case]:
             env=dict(spec.get("env", {})), profiles=tuple(spec.get("profiles", [])),
             env_files=tuple(spec.get("env_files", [])),
             services=tuple(spec.get("services", [])), error=bool(spec.get("error", False)),
-            project_name=spec.get("project_name", PROJECT)))
+            project_name=spec.get("project_name", PROJECT),
+            no_interpolate=bool(spec.get("no_interpolate", False))))
     return out
 
 
@@ -69,6 +71,8 @@ def run_reference(ref: str, case: Case) -> tuple[int, Any, str]:
     for e in case.env_files:
         args += ["--env-file", e]
     args += ["config", "--format", "json", *case.services]
+    if case.no_interpolate:
+        args.append("--no-interpolate")
     env = {"PATH": "/usr/bin:/bin", **case.env}
     r = subprocess.run(args, cwd=case.dir, env=env, capture_output=True, text=True,
                        timeout=60)

@@ -24,9 +24,10 @@ def run_pystack(case: Case) -> tuple[int, Any, str]:
     cwd = os.getcwd()
     os.chdir(case.dir)
     try:
-        project = load_project(opts, case.services)
+        project = load_project(opts, case.services, interpolate=not case.no_interpolate)
     except ConfigError as e:
         return 3, None, e.message
     finally:
         os.chdir(cwd)
-    return 0, normalise(json.loads(render(project, "json")), str(case.dir)), ""
+    text = render(project, "json", interpolated=not case.no_interpolate)
+    return 0, normalise(json.loads(text), str(case.dir)), ""

@@ -6,6 +6,7 @@ installed (PYSTACK_REF_COMPOSE or /tmp/ref/...), so the committed files cannot d
 Deliberate differences (pystack's output is NOT changed to match; the test says why):
 - error cases compare only "both reject the file": pystack's messages are its own
   (FILE:LINE:COL: path: message), the reference's are Go's.
+- DELIBERATE lists, per case, the paths where pystack's output differs on purpose, and why.
 - KNOWN lists open differences (a strict xfail each: the test fails once they are fixed, so
   the entry is removed then).
 """
@@ -21,6 +22,19 @@ CASES = cases()
 
 KNOWN: dict[str, str] = {}
 
+DELIBERATE: dict[str, dict[str, str]] = {
+    "no_interpolate": {
+        ".services.web.entrypoint": "with --no-interpolate Compose v2 also skips splitting "
+        "command/entrypoint strings; pystack always prints the canonical list form (the model "
+        "has one form only)",
+    },
+}
+
+
+def _unexpected(case: Case, problems: list[str]) -> list[str]:
+    allowed = DELIBERATE.get(case.name, {})
+    return [p for p in problems if not any(p.startswith(path + ":") for path in allowed)]
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_matches_reference_output(case: Case, request: pytest.FixtureRequest) -> None:
@@ -33,7 +47,7 @@ def test_matches_reference_output(case: Case, request: pytest.FixtureRequest) ->
         assert err
         return
     assert code == 0, err
-    problems = diff(want, doc)
+    problems = _unexpected(case, diff(want, doc))
     assert not problems, "\n".join(problems)
 
 
@@ -52,5 +66,5 @@ def test_reference_live(case: Case, request: pytest.FixtureRequest) -> None:
     stale = diff(expected(case), doc)
     assert not stale, "expected/ is stale (python -m tests.conformance.corpus): " + str(stale)
     _, mine, _ = run_pystack(case)
-    problems = diff(doc, mine)
+    problems = _unexpected(case, diff(doc, mine))
     assert not problems, "\n".join(problems)
