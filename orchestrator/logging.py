@@ -13,7 +13,18 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
 _configured = False
 
 
+_settings = ("warning", "console")
+
+
 def configure(level: str = "warning", fmt: str = "console") -> None:
+    """Remember the settings; structlog itself is set up on the first `get_logger` (importing
+    it costs ~50 ms, which a command that logs nothing should not pay)."""
+    global _settings, _configured
+    _settings = (level, fmt)
+    _configured = False
+
+
+def _setup(level: str, fmt: str) -> None:
     global _configured
     import structlog
 
@@ -33,4 +44,13 @@ def configure(level: str = "warning", fmt: str = "console") -> None:
 def get_logger(name: str = "pystack") -> Any:
     import structlog
 
+    if not _configured:
+        _setup(*_settings)
     return structlog.get_logger(name)
+
+
+def log(event: str, level: str = "debug", **fields: Any) -> None:
+    """Log through structlog only when `level` passes the configured one (no import else)."""
+    if LEVELS.get(level, logging.DEBUG) < LEVELS.get(_settings[0], logging.WARNING):
+        return
+    getattr(get_logger(), level)(event, **fields)

@@ -98,6 +98,11 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                      force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
                      names=names)
 
+    from pystack.orchestrator.logging import log
+
+    log("plan", level="info", project=stack.name,
+        **{a: plan.count(a) for a in ("create", "recreate", "start", "keep", "remove")},
+        orphans=len(plan.orphans))
     # Services left out by profiles (or by naming services) are not orphans.
     orphans = [o for o in plan.orphans if o.service not in proj.disabled]
     if orphans and opts.services and not opts.remove_orphans:
