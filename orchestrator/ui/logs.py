@@ -17,7 +17,8 @@ class LogPrinter:
     def __init__(self, out: IO[str] | None = None, *, no_color: bool = False,
                  no_prefix: bool = False, timestamps: bool = False, width: int = 0) -> None:
         self.out = out or sys.stdout
-        self.no_color = no_color
+        isatty = getattr(self.out, "isatty", None)
+        self.no_color = no_color or not (isatty and isatty())
         self.no_prefix = no_prefix
         self.timestamps = timestamps
         self.width = width
