@@ -10,6 +10,7 @@ NetlinkError codes are translated into NetError here.
 from __future__ import annotations
 
 import errno
+import hashlib
 import ipaddress
 import os
 import time
@@ -164,7 +165,11 @@ class Links:
         idx = self.index(name)
         with _netlink(f"create bridge {name}"):
             if idx is None:
-                self.ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+                # a fixed MAC: otherwise the bridge takes its lowest port's, which changes as
+                # containers come and go and leaves stale gateway ARP entries (netavark pins it)
+                mac = "02:" + ":".join(f"{b:02x}" for b in
+                                       hashlib.sha256(name.encode()).digest()[:5])
+                self.ipr.link("add", ifname=name, kind="bridge", mtu=mtu, address=mac)
                 idx = self.index(name)
             have = {str(_attr(a, "IFA_ADDRESS")) for a in self.ipr.get_addr(index=idx)}
             if gateway not in have:

@@ -111,6 +111,14 @@ def test_fifty_cycles_leave_nothing(mgr: NetworkManager, session_env: dict[str, 
     mgr.ensure_network(NetworkSpec(f"{p}_i", p, internal=True))
     mgr.create_sandbox(f"{p}-keep", LOCAL_DNS)
     mgr.attach(f"{p}-keep", AttachSpec(f"{p}_a", aliases=("keep",)))
+    bridge = mgr.list_networks()[0].bridge
+    bridge_mac = Path(f"/sys/class/net/{bridge}/address").read_text()
+    low = f"{PREFIX}lm{secrets.token_hex(2)}"    # a port with a lower MAC than any other
+    subprocess.run(["ip", "link", "add", low, "address", "02:00:00:00:00:01", "type", "veth",
+                    "peer", "name", low + "p"], check=True)
+    subprocess.run(["ip", "link", "set", low, "master", bridge, "up"], check=True)
+    assert Path(f"/sys/class/net/{bridge}/address").read_text() == bridge_mac    # pinned
+    subprocess.run(["ip", "link", "del", low], check=True)
     rules_before = sorted(mgr.table.comments())
     links_before = sorted(n for n in os.listdir("/sys/class/net") if n.startswith(PREFIX))
     for i in range(50):
