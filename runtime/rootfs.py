@@ -108,6 +108,37 @@ def _dev(root: str, shm_size: int | None) -> None:
     L.mount("mqueue", f"{dev}/mqueue", "mqueue", NOSUID_NODEV_NOEXEC)
 
 
+def _cgroupfs(sys_: str) -> None:
+    """/sys/fs/cgroup read-only, as Docker: the host's hierarchies mounted again inside our
+    cgroup namespace, so the container sees its own cgroup (and limits) as the root."""
+    with open("/proc/self/mountinfo") as f:
+        rows = [ln.split() for ln in f]
+    hier = []
+    for r in rows:
+        sep = r.index("-")
+        fstype, opts = r[sep + 1], r[sep + 3].split(",")
+        if fstype in ("cgroup", "cgroup2") and r[4].startswith("/sys/fs/cgroup"):
+            data = ",".join(o for o in opts if (o not in ("rw", "ro") and "=" not in o)
+                            or o.startswith("name="))
+            hier.append((r[4], fstype, data))
+    if not hier:
+        return
+    base = os.path.join(sys_, "fs/cgroup")
+    try:
+        L.mount("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755")
+        for mp, fstype, data in hier:
+            if mp == "/sys/fs/cgroup":          # a unified (v2-only) host
+                L.mount(fstype, base, fstype, NOSUID_NODEV_NOEXEC | L.MS_RDONLY, None)
+                return
+            target = os.path.join(base, os.path.basename(mp))
+            os.mkdir(target, 0o755)
+            L.mount(fstype, target, fstype, NOSUID_NODEV_NOEXEC | L.MS_RDONLY,
+                    data or None)
+        L.mount(None, base, None, L.MS_REMOUNT | L.MS_RDONLY | NOSUID_NODEV_NOEXEC, "mode=755")
+    except (OSError, ContainerRuntimeError):
+        pass                                    # best effort: /sys stays read-only anyway
+
+
 def _bind(source: str, target: str, read_only: bool, propagation: str | None,
           extra: int = 0) -> None:
     L.mount(source, target, None, L.MS_BIND | L.MS_REC)
@@ -179,6 +210,7 @@ def prepare(spec: ContainerSpec, paths: Paths) -> str:
     except ContainerRuntimeError:
         # No sysfs of our own (e.g. the host's netns): bind the host's, read-only.
         _bind("/sys", sys_, True, "rslave", NOSUID_NODEV_NOEXEC)
+    _cgroupfs(sys_)
     for m in spec.mounts:
         _user_mount(root, m)
     for src, dst in ((spec.etc_hosts, "etc/hosts"), (spec.etc_resolv, "etc/resolv.conf")):

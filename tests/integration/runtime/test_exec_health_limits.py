@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 
 import pytest
@@ -127,3 +128,10 @@ def test_cpu_quota_shows_in_the_cgroup(rt: LinuxRuntime, make: Make) -> None:
         assert int(f.read()) == 50000
     stats = rt.stats(spec.id)
     assert stats.memory_limit == 64 << 20 and stats.pids == 1
+    out = io.BytesIO()
+    script = ("cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes cpu/cpu.cfs_quota_us; "
+              "echo 1 > pids/pids.max || echo ro")
+    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", script)), stdout=out,
+                   stderr=io.BytesIO())
+    if os.path.isdir("/sys/fs/cgroup/memory"):          # v1 layout, as on the dev machine
+        assert (code, out.getvalue()) == (0, f"{64 << 20}\n50000\nro\n".encode())
