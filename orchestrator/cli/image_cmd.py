@@ -253,18 +253,32 @@ image.add_command(push, "push")
 
 
 @image.command("load", cls=PystackCommand)
-@click.option("-i", "--input", "path", required=True, type=click.Path(path_type=Path),
-              help="A `docker save` tarball, an OCI archive or an OCI layout directory.")
-@click.option("-q", "--quiet", is_flag=True)
-def load(path: Path, quiet: bool) -> None:
+@click.option("-i", "--input", "path", type=click.Path(path_type=Path),
+              help="A `docker save` tarball, an OCI archive or an OCI layout directory "
+                   "(default: standard input).")
+@click.option("-q", "--quiet", is_flag=True, help="Accepted (load prints no progress).")
+def load(path: Path | None, quiet: bool) -> None:
     """Load images from a docker save tarball or an OCI layout/archive."""
-    for img in _store().load(path):
-        if img.names:
-            for n in img.names:
-                from pystack.runtime.image.reference import parse
+    from pystack.runtime.image.reference import parse
 
-                click.echo(f"Loaded image: {parse(n).familiar()}")
-        else:
+    store = _store()
+    if path is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("give -i FILE, or pipe the tarball to standard input")
+        tmp = store.content.new_tmp("-stdin.tar")
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := sys.stdin.buffer.read(1 << 20):
+                    out.write(chunk)
+            loaded = store.load(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+    else:
+        loaded = store.load(path)
+    for img in loaded:
+        for n in img.names:
+            click.echo(f"Loaded image: {parse(n).familiar()}")
+        if not img.names:
             click.echo(f"Loaded image ID: {img.id}")
 
 

@@ -16,10 +16,13 @@ from tests.support import images
 pytestmark = pytest.mark.root
 
 
-def run(root: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+def run(root: Path, *args: str, ok: bool = True,
+        stdin: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYSTACK_ROOT": str(root)}
-    r = subprocess.run([str(Path(sys.executable).parent / "pystack"), *args],
-                       capture_output=True, text=True, env=env, timeout=120)
+    with open(stdin or os.devnull, "rb") as f:
+        r = subprocess.run([str(Path(sys.executable).parent / "pystack"), *args], stdin=f,
+                           capture_output=True, env=env, timeout=120)
+    r = subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode())
     if ok:
         assert r.returncode == 0, r.stderr
     return r
@@ -70,7 +73,8 @@ def test_load_push_pull(root: Path, registry: Registry, bb_image: images.Built,
                         tmp_path: Path) -> None:
     ref = registry.ref("cli/bb:1")
     src = images.docker_save(bb_image, tmp_path / "s.tar", [ref])
-    assert run(root, "image", "load", "-i", str(src)).stdout.strip() == f"Loaded image: {ref}"
+    assert run(root, "image", "load", stdin=src).stdout.strip() == f"Loaded image: {ref}"
+    assert list((root / "images" / "tmp").iterdir()) == []
     pushed = run(root, "push", ref)
     digest = pushed.stdout.strip().rsplit(" ", 1)[1]
     other = tmp_path / "other"
