@@ -97,7 +97,7 @@ class TtyRenderer:
             warnings = list(self.warnings)
         done = sum(1 for e in items if e.done)
         table = Table.grid(padding=(0, 1))
-        table.add_column(width=2)
+        table.add_column(width=1)
         table.add_column()
         table.add_column()
         table.add_column(justify="right")
