@@ -15,8 +15,13 @@ outside the layer dir:
 Ownership, modes (setuid included), mtimes and xattrs are kept (trusted.overlay.* from the
 tarball are dropped).  `.wh.NAME` becomes an overlay whiteout (char device 0/0) and
 `.wh..wh..opq` sets trusted.overlay.opaque=y on its directory.  The uncompressed stream is
-hashed while it is read: that is the layer's DiffID, checked by the caller (or here when an
-expected one is given).  gzip, zstd and plain tar are recognised by their magic bytes.
+hashed while it is read: that is the layer's DiffID, checked here when an expected one is
+given.  gzip, zstd and plain tar are recognised by their magic bytes.
+
+Why fd walks and not a forked chroot (research/runtime.md §4.3): pulls unpack in worker
+threads, where fork() is unsafe; resolving every component with O_NOFOLLOW below the layer's
+dir fd gives the same guarantee (no path a member names can leave the dir), and the dir is a
+private temp dir no other process writes to while we unpack.
 """
 
 from __future__ import annotations
@@ -153,7 +158,7 @@ class _Extractor:
 
     def run(self, reader: _HashingReader) -> int:
         try:
-            with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|",
+            with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|", bufsize=_CHUNK,
                               errors="surrogateescape") as tar:
                 for member in tar:
                     self._member(tar, member)
