@@ -16,18 +16,20 @@ from __future__ import annotations
 import errno
 import fcntl
 import importlib
+import json
 import os
 import resource
 import signal
 import socket
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pystack.runtime import linux as L
 from pystack.runtime import rootfs
 from pystack.runtime.errors import ContainerRuntimeError
-from pystack.runtime.process import Process, User, lookup_path
+from pystack.runtime.process import Process, User, build, lookup_path
 from pystack.runtime.spec import ContainerSpec
 from pystack.runtime.state import Paths
 
@@ -372,3 +374,42 @@ def read_error(err_r: int) -> tuple[int, str] | None:
         return None
     code, _, msg = raw.decode(errors="replace").strip().partition(" ")
     return (int(code) if code.isdigit() else EXIT_SETUP), msg
+
+
+def starter(spec: ContainerSpec, paths: Paths, layers: list[Path], join_cgroup: object,
+            chan: socket.socket, out_fds: list[int]) -> int:
+    """In the shim's forked starter: launch, then send {"pid", "failure"} (+ the pty master)
+    on `chan`."""
+    reply: dict[str, Any] = {}
+    fds: list[int] = []
+    try:
+        proc = build(spec, layers)
+        console: socket.socket | None = None
+        if spec.tty:
+            console, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+            stdio = Stdio(null, null, null, tty=True, console=theirs.detach())
+        else:
+            null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+            stdio = Stdio(null, out_fds[0], out_fds[1])
+        try:
+            pid, err_pipe = start(spec, paths, proc, stdio, join_cgroup)
+        finally:
+            for fd in {stdio.stdin, stdio.stdout, stdio.stderr, stdio.console} - {-1}:
+                os.close(fd)
+        reply["pid"] = pid
+        if console is not None:
+            # The pty is made inside the container; its master comes back over the
+            # socket (EOF instead when stage-2 failed first: the error pipe says why).
+            try:
+                console.settimeout(30)
+                _, fds, _, _ = socket.recv_fds(console, 16, 1)
+            except OSError:
+                fds = []
+            finally:
+                console.close()
+        reply["failure"] = read_error(err_pipe)
+    except (ContainerRuntimeError, OSError) as e:
+        reply["failure"] = [EXIT_SETUP, str(e)]
+    socket.send_fds(chan, [json.dumps(reply).encode()], fds[:1])
+    return 0

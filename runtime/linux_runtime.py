@@ -15,9 +15,6 @@ import re
 import shutil
 import signal as _signal
 import socket
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,13 +25,8 @@ from pystack.runtime.api import ContainerState, Health, HealthResult, LogEntry, 
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.spec import ContainerSpec, ExecSpec
+from pystack.runtime.zygote import Zygote
 
-# The shim runs `python -I -S` (no site: ~30 ms and ~1 MiB less per container) and finds the
-# pystack package by its directory, which works for editable and regular installs alike.
-_PKG_PARENT = str(Path(__file__).resolve().parent.parent)
-_SHIM_BOOT = ("import sys,types;m=types.ModuleType('pystack');m.__path__=[sys.argv[1]];"
-              "sys.modules['pystack']=m;from pystack.runtime.shim import main;"
-              "sys.exit(main(sys.argv[2:]))")
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _NS_SYSCTL = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -66,71 +58,11 @@ def check_sysctl(key: str, network_mode: str) -> None:
                                      "kernel.sem, fs.mqueue.*, net.*) can be set")
 
 
-class _Zygote:
-    """A pre-imported shim template (`shim.zygote`), started on the first `start`.
-
-    Each start sends it the container dir and the ready pipe; it forks a detached shim.  It
-    exits when this process closes its socket (close(), or the CLI exiting), leaving every
-    shim running.  Its argv holds PYSTACK_ROOT, as does every shim forked from it.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.lock = threading.Lock()
-        self.sock: socket.socket | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def _start(self) -> socket.socket:
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PKG_PARENT, "--zygote",
-                 str(self.root), str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                cwd="/")
-        except OSError as e:
-            mine.close()
-            raise ContainerRuntimeError(f"cannot start the shim: {e}") from e
-        finally:
-            theirs.close()
-        self.sock = mine
-        return mine
-
-    def spawn(self, cdir: Path, ready_w: int) -> None:
-        with self.lock:
-            sock = self.sock
-            if sock is None or self.proc is None or self.proc.poll() is not None:
-                self._close_locked()
-                sock = self._start()
-            try:
-                socket.send_fds(sock, [str(cdir).encode()], [ready_w])
-            except OSError as e:
-                self._close_locked()
-                raise ContainerRuntimeError(f"cannot start the shim: {e}") from e
-
-    def _close_locked(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def close(self) -> None:
-        with self.lock:
-            self._close_locked()
-
-
 class LinuxRuntime:
     def __init__(self, root: Path | None = None) -> None:
         self.root = state.root_dir(root)
         self.containers = self.root / "containers"
-        self._zygote = _Zygote(self.root)
+        self._zygote = Zygote(self.root)
 
     # -- helpers -----------------------------------------------------------------------------
     def _paths(self, container_id: str) -> state.Paths:
@@ -416,6 +348,8 @@ class LinuxRuntime:
 
     def exec(self, container_id: str, spec: ExecSpec, stdin: IO[bytes] | None = None,
              stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> int:
+        from pystack.runtime.exec_client import run_exec
+
         p = self._paths(container_id)
         return run_exec(lambda fds: self._request(p, {"op": "exec", "spec": state.to_json(spec)},
                                                    fds=fds, timeout=None),
@@ -458,88 +392,3 @@ class LinuxRuntime:
             out.append(ProcessInfo(pid=pid, ppid=ppid, uid=uid,
                                    cmd=cmd.replace(b"\0", b" ").decode(errors="replace").strip()))
         return out
-
-
-def _real_fd(f: IO[bytes] | None) -> int | None:
-    if f is None:
-        return None
-    try:
-        return f.fileno()
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[bytes] | None,
-             stderr: IO[bytes] | None) -> int:
-    """Pass three fds to the shim (real ones, or pipes/a pty pumped by threads) and wait."""
-    mine: list[int] = []          # our ends, closed after the request
-    theirs: list[int] = []        # passed to the shim, closed once sent
-    pumps: list[threading.Thread] = []
-
-    def pump_out(src: int, dst: IO[bytes] | None) -> None:
-        try:
-            while data := os.read(src, 65536):
-                if dst is not None:
-                    dst.write(data)
-                    dst.flush()
-        except OSError:
-            pass
-        finally:
-            os.close(src)
-
-    def pump_in(src: IO[bytes], dst: int) -> None:
-        try:
-            while data := src.read(65536):
-                os.write(dst, data)
-        except (OSError, ValueError):
-            pass
-        finally:
-            os.close(dst)
-
-    if xs.tty:
-        import pty
-
-        master, slave = pty.openpty()
-        theirs = [slave, slave, slave]
-        out_fd = os.dup(master)
-        pumps.append(threading.Thread(target=pump_out, args=(out_fd, stdout), daemon=True))
-        if stdin is not None:
-            pumps.append(threading.Thread(target=pump_in, args=(stdin, master), daemon=True))
-        else:
-            mine.append(master)
-    else:
-        fd = _real_fd(stdin)
-        if fd is None:
-            if stdin is None:
-                fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-            else:
-                r, w = os.pipe()
-                pumps.append(threading.Thread(target=pump_in, args=(stdin, w), daemon=True))
-                fd = r
-            theirs.append(fd)
-        else:
-            theirs.append(os.dup(fd))
-        for f in (stdout, stderr):
-            fd = _real_fd(f)
-            if f is None or xs.detach:
-                theirs.append(os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC))
-            elif fd is None:
-                r, w = os.pipe()
-                pumps.append(threading.Thread(target=pump_out, args=(r, f), daemon=True))
-                theirs.append(w)
-            else:
-                theirs.append(os.dup(fd))
-    for t in pumps:
-        t.start()
-    try:
-        reply = request(tuple(theirs))
-    finally:
-        for fd in set(theirs):
-            os.close(fd)
-        for fd in mine:
-            os.close(fd)
-    for t in pumps:
-        t.join(timeout=5)
-    if reply is None:
-        raise ContainerRuntimeError("container is not running")
-    return int(reply["exit_code"])

@@ -1,11 +1,11 @@
-"""The per-container shim: `python -I [-S] -m pystack.runtime.shim <container dir> <ready fd>`.
+"""The per-container shim: `main([<container dir>, <ready fd>])`, forked by the zygote.
 
 One detached, single-threaded process per running container (DESIGN.md §3).  It is the
 subreaper parent of the container's PID 1, owns its stdout/stderr (pipes, or a pty for tty),
 writes the json-file log, records exit code / OOM kill / times in state.json (atomically), runs
-the healthcheck and the restart policy, and answers requests on a unix socket (one JSON line
-in, one out; see `control.py`-style ops in `Shim.handle`): state, stop, kill, pause, unpause,
-wait, exec (stdio fds passed with SCM_RIGHTS).  It exits when the container has exited for
+the healthcheck and the restart policy, and answers requests on a unix socket (control.py):
+state, stop, kill, pause, unpause, wait, exec.  Shims are forked by the zygote (zygote.py); the
+start work itself runs in a forked starter (launch.starter) so the shim's pages stay shared.  It exits when the container has exited for
 good, removing its cgroup; a shim that is killed leaves state on disk that `delete` cleans.
 Its loop is selectors + a timer heap + a signal wakeup fd; no threads (namespace work forks).
 """
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pystack.runtime import control, launch, state
 from pystack.runtime import health as H
-from pystack.runtime import launch, process, state
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.exec import spawn_exec
@@ -103,7 +103,8 @@ class Shim:
                 chan.close()
                 for fd in outs:
                     os.close(fd)
-                code = self._starter(theirs, mine_w)
+                code = launch.starter(self.spec, self.paths, self.layers(), self.cg.add_pid,
+                                      theirs, mine_w)
             finally:
                 os._exit(code)
         theirs.close()
@@ -146,44 +147,6 @@ class Shim:
             gen = self.gen
             self.timer(self.health.next_delay(0.0), lambda: self.run_health(gen))
         return None
-
-    def _starter(self, chan: socket.socket, out_fds: list[int]) -> int:
-        """In the starter child: launch, then report {"pid", "failure"} (+ the pty master)."""
-        spec = self.spec
-        reply: dict[str, Any] = {}
-        fds: list[int] = []
-        try:
-            layers = [self.paths.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
-            proc = process.build(spec, layers)
-            console: socket.socket | None = None
-            if spec.tty:
-                console, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-                stdio = launch.Stdio(null, null, null, tty=True, console=theirs.detach())
-            else:
-                null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-                stdio = launch.Stdio(null, out_fds[0], out_fds[1])
-            try:
-                pid, err_pipe = launch.start(spec, self.paths, proc, stdio, self.cg.add_pid)
-            finally:
-                for fd in {stdio.stdin, stdio.stdout, stdio.stderr, stdio.console} - {-1}:
-                    os.close(fd)
-            reply["pid"] = pid
-            if console is not None:
-                # The pty is made inside the container; its master comes back over the
-                # socket (EOF instead when stage-2 failed first: the error pipe says why).
-                try:
-                    console.settimeout(30)
-                    _, fds, _, _ = socket.recv_fds(console, 16, 1)
-                except OSError:
-                    fds = []
-                finally:
-                    console.close()
-            reply["failure"] = launch.read_error(err_pipe)
-        except (ContainerRuntimeError, OSError) as e:
-            reply["failure"] = [launch.EXIT_SETUP, str(e)]
-        socket.send_fds(chan, [json.dumps(reply).encode()], fds[:1])
-        return 0
 
     def on_container_exit(self, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
@@ -261,107 +224,9 @@ class Shim:
                 return
             self.log.write(self.streams[fd], data)
 
-    # -- requests ----------------------------------------------------------------------------
+    # -- requests (control.py) ---------------------------------------------------------------
     def reply(self, conn: socket.socket, obj: Any) -> None:
-        try:
-            conn.setblocking(True)
-            conn.sendall(json.dumps(obj).encode() + b"\n")
-        except OSError:
-            pass
-        try:
-            self.sel.unregister(conn)
-        except (KeyError, ValueError):
-            pass
-        conn.close()
-
-    def handle(self, conn: socket.socket) -> None:
-        try:
-            raw, fds, _, _ = socket.recv_fds(conn, 65536, 3)
-        except OSError:
-            raw, fds = b"", []
-        if not raw:
-            self.sel.unregister(conn)
-            conn.close()
-            return
-        try:
-            req = json.loads(raw)
-            op = req["op"]
-        except (ValueError, KeyError, TypeError):
-            self.reply(conn, {"error": "bad request"})
-            return
-        try:
-            self.dispatch(conn, op, req, fds)
-        except ContainerRuntimeError as e:
-            self.reply(conn, {"error": str(e)})
-        except OSError as e:
-            self.reply(conn, {"error": f"{op}: {e.strerror}"})
-
-    def dispatch(self, conn: socket.socket, op: str, req: dict[str, Any], fds: list[int]) -> None:
-        running = self.pid > 0
-        if op == "state":
-            self.reply(conn, self.st)
-        elif op == "wait":
-            if self.done:
-                self.reply(conn, self.st)
-            else:
-                self.exit_waiters.append(conn)
-        elif op == "stop":
-            self.stopping = True
-            if not running:
-                if self.st.get("status") == "restarting":
-                    self.save(status="exited")
-                    self.finish()
-                self.reply(conn, self.st)
-                return
-            if self.st.get("status") == "paused":
-                self.cg.thaw()
-            sig = req.get("signal") or signal.SIGTERM
-            os.kill(self.pid, sig)
-            self.timer(float(req.get("timeout", self.spec.stop_grace_period)), self.force_kill)
-            self.exit_waiters.append(conn)
-        elif op == "kill":
-            if not running:
-                raise ContainerRuntimeError(f"container {self.spec.name} is not running")
-            sig = int(req.get("signal", signal.SIGKILL))
-            if sig in (signal.SIGKILL, signal.SIGTERM):
-                self.stopping = True
-            os.kill(self.pid, sig)
-            self.reply(conn, {"ok": True})
-        elif op in ("pause", "unpause"):
-            if not running:
-                raise ContainerRuntimeError(f"container {self.spec.name} is not running")
-            if op == "pause":
-                self.cg.freeze()
-                self.save(status="paused")
-            else:
-                self.cg.thaw()
-                self.save(status="running")
-            self.reply(conn, {"ok": True})
-        elif op == "exec":
-            if not running or self.st.get("status") != "running":
-                raise ContainerRuntimeError(f"container {self.spec.name} is not running")
-            xs = state.from_json(ExecSpec, req["spec"])
-            if len(fds) < 3:
-                raise ContainerRuntimeError("exec: the standard streams were not passed")
-            stdio = launch.Stdio(fds[0], fds[1], fds[2], tty=xs.tty)
-            try:
-                child = spawn_exec(self.spec, self.pid, self.cg.procs_files(), xs, stdio,
-                               self.layers())
-            finally:
-                for fd in set(fds):
-                    os.close(fd)
-
-            if xs.detach:
-                self.children[child] = lambda code: None
-                self.reply(conn, {"exit_code": 0})
-                return
-
-            def done(code: int, c: socket.socket = conn) -> None:
-                self.reply(c, {"exit_code": code})
-
-            self.children[child] = done
-        else:
-            self.reply(conn, {"error": f"unknown op {op}"})
+        control.reply(self, conn, obj)
 
     def force_kill(self) -> None:
         if self.pid > 0:
@@ -482,7 +347,7 @@ class Shim:
                         continue
                     self.sel.register(conn, selectors.EVENT_READ, ("conn", conn))
                 elif kind == "conn":
-                    self.handle(arg)
+                    control.handle(self, arg)
                 elif kind == "out":
                     if arg in self.streams:
                         self.drain(arg)
@@ -505,62 +370,11 @@ def _detach() -> None:
     os.chdir("/")
 
 
-def _warm() -> None:
-    """Do once, in the zygote, the work every start repeats (shared by all shims after)."""
-    from pystack.runtime.cgroups import layout
-    from pystack.runtime.image.model import ImageConfig
-
-    try:
-        layout()
-    except ContainerRuntimeError:
-        pass
-    dummy = ContainerSpec(id="0" * 64, name="warm", image=ImageConfig(), image_id="",
-                          lower_dirs=())
-    state.from_json(ContainerSpec, state.to_json(dummy))
-    state.from_json(ExecSpec, state.to_json(ExecSpec(argv=("true",))))
-    try:
-        launch.Security.plan(dummy)         # the default seccomp filter, compiled once
-    except ContainerRuntimeError:
-        pass
-
-
-def zygote(root: str, fd: int) -> int:
-    """Fork a shim per request (`<container dir>` + the ready fd), until the socket closes.
-
-    A pre-imported template: a start costs a fork instead of an interpreter start-up, and the
-    shims share their pages copy-on-write (smaller PSS).  `root` (PYSTACK_ROOT) is in argv
-    only so that the zygote and every shim forked from it can be found by it.
-    """
-    del root
-    sock = socket.socket(fileno=fd)
-    _warm()
-    import gc
-
-    gc.freeze()     # the collector never walks (and so never copies) the zygote's objects
-    while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 4096, 2)
-        except OSError:
-            return 0
-        if not msg:
-            return 0
-        if not fds:
-            continue
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            code = 1
-            try:
-                code = main([msg.decode(), str(fds[0])])
-            finally:
-                os._exit(code)
-        os.close(fds[0])
-        os.waitpid(pid, 0)                  # the shim detaches: this returns at once
-
-
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--zygote":
-        return zygote(argv[1], int(argv[2]))
+        from pystack.runtime.zygote import serve
+
+        return serve(argv[1], int(argv[2]))
     cdir, ready_fd = Path(argv[0]), int(argv[1])
     _detach()
     set_subreaper()
