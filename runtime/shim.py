@@ -5,8 +5,9 @@ subreaper parent of the container's PID 1, owns its stdout/stderr (pipes, or a p
 writes the json-file log, records exit code / OOM kill / times in state.json (atomically), runs
 the healthcheck and the restart policy, and answers requests on a unix socket (control.py):
 state, stop, kill, pause, unpause, wait, exec.  Shims are forked by the zygote (zygote.py); the
-start work itself runs in a forked starter (launch.starter) so the shim's pages stay shared.  It exits when the container has exited for
-good, removing its cgroup; a shim that is killed leaves state on disk that `delete` cleans.
+start work itself runs in a forked starter (launch.starter) so the shim's pages stay shared.
+It exits when the container has exited for good, removing its cgroup; a shim that is killed
+leaves state on disk that `delete` cleans.
 Its loop is selectors + a timer heap + a signal wakeup fd; no threads (namespace work forks).
 """
 
