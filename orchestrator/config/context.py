@@ -7,11 +7,11 @@ Owns: reading one compose file (a path or stdin) into an interpolated, merged tr
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from pystack.orchestrator.config.discovery import display_path
 from pystack.orchestrator.config.interpolate import Interpolator
 from pystack.orchestrator.config.marks import Mark, problem
 from pystack.orchestrator.config.merge import merge_mappings
@@ -37,10 +37,7 @@ class Context:
         self.include_stack: list[str] = []
 
     def display(self, path: str) -> str:
-        if path == STDIN:
-            return "<stdin>"
-        rel = os.path.relpath(path, self.cwd)
-        return path if rel.startswith("..") else rel
+        return display_path(path, self.cwd)
 
     def read_text(self, path: str, mark: Mark | None = None,
                   where: tuple[str | int, ...] = ()) -> str | None:

@@ -45,6 +45,14 @@ def absolute(path: str, base: Path) -> str:
     return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
 
 
+def display_path(path: str, cwd: Path) -> str:
+    """How a file is named in messages: "<stdin>", else relative to cwd when below it."""
+    if path == STDIN:
+        return "<stdin>"
+    rel = os.path.relpath(path, cwd)
+    return path if rel.startswith("..") else rel
+
+
 def find_default_files(start: Path) -> Found:
     """Search `start` and its parents for the first directory holding a compose file."""
     here = start

@@ -65,17 +65,9 @@ def _env_paths(options: LoadOptions, cwd: Path, wd: Path) -> list[Path]:
 
 def _read_env(paths: list[Path], shell: Mapping[str, str], cwd: Path) -> dict[str, str]:
     try:
-        return read_env_files(paths, shell, [display_path(str(p), cwd) for p in paths])
+        return read_env_files(paths, shell, [discovery.display_path(str(p), cwd) for p in paths])
     except EnvFileError as e:
         raise ConfigError(e.problems) from e
-
-
-def display_path(path: str, cwd: Path) -> str:
-    """How a file is named in messages: "<stdin>", else relative to cwd when below it."""
-    if path == discovery.STDIN:
-        return "<stdin>"
-    rel = os.path.relpath(path, cwd)
-    return path if rel.startswith("..") else rel
 
 
 def load(options: LoadOptions) -> RawProject:
