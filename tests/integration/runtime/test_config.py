@@ -108,3 +108,20 @@ def test_empty_volume_is_filled_from_the_image(rt: LinuxRuntime, make: Make,
     assert out == "root:x:0:0:root:/root:/bin/sh\n0\n"
     assert (vol / "passwd").read_text().startswith("root:") and (vol / "hostname").exists()
     assert list(nocopy.iterdir()) == []
+
+
+def test_join_another_containers_pid_and_ipc_namespaces(rt: LinuxRuntime, make: Make) -> None:
+    import os
+
+    a = make("sleep", "30")
+    pa = rt.start(a.id).pid
+    b = make("sh", "-c", "ps -o comm | sort | tr '\\n' ' '",
+             pid_namespace=f"/proc/{pa}/ns/pid", ipc_namespace=f"/proc/{pa}/ns/ipc")
+    st, out = run(rt, b)
+    assert st.exit_code == 0 and "sleep" in out.split()        # a's PID 1, seen from b
+    c = make("sleep", "30", pid_namespace=f"/proc/{pa}/ns/pid",
+             ipc_namespace=f"/proc/{pa}/ns/ipc")
+    pc = rt.start(c.id).pid
+    for ns in ("pid", "ipc"):
+        assert os.readlink(f"/proc/{pc}/ns/{ns}") == os.readlink(f"/proc/{pa}/ns/{ns}")
+    assert os.readlink(f"/proc/{pc}/ns/mnt") != os.readlink(f"/proc/{pa}/ns/mnt")
