@@ -121,7 +121,7 @@ def _seconds(value: Any) -> float | None:
 
 
 def _port(p: Mapping[str, Any]) -> m.PortMapping:
-    return m.PortMapping(target=int(p["target"]), published=p.get("published") or None,
+    return m.PortMapping(target=int(p.get("target", 0)), published=p.get("published") or None,
                          host_ip=p.get("host_ip"), protocol=p.get("protocol", "tcp"),
                          mode=p.get("mode", "ingress"), name=p.get("name"),
                          app_protocol=p.get("app_protocol"))

@@ -146,7 +146,11 @@ def service(name: str, svc: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             out["networks"] = {k: _service_network(v) for k, v in (nets or {}).items()}
     elif "network_mode" not in out and "provider" not in out:
         out["networks"] = {"default": None}
-    return out
+    nets = out.get("networks")
+    if isinstance(nets, dict):
+        out["networks"] = {k: rarekeys.omit_zero(v) if isinstance(v, dict) else v
+                           for k, v in nets.items()}
+    return rarekeys.omit_zero(out)
 
 
 def _environment(svc: Mapping[str, Any], ctx: Context) -> dict[str, str | None] | None:
@@ -273,7 +277,7 @@ def network(key: str, spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         out["ipam"] = {k: v for k, v in out["ipam"].items() if k != "options"}
     if "labels" in out:
         out["labels"] = short.to_mapping(out["labels"], empty="")
-    return out
+    return rarekeys.omit_zero(out)
 
 
 def volume(key: str, spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
@@ -281,7 +285,7 @@ def volume(key: str, spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     out.update({k: v for k, v in spec.items() if k != "name" and not str(k).startswith("x-")})
     if "labels" in out:
         out["labels"] = short.to_mapping(out["labels"], empty="")
-    return out
+    return rarekeys.omit_zero(out)
 
 
 def file_object(key: str, spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
@@ -291,7 +295,7 @@ def file_object(key: str, spec: Mapping[str, Any], ctx: Context) -> dict[str, An
         out["file"] = ctx.path(out["file"])
     if "labels" in out:
         out["labels"] = short.to_mapping(out["labels"], empty="")
-    return out
+    return rarekeys.omit_zero(out)
 
 
 def _object_name(key: str, spec: Mapping[str, Any], ctx: Context) -> str:

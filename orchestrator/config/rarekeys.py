@@ -78,3 +78,42 @@ def _blkio(blkio: Mapping[str, Any]) -> dict[str, Any]:
             entries.append(entry)
         out[key] = entries
     return out
+
+
+# Fields compose-go declares as pointers: printed even when false/0.
+_POINTER_KEYS = frozenset({"init", "scale", "replicas", "retries", "enable_ipv4", "enable_ipv6",
+                           "attach", "mode", "command", "entrypoint", "count", "required",
+                           "target"})
+# Mappings of user data (values such as "" or "0" are meaningful): never pruned.
+_DATA_KEYS = frozenset({"environment", "labels", "annotations", "sysctls", "extra_hosts",
+                        "driver_opts", "options", "args", "storage_opt", "aux_addresses",
+                        "ulimits", "test", "tmpfs", "dns", "dns_search", "dns_opt",
+                        "security_opt", "cap_add", "cap_drop", "group_add", "profiles",
+                        "aliases", "links", "volumes_from", "expose", "external_links",
+                        "networks"})
+
+
+def omit_zero(node: dict[str, Any]) -> dict[str, Any]:
+    """Drop false/0/"" fields, as compose-go's `omitempty` JSON tags do (pointer fields and
+    user-data mappings are kept).  Sizes are byte strings here, so "0" counts as zero."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key.startswith("x-") or key in _DATA_KEYS:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = omit_zero(value)
+        elif isinstance(value, list):
+            out[key] = [omit_zero(v) if isinstance(v, dict) else v for v in value]
+        elif key in _POINTER_KEYS or not _is_zero(key, value):
+            out[key] = value
+    return out
+
+
+_SIZE_FIELDS = frozenset({"mem_limit", "mem_reservation", "memswap_limit", "shm_size",
+                          "mem_swappiness", "memory", "size"})
+
+
+def _is_zero(key: str, value: Any) -> bool:
+    if value is False or value == "" or (value == 0 and not isinstance(value, str)):
+        return True
+    return key in _SIZE_FIELDS and value == "0"

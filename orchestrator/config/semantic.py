@@ -100,11 +100,18 @@ def _service(rep: _Report, data: Mapping[str, Any], name: str, svc: Mapping[str,
     for path in _CPUS:
         _parse(rep, base, svc, path, units.parse_cpus)
     for i, item in enumerate(_list(svc.get("ports"))):
-        if isinstance(item, str | int) and not isinstance(item, bool):
-            try:
-                shortsyntax.parse_port_spec(str(item))
-            except ValueError as e:
-                rep.add((*base, "ports", i), str(e))
+        try:
+            entries = shortsyntax.ports(item) if not isinstance(item, bool) else []
+        except ValueError as e:
+            rep.add((*base, "ports", i), str(e))
+            continue
+        except (TypeError, AttributeError):
+            continue
+        for entry in entries[:1]:
+            ip = entry.get("host_ip")
+            if ip is not None and not _is_ip(ip):
+                rep.add((*base, "ports", i), f"invalid host_ip '{ip}'",
+                        "use an IPv4 or IPv6 address, like 127.0.0.1 or ::1")
     for i, item in enumerate(_list(svc.get("expose"))):
         if isinstance(item, str | int) and not isinstance(item, bool):
             try:
@@ -127,6 +134,16 @@ def _service(rep: _Report, data: Mapping[str, Any], name: str, svc: Mapping[str,
                 rep.add((*base, short_key),
                         f"{short_key} differs from deploy.resources.limits.{long_key}",
                         "set only one of them")
+
+
+def _is_ip(value: Any) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _same(a: Any, b: Any, kind: str) -> bool:

@@ -203,6 +203,8 @@ def file_ref(item: Any, default_dir: str | None) -> dict[str, Any]:
         out = {k: v for k, v in item.items() if not str(k).startswith("x-")}
         if isinstance(out.get("mode"), int):
             out["mode"] = "0" + format(out["mode"], "o")
+        if default_dir is not None and not out.get("target") and "source" in out:
+            out["target"] = default_dir + str(out["source"])
         return out
     out = {"source": str(item)}
     if default_dir is not None:
