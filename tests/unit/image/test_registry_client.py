@@ -172,3 +172,23 @@ def test_broken_download_resumes_with_range(fake: Fake, tmp_path: Path) -> None:
     assert content.blob_path(digest).read_bytes() == BLOB
     assert seen[-1] == len(BLOB)
     assert list(content.tmp.iterdir()) == []
+
+
+def test_insecure_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pystack.runtime.image.registry import is_insecure
+
+    monkeypatch.setenv("PYSTACK_INSECURE_REGISTRIES", "reg.lan:5000, other.lan")
+    assert [is_insecure(h) for h in ("localhost:5000", "127.0.0.1", "[::1]:80", "reg.lan:5000",
+                                     "other.lan:443", "reg.lan:6000", "ghcr.io")] == [
+        True, True, True, True, True, False, False]
+    assert RegistryClient("ghcr.io", "a/b").scheme == "https"
+    assert RegistryClient("ghcr.io", "a/b", insecure=True).scheme == "http"
+
+
+def test_docker_hub_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    auth = base64.b64encode(b"me:pw:with:colons").decode()
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {
+        "https://index.docker.io/v1/": {"auth": auth}, "broken": {"auth": "%%%"}}}))
+    assert credentials("registry-1.docker.io") == ("me", "pw:with:colons")
+    assert credentials("ghcr.io") is None
