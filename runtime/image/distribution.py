@@ -105,11 +105,15 @@ def pull(content: Content, ref: Reference, progress: Progress | None,
     def one(i: int) -> LayerBlob:
         ld = layer_descs[i]
         digest, size = _download(client, content, ld["digest"], ld.get("size"), progress)
-        if progress:
-            progress(digest, "extracting", size, size)
-        content.ensure_layer(chains[i], diff_ids[i], digest)
-        if progress:
-            progress(digest, "done", size, size)
+        if content.has_layer(chains[i]):
+            if progress:
+                progress(digest, "exists", size, size)
+        else:
+            if progress:
+                progress(digest, "extracting", size, size)
+            content.ensure_layer(chains[i], diff_ids[i], digest)
+            if progress:
+                progress(digest, "done", size, size)
         return LayerBlob(digest, ld["mediaType"], size)
 
     with ThreadPoolExecutor(max_workers=workers()) as pool:
