@@ -127,7 +127,7 @@ def test_ipv6_and_none_mode(mgr: NetworkManager) -> None:
     assert at.ipv6_address
     assert f"inet6 {at.ipv6_address}/64" in run_in(sb, "ip", "-6", "addr").stdout
     assert f"default via {net.gateway6}" in run_in(sb, "ip", "-6", "route").stdout
-    ping = run_in(sb, "busybox", "ping", "-6", "-c", "1", "-W", "2", str(net.gateway6))
+    ping = run_in(sb, "busybox", "ping", "-6", "-c", "1", "-W", "5", str(net.gateway6))
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert f"{at.ipv6_address}\tsix" in Path(sb.hosts_path).read_text()
 
