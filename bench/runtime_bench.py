@@ -50,6 +50,34 @@ def build_rootfs(root: Path) -> Path:
     return root
 
 
+def measure_floor(runs: int = 5) -> tuple[float, float] | None:
+    """Run ../shared/peers/floor/floor-containers.sh -c 1 and -p -c 20 now: medians."""
+    script = Path(__file__).resolve().parents[2] / "shared" / "peers" / "floor" / \
+        "floor-containers.sh"
+    if not script.exists():
+        print(f"floor: {script} not found")
+        return None
+    base = Path(tempfile.mkdtemp(prefix="pystack-rtbench-floor-"))
+    out = []
+    try:
+        build_rootfs(base / "pystack-busybox-rootfs")
+        env = dict(os.environ, TMPDIR=str(base))
+        for args in (["-c", "1"], ["-p", "-c", "20"]):
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                r = subprocess.run(["sh", str(script), *args], capture_output=True, text=True,
+                                   env=env)
+                times.append(time.perf_counter() - t0)
+                if r.returncode:
+                    print(f"floor failed: {r.stderr.strip()[:200]}")
+                    return None
+            out.append(statistics.median(times))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return out[0], out[1]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,6 +85,7 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=20)
     ap.add_argument("--floor", action="store_true", help="also run the peers' floor script")
     a = ap.parse_args()
+    floor_now = measure_floor() if a.floor else None
     base = Path(tempfile.mkdtemp(prefix="pystack-rtbench-"))
     os.environ.update(PYSTACK_ROOT=str(base / "root"), PYSTACK_RUN=str(base / "run"),
                       PYSTACK_CGROUP_PARENT=f"pystack-rtbench-{secrets.token_hex(2)}")
@@ -64,7 +93,7 @@ def main() -> int:
     from pystack.runtime.linux_runtime import LinuxRuntime
     from pystack.runtime.spec import ContainerSpec
 
-    rootfs = build_rootfs(base / "rootfs")
+    rootfs = build_rootfs(base / "pystack-busybox-rootfs")    # the floor script's name
     rt = LinuxRuntime()
 
     def spec(*cmd: str) -> ContainerSpec:
@@ -129,31 +158,23 @@ def main() -> int:
 
     med = statistics.median
     print(f"pystack runtime bench ({a.runs} runs, medians; peers from ../shared/peers/RESULTS.md,"
-          " not run here)")
-    print(f"{'what':58} {'pystack':>9} {'floor':>8} {'ratio':>6}")
-    rows = [("create+start (sleep), 1 container", med(starts), FLOOR_1_CG),
-            ("create+start+stop+delete, 1 container", med(cycles), FLOOR_1_CG),
-            ("create+start+wait+delete of `true` (docker run 0.304)", med(trues), FLOOR_1_CG),
+          f" not run here; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus)")
+    f1, f20 = floor_now if floor_now else (None, None)
+    print(f"{'what':56} {'pystack':>8} {'floor':>7} {'ratio':>5} {'floor now':>9} {'ratio':>5}")
+    rows = [("create+start (sleep), 1 container", med(starts), FLOOR_1_CG, f1),
+            ("create+start+stop+delete, 1 container", med(cycles), FLOOR_1_CG, f1),
+            ("create+start+wait+delete of `true`", med(trues), FLOOR_1_CG, f1),
             (f"{a.parallel} x create+start+stop+delete, in parallel", med(pars),
-             FLOOR_20_PAR_CG)]
-    for what, v, floor in rows:
-        print(f"{what:58} {v:8.3f}s {floor:7.3f}s {v / floor:5.1f}x")
+             FLOOR_20_PAR_CG, f20)]
+    for what, v, floor, now in rows:
+        tail = f" {now:8.3f}s {v / now:4.1f}x" if now else ""
+        print(f"{what:56} {v:7.3f}s {floor:6.3f}s {v / floor:4.1f}x{tail}")
     print(f"vs docker run --rm --network none true {DOCKER_RUN:.3f}s: "
           f"{med(trues) / DOCKER_RUN:.2f}x; podman {PODMAN_RUN:.3f}s: "
           f"{med(trues) / PODMAN_RUN:.2f}x")
     print(f"shim memory with {n} running: PSS {pss / 1024 / n:.2f} MiB/shim "
           f"(containerd-shim {SHIM_PSS_DOCKER} MiB, conmon {SHIM_PSS_PODMAN} MiB), "
           f"RSS {rss / 1024 / n:.2f} MiB/shim (containerd-shim {SHIM_RSS_DOCKER} MiB)")
-    if a.floor:
-        fl = Path(__file__).resolve().parents[2] / "shared" / "peers" / "floor"
-        script = fl / "floor-containers.sh"
-        if script.exists():
-            for args in (["-c", "1"], ["-p", "-c", "20"]):
-                t0 = time.perf_counter()
-                r = subprocess.run(["sh", str(script), *args], capture_output=True, text=True)
-                took = time.perf_counter() - t0
-                print(f"floor now: floor-containers.sh {' '.join(args)}: "
-                      f"{took:.3f}s" + ("" if r.returncode == 0 else f" (failed: {r.stderr[:80]})"))
     return 0
 
 
