@@ -112,6 +112,12 @@ def _service(rep: _Report, data: Mapping[str, Any], name: str, svc: Mapping[str,
             if ip is not None and not _is_ip(ip):
                 rep.add((*base, "ports", i), f"invalid host_ip '{ip}'",
                         "use an IPv4 or IPv6 address, like 127.0.0.1 or ::1")
+    for i, item in enumerate(_list(svc.get("volumes"))):
+        if isinstance(item, str):
+            try:
+                shortsyntax.parse_volume_spec(item, lambda p: p)
+            except ValueError as e:
+                rep.add((*base, "volumes", i), str(e))
     for i, item in enumerate(_list(svc.get("expose"))):
         if isinstance(item, str | int) and not isinstance(item, bool):
             try:

@@ -3,6 +3,7 @@ they pass) normalisation and the model builder: only problem lines, never an exc
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -126,3 +127,22 @@ TYPED_PROJECT = st.fixed_dictionaries(
 def test_typed_projects_only_give_problems(data: dict[str, Any]) -> None:
     problems = pipeline(data)
     assert all(isinstance(p, str) and p for p in problems)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(TYPED_PROJECT, PROJECT))
+def test_whole_pipeline_from_yaml_text(data: dict[str, Any], tmp_path: Path) -> None:
+    import yaml
+
+    from pystack.orchestrator.cli.main import GlobalOptions
+    from pystack.orchestrator.config.project import load_project
+    from pystack.orchestrator.errors import ConfigError
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml.safe_dump(data))
+    opts = GlobalOptions(files=(str(path),), project_name="demo", environ={})
+    try:
+        load_project(opts)
+    except ConfigError as e:
+        assert e.problems

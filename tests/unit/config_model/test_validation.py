@@ -123,6 +123,9 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
     ("services:\n  web: {image: x, ports: ['localhost:80:80']}\n",
      "compose.yaml:2:27: services.web.ports[0]: invalid host_ip 'localhost' "
      "(use an IPv4 or IPv6 address, like 127.0.0.1 or ::1)"),
+    ("services:\n  web: {image: x, volumes: ['./a:/a:bogus']}\n",
+     "compose.yaml:2:29: services.web.volumes[0]: invalid volume option 'bogus' in "
+     "'./a:/a:bogus' (use ro, rw, z, Z, nocopy or a propagation mode)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
