@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from pystack.runtime.errors import ImageError
@@ -72,8 +73,24 @@ def _manifest(client: RegistryClient, ref: str) -> tuple[bytes, str, str]:
     return body, mtype, digest
 
 
-def pull(content: Content, ref: Reference, progress: Progress | None,
-         insecure: bool) -> Fetched:
+@dataclass(frozen=True)
+class Resolved:
+    """What a pull found out before touching the store: the platform manifest and config."""
+
+    client: RegistryClient
+    ref: Reference
+    manifest: bytes
+    media_type: str
+    top_digest: str                 # what the tag named (an index, or the manifest)
+    config: bytes
+    config_digest: str
+    layers: tuple[dict[str, Any], ...]
+    diff_ids: tuple[str, ...]
+
+
+def resolve(ref: Reference, insecure: bool) -> Resolved:
+    """Manifest (linux/amd64) and config of `ref`, verified; every check that needs only the
+    network happens here, so a bad reference or registry changes nothing on the host."""
     client = RegistryClient(ref.registry, ref.path, insecure)
     body, mtype, top_digest = _manifest(client, ref.ref_in_repo)
     if mtype in ic.INDEX_TYPES:
@@ -93,25 +110,35 @@ def pull(content: Content, ref: Reference, progress: Progress | None,
         raise ImageError("image manifest has no layers list")
     for ld in layer_descs:
         ic.check_layer_type(str(ld.get("mediaType")))
-    config = _fetch_small(client, content, cdesc["digest"])
+    config = client.open_blob(cdesc["digest"]).read_all()
+    if _sha(config) != cdesc["digest"]:
+        raise ImageError(f"blob digest mismatch: expected {cdesc['digest']}, got "
+                         f"{_sha(config)}", hint="the registry served a corrupt config")
     doc = ic.load_json(config, "image config")
     ic.check_platform(doc, f"image {ref.familiar()}")
     diff_ids = ic.diff_ids_of(doc)
     if len(diff_ids) != len(layer_descs):
         raise ImageError(f"the image config lists {len(diff_ids)} layers but the manifest has "
                          f"{len(layer_descs)}")
-    chains = chain_ids(diff_ids)
+    return Resolved(client, ref, body, mtype, top_digest, config, cdesc["digest"],
+                    tuple(layer_descs), tuple(diff_ids))
+
+
+def fetch(content: Content, r: Resolved, progress: Progress | None) -> Fetched:
+    """Download (in parallel) and unpack what `resolve` found; blobs verified by digest."""
+    content.put_bytes(r.config, r.config_digest)
+    chains = chain_ids(list(r.diff_ids))
 
     def one(i: int) -> LayerBlob:
-        ld = layer_descs[i]
-        digest, size = _download(client, content, ld["digest"], ld.get("size"), progress)
+        ld = r.layers[i]
+        digest, size = _download(r.client, content, ld["digest"], ld.get("size"), progress)
         if content.has_layer(chains[i]):
             if progress:
                 progress(digest, "exists", size, size)
         else:
             if progress:
                 progress(digest, "extracting", size, size)
-            content.ensure_layer(chains[i], diff_ids[i], digest)
+            content.ensure_layer(chains[i], r.diff_ids[i], digest)
             if progress:
                 progress(digest, "done", size, size)
         return LayerBlob(digest, ld["mediaType"], size)
@@ -119,22 +146,15 @@ def pull(content: Content, ref: Reference, progress: Progress | None,
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         # each task runs in a copy of our context: it joins the store's rollback journal
         futures = [pool.submit(contextvars.copy_context().run, one, i)
-                   for i in range(len(layer_descs))]
+                   for i in range(len(r.layers))]
         errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
         if first is not None:
             raise first
         layers = tuple(f.result() for f in futures)
-    names = (ref,) if ref.tag else ()
-    return Fetched(config, layers, names, body, mtype, (f"{ref.name}@{top_digest}",))
-
-
-def _fetch_small(client: RegistryClient, content: Content, digest: str) -> bytes:
-    if content.has_blob(digest):
-        return content.read_blob(digest)
-    data = client.open_blob(digest).read_all()
-    content.put_bytes(data, digest)
-    return data
+    names = (r.ref,) if r.ref.tag else ()
+    return Fetched(r.config, layers, names, r.manifest, r.media_type,
+                   (f"{r.ref.name}@{r.top_digest}",))
 
 
 def _download(client: RegistryClient, content: Content, digest: str, size: Any,

@@ -166,6 +166,8 @@ class ImageStore:
 
     def load(self, path: Path) -> builtins.list[Image]:
         """Load every image of a docker-save tarball, OCI archive or OCI layout directory."""
+        if not Path(path).exists():
+            raise ImageError(f"{path}: no such file or directory")
         with self.content.adding(), self.content.transaction():
             self.content.clean_tmp()
             fetched = load_path(self.content, Path(path))
@@ -177,6 +179,8 @@ class ImageStore:
         names = (parse(ref),) if ref else ()
         if names and names[0].digest:
             raise ImageError(f"cannot import as {ref!r}: a digest cannot be given")
+        if not os.access(tar, os.R_OK) or not Path(tar).is_file():
+            raise ImageError(f"cannot read {tar}: no such file, or not readable")
         with self.content.adding(), self.content.transaction():
             self.content.clean_tmp()
             try:
@@ -252,13 +256,14 @@ class ImageStore:
     # -- registry ---------------------------------------------------------------------------
 
     def pull(self, ref: str, progress: Progress | None = None, insecure: bool = False) -> Image:
-        """Pull `ref` (linux/amd64) from its registry; digests verified end to end."""
-        from pystack.runtime.image.distribution import pull
+        """Pull `ref` (linux/amd64) from its registry; digests verified end to end.  The
+        manifest and config are checked before the store is touched."""
+        from pystack.runtime.image.distribution import fetch, resolve
 
-        r = parse(ref)
+        resolved = resolve(parse(ref), insecure)
         with self.content.adding(), self.content.transaction():
             self.content.clean_tmp()
-            return self.ingest(pull(self.content, r, progress, insecure))
+            return self.ingest(fetch(self.content, resolved, progress))
 
     def push(self, ref: str, progress: Progress | None = None, insecure: bool = False) -> str:
         """Push the image `ref` names to the registry of `ref`; return the manifest digest."""

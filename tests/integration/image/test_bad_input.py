@@ -148,3 +148,22 @@ def test_diff_id_mismatch(loaded: ImageStore, bb_layer: bytes, tmp_path: Path) -
     built = images.Built(wrong, built.manifest, built.layers, built.diff_ids)
     src = images.docker_save(built, tmp_path / "d.tar", ["d:1"])
     unchanged(loaded, lambda: loaded.load(src), ImageError, "layer diff ID mismatch")
+
+
+@pytest.mark.registry
+def test_network_errors_touch_nothing(registry: Registry, bb_image: images.Built,
+                                      tmp_path: Path, busybox_tar: Path) -> None:
+    fresh = ImageStore(tmp_path / "fresh" / "images")
+    layout = images.oci_layout(bb_image, tmp_path / "l", "x",
+                               index_platforms=[("linux", "arm64")])
+    skopeo_copy(f"oci:{layout}:x", f"docker://{registry.ref('arm64/only:1')}", all_=True)
+    for ref, error in ((registry.ref("no/such:1"), ImageNotFoundError),
+                       (f"127.0.0.1:{_free_port()}/x:1", ImageError),
+                       (registry.ref("arm64/only:1"), ImageError)):
+        with pytest.raises(error):
+            fresh.pull(ref)
+    with pytest.raises(ImageError, match="no such file"):
+        fresh.load(tmp_path / "missing.tar")
+    with pytest.raises(ImageError, match="cannot read"):
+        fresh.import_rootfs(tmp_path / "missing.tar", "x:1")
+    assert not (tmp_path / "fresh").exists()
