@@ -110,9 +110,10 @@ class Context:
         tree = self.parse_file(path, env)
         if tree is None:
             return None
-        base_dir = Path(path).parent if path != STDIN else working_dir
-        apply_extends(self, tree, path, base_dir, env)
-        apply_include(self, tree, path, base_dir, working_dir, env)
+        # compose-go resolves `extends.file` and `include` paths of a project's files against
+        # the project's working directory (not the file's own directory).
+        apply_extends(self, tree, path, working_dir, env)
+        apply_include(self, tree, path, working_dir, working_dir, env)
         return tree
 
 

@@ -26,9 +26,13 @@ _Key = tuple[str, str]  # (file, service)
 
 
 class _Resolver:
-    def __init__(self, ctx: Context, env: Mapping[str, str]) -> None:
+    def __init__(self, ctx: Context, env: Mapping[str, str], root: str, root_dir: Path) -> None:
         self.ctx = ctx
         self.env = env
+        # `extends.file` is relative to the project's working directory in a project file,
+        # and to the extended file's own directory in files reached through `extends`.
+        self.root = root
+        self.root_dir = root_dir
         self.done: dict[_Key, MDict | None] = {}
         self.files: dict[str, MDict | None] = {}
 
@@ -80,9 +84,8 @@ class _Resolver:
             return None
         base_path = path
         if base_file:
-            base_path = os.path.normpath(os.path.join(os.path.dirname(path)
-                                                      if path != "-" else self.ctx.cwd,
-                                                      base_file))
+            here = self.root_dir if path == self.root else Path(path).parent
+            base_path = os.path.normpath(os.path.join(here, os.path.expanduser(base_file)))
         base_services = self.services_of(base_path, None, emark, where)
         if base_services is None:
             return None
@@ -119,13 +122,14 @@ class _Resolver:
 
 def apply(ctx: Context, tree: MDict, path: str, base_dir: Path,
           env: Mapping[str, str]) -> None:
-    """Resolve every `extends` of the services of `tree` (read from `path`) in place."""
+    """Resolve every `extends` of the services of `tree` (read from `path`, a file of the
+    project whose working directory is `base_dir`) in place."""
     services = tree.get("services")
     if not isinstance(services, MDict):
         return
     if not any(isinstance(s, MDict) and "extends" in s for s in services.values()):
         return
-    r = _Resolver(ctx, env)
+    r = _Resolver(ctx, env, path, base_dir)
     r.services_of(path, tree)
     for name in list(services):
         if isinstance(services[name], MDict) and "extends" in services[name]:

@@ -192,3 +192,25 @@ def test_include_env_file_does_not_override_the_parent_environment(proj: Path) -
     assert s["inc"]["image"] == "i:shell-fromfile"
     assert s["inc"]["build"] == {"context": f"{proj}/lib", "additional_contexts": {
         "other": f"{proj}/lib/other", "img": "docker-image://alpine"}}
+
+
+def test_extends_and_include_paths_are_relative_to_the_project_directory(proj: Path) -> None:
+    # compose-go resolves them against the working directory, not the file's directory;
+    # extends inside an extended file are relative to that file.
+    write(proj, {
+        "sub/compose.yaml": """\
+            include: [lib.yaml]
+            services:
+              w:
+                extends: {file: base.yaml, service: b}
+            """,
+        "sub/base.yaml": "services:\n  b:\n    image: fromsub\n",
+        "sub/lib.yaml": "services:\n  l:\n    image: libsub\n",
+        "pd/base.yaml": "services:\n  b:\n    extends: {file: deep/b2.yaml, service: c}\n",
+        "pd/deep/b2.yaml": "services:\n  c:\n    image: deepfrompd\n",
+        "pd/lib.yaml": "services:\n  l:\n    image: libpd\n",
+    })
+    s = load_ok("sub/compose.yaml", project_directory="pd").data["services"]
+    assert s == {"w": {"image": "deepfrompd"}, "l": {"image": "libpd"}}
+    s = load_ok("sub/compose.yaml").data["services"]
+    assert s == {"w": {"image": "fromsub"}, "l": {"image": "libsub"}}
