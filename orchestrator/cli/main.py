@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "wait": ("stack_query_cmd", "wait", "Wait for service containers to stop."),
     "exec": ("stack_run_cmd", "exec_", "Run a command in a running service container."),
     "run": ("stack_run_cmd", "run", "Run a one-off command in a new service container."),
+    "cp": ("stack_extra_cmd", "cp", "Copy files between a service container and the host."),
+    "events": ("stack_extra_cmd", "events", "Stream the project's container events."),
     "images": ("image_cmd", "images", "List images."),
     "pull": ("image_cmd", "pull", "Pull images from a registry."),
     "push": ("image_cmd", "push", "Push images to a registry."),

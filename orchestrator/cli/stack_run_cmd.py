@@ -52,7 +52,6 @@ def exec_(ctx: click.Context, detach: bool, no_tty: bool, user: str | None,
 
 @click.command(cls=PystackCommand, context_settings={"ignore_unknown_options": True,
                                                      "allow_interspersed_args": False})
-@project_options
 @click.option("-d", "--detach", is_flag=True)
 @click.option("--rm", is_flag=True, help="Remove the container when it exits.")
 @click.option("-e", "--env", multiple=True, metavar="KEY=VAL")

@@ -77,6 +77,12 @@ def test_stack_a_end_to_end(make_project: Callable[[str], Project]) -> None:
     r = p.run("run", "--rm", "--no-deps", "worker", "sh", "-c",
               "wget -q -O - http://web:8080/")
     assert r.stdout == "hello from pystack\n"
+    # cp both ways
+    src = p.dir / "in.txt"
+    src.write_text("copied in\n")
+    p.run("cp", str(src), "web:/tmp/in.txt")
+    p.run("cp", "web:/tmp/in.txt", str(p.dir / "back.txt"))
+    assert (p.dir / "back.txt").read_text() == "copied in\n"
     # a second up touches nothing
     ids = p.ids()
     r = p.run("up", "-d")

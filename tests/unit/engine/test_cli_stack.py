@@ -120,3 +120,27 @@ def test_json_progress(cli_env: Env) -> None:
     events = [json.loads(ln) for ln in r.output.splitlines() if ln.startswith("{")]
     assert {"kind": "container", "name": "clitest-db-1", "status": "Started"}.items() <= \
         next(e for e in events if e["name"] == "clitest-db-1" and e["status"] == "Started").items()
+
+
+def test_attached_up_exit_code_from(cli_env: Env) -> None:
+    cli_env.runtime.behaviour["clitest-worker-1"] = FakeBehaviour(exit_code=7,
+                                                                   logs=("working", "done"))
+    code, out = invoke("--no-color", "up", "-f", "stack.yml", "--exit-code-from", "worker")
+    assert code == 7, out
+    assert "worker-1  | working\n" in out and "worker-1  | done\n" in out
+    assert "worker-1  | exited with code 7" in out
+    assert "Aborting on container exit" in out
+    assert {c.status for c in cli_env.runtime.list_containers()} == {"exited"}
+
+
+def test_run_oneoff_and_down_removes_it(cli_env: Env) -> None:
+    assert invoke("up", "-d", "-f", "stack.yml")[0] == 0
+    code, out = invoke("-f", "stack.yml", "run", "-d", "--no-deps", "worker", "echo", "x")
+    assert code == 0, out
+    name = out.strip().splitlines()[-1]
+    assert name.startswith("clitest-worker-run-")
+    c = next(c for c in cli_env.runtime.list_containers() if c.name == name)
+    assert c.labels["com.docker.compose.oneoff"] == "True"
+    assert cli_env.runtime.spec(c.id).command == ("echo", "x")
+    assert invoke("down", "-f", "stack.yml")[0] == 0
+    assert cli_env.runtime.list_containers() == []
