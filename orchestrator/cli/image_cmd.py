@@ -214,8 +214,13 @@ def images(repository: str | None, fmt: str, quiet: bool, no_trunc: bool) -> Non
 @click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
 def pull(refs: tuple[str, ...], quiet: bool, insecure: bool) -> None:
     """Pull images from a registry (linux/amd64)."""
+    from pystack.runtime.image.reference import parse
+
     for img, ref in zip(pull_images(refs, quiet, insecure), refs, strict=True):
-        click.echo(ref if quiet else f"{ref}: pulled {img.id}")
+        if not quiet:
+            click.echo(f"Digest: {img.digest}")
+            click.echo(f"Image ID: {img.id}")
+        click.echo(str(parse(ref)))
 
 
 @click.command(cls=PystackCommand)

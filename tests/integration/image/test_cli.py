@@ -79,7 +79,8 @@ def test_load_push_pull(root: Path, registry: Registry, bb_image: images.Built,
     digest = pushed.stdout.strip().rsplit(" ", 1)[1]
     other = tmp_path / "other"
     r = run(other, "--progress", "plain", "pull", ref)
-    assert f"pulled {bb_image.config_digest}" in r.stdout
+    assert r.stdout.splitlines() == [f"Digest: {digest}", f"Image ID: {bb_image.config_digest}",
+                                     ref]
     assert "Pulled" in r.stderr
     (info,) = json.loads(run(other, "image", "inspect", ref).stdout)
     assert info["RepoDigests"] == [f"{registry.host}/cli/bb@{digest}"]
