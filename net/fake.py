@@ -33,6 +33,7 @@ from pystack.net.errors import (
     PortInUseError,
     SandboxNotFoundError,
 )
+from pystack.net.ipam import mac_for
 from pystack.net.names import check_dns, check_hostname
 
 EPHEMERAL_FIRST = 32768
@@ -166,7 +167,7 @@ class FakeNetwork:
         idx = len(box.sandbox.attachments)
         att = Attachment(network=spec.network, interface=f"eth{idx}", ipv4_address=str(addr),
                          prefixlen=subnet.prefixlen, gateway=net.info.gateway,
-                         mac_address=spec.mac_address or _mac(addr), aliases=spec.aliases,
+                         mac_address=spec.mac_address or mac_for(str(addr)), aliases=spec.aliases,
                          ipv6_address=spec.ipv6_address)
         box.sandbox = replace(box.sandbox, attachments=(*box.sandbox.attachments, att))
         return att
@@ -254,7 +255,3 @@ class FakeNetwork:
                     found.append(a.ipv4_address)
         return sorted(found)
 
-
-def _mac(addr: ipaddress.IPv4Address) -> str:
-    """Docker's scheme: 02:42 followed by the IPv4 address bytes."""
-    return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)
