@@ -64,11 +64,6 @@ def selected_services(stack: Stack, opts: UpOptions) -> list[str]:
 def up(stack: Stack, opts: UpOptions) -> UpResult:
     proj = stack.need_project()
     chosen = selected_services(stack, opts)
-    st = stack.b.state.load(stack.name)
-    stack.b.state.update(stack.name, working_dir=proj.working_dir,
-                         config_files=tuple(proj.files))
-    del st
-
     # Images first (in parallel: pulls are network-bound).
     images: dict[str, Image] = {}
     errors: dict[str, BaseException] = {}
@@ -117,11 +112,34 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                 ") for this project. If you removed or renamed this service in your compose "
                 "file, you can run this command with the --remove-orphans flag to clean it up.")
 
+    # Host ports of new containers are checked before anything is created, so a taken port
+    # changes nothing on the host.
+    from pystack.orchestrator.engine import specs as S
+
+    wanted_ports = [ps for st in plan.steps if st.action == "create"
+                    for ps in S.port_specs(proj.services[st.service])]
+    if wanted_ports:
+        stack.b.network.check_ports(wanted_ports)
+    stack.b.state.update(stack.name, working_dir=proj.working_dir,
+                         config_files=tuple(proj.files))
     stack.ensure_networks(chosen)
+    recreated: set[str] = set()
 
     def run(service: str) -> None:
         steps = plan.for_service(service)
         failures: list[str] = []
+        if any(s.action in ("recreate", "create") for s in steps):
+            recreated.add(service)
+        svc_model = proj.services[service]
+        bounce = any(d.restart and dep in recreated
+                     for dep, d in svc_model.depends_on.items())
+        if bounce and not opts.no_start:
+            # `depends_on: {restart: true}`: a dependency was recreated, restart this one.
+            steps = [Step("start", s.service, s.number, s.name, s.container_id, "restart")
+                     if s.action == "keep" else s for s in steps]
+            for s in steps:
+                if s.reason == "restart":
+                    stack.stop(s.container_id, s.name, opts.timeout, service)
 
         def one(step: Step) -> None:
             try:

@@ -182,3 +182,31 @@ def test_stop_start_restart_kill_pause(env: Env) -> None:
     assert ops.rm(st, ["worker"]) == ["demo-worker-1"]
     ops.restart(st, ["db"])
     assert env.statuses()["demo-db-1"] == "running"
+
+
+def test_port_taken_changes_nothing(env: Env) -> None:
+    from pystack.net.errors import PortInUseError
+    from pystack.orchestrator.config.model import PortMapping
+
+    env.network.taken_ports.add((18080, "tcp"))
+    p = project("demo", svc("db"), svc("web", ports=(PortMapping(80, "18080"),)))
+    with pytest.raises(PortInUseError):
+        up(env.stack(p), UpOptions())
+    assert env.runtime.list_containers() == []
+    assert env.network.list_networks() == []
+    assert env.state.projects() == []
+
+
+def test_restart_true_dependency_recreated_restarts_dependent(env: Env) -> None:
+    from pystack.orchestrator.config.model import DependsOn
+
+    p = project("demo", svc("db"), svc("web", deps={"db": DependsOn(restart=True)}),
+                svc("other", deps={"db": "service_started"}))
+    up(env.stack(p), UpOptions())
+    web = next(c.id for c in env.runtime.list_containers() if c.name == "demo-web-1")
+    n = len(env.runtime.calls)
+    up(env.stack(edit(p, "db", environment={"V": "2"})), UpOptions())
+    later = env.runtime.calls[n:]
+    assert ("stop", web) in later and ("start", web) in later
+    other = next(c.id for c in env.runtime.list_containers() if c.name == "demo-other-1")
+    assert ("stop", other) not in later
