@@ -36,7 +36,7 @@ class Context:
             home = self.environ.get("HOME") or os.path.expanduser("~")
             value = home + value[1:]
         if os.path.isabs(value):
-            return os.path.normpath(value)
+            return value        # compose-go keeps absolute paths as written
         return os.path.normpath(os.path.join(self.working_dir, value))
 
 

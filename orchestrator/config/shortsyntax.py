@@ -7,6 +7,8 @@ Parsers raise ValueError with a human reason; semantic.py turns that into a prob
 
 from __future__ import annotations
 
+import posixpath
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -127,6 +129,8 @@ def volume(item: Any, resolve: Callable[[str], str]) -> dict[str, Any]:
         out = {k: v for k, v in item.items() if not str(k).startswith("x-")}
         if out.get("type") == "bind" and isinstance(out.get("source"), str):
             out["source"] = resolve(out["source"])
+        if isinstance(out.get("target"), str) and out["target"]:
+            out["target"] = posixpath.normpath(out["target"])
         if out.get("type") == "tmpfs" and isinstance(out.get("tmpfs"), Mapping):
             tmpfs = dict(out["tmpfs"])
             if "size" in tmpfs:
@@ -143,12 +147,15 @@ def volume(item: Any, resolve: Callable[[str], str]) -> dict[str, Any]:
 
 def parse_volume_spec(text: str, resolve: Callable[[str], str]) -> dict[str, Any]:
     """Parse `[source:]target[:options]` like compose-go format.ParseVolume."""
+    if re.match(r"^[A-Za-z]:[\\/][^:]*$", text):
+        # compose-go reads `x:/path` as one Windows path: an anonymous volume's target.
+        return {"type": "volume", "target": posixpath.normpath(text), "volume": {}}
     parts = text.split(":")
     if not text or len(parts) > 3 or any(not p for p in parts):
         raise ValueError(f"invalid volume '{text}' (use SOURCE:TARGET[:ro] or TARGET)")
     if len(parts) == 1:
-        return {"type": "volume", "target": parts[0], "volume": {}}
-    source, target = parts[0], parts[1]
+        return {"type": "volume", "target": posixpath.normpath(parts[0]), "volume": {}}
+    source, target = parts[0], posixpath.normpath(parts[1])
     opts = parts[2].split(",") if len(parts) == 3 else []
     bind = _is_bind_source(source)
     out: dict[str, Any] = {"type": "bind" if bind else "volume",
