@@ -95,24 +95,25 @@ class NetworkManager:
                 self._create_network(rec)   # repairs a half-made network (crash, reboot)
                 return info_of(rec)
             mtu = self._mtu(spec)
-            others = [ipaddress.IPv4Network(r["subnet"]) for r in self.store.all(
-                self.store.networks)]
-            sub = ipam.resolve(spec.name, spec.ipam,
-                               [*others, *self.links.in_use(), *_nameservers()],
-                               ipv6=spec.enable_ipv6)
-            rec = {"name": spec.name, "project": self.project,
-                   "bridge": self.knobs.link_name("b", spec.name), "subnet": sub.subnet,
-                   "gateway": sub.gateway, "ip_range": sub.ip_range,
-                   "reserved": list(sub.reserved), "subnet6": sub.subnet6,
-                   "gateway6": sub.gateway6, "internal": spec.internal, "external": False,
-                   "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts),
-                   "mtu": mtu}
-            self.store.write(self.store.network_path(spec.name), rec, durable=True)
-            try:
-                self._create_network(rec)
-            except BaseException:
-                self._destroy_network(rec)
-                raise
+            with self.store.host_lock():
+                others = [ipaddress.IPv4Network(r["subnet"]) for r in self.store.all(
+                    self.store.networks)]
+                sub = ipam.resolve(spec.name, spec.ipam,
+                                   [*others, *self.links.in_use(), *_nameservers()],
+                                   ipv6=spec.enable_ipv6)
+                rec = {"name": spec.name, "project": self.project,
+                       "bridge": self.knobs.link_name("b", spec.name), "subnet": sub.subnet,
+                       "gateway": sub.gateway, "ip_range": sub.ip_range,
+                       "reserved": list(sub.reserved), "subnet6": sub.subnet6,
+                       "gateway6": sub.gateway6, "internal": spec.internal, "external": False,
+                       "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts),
+                       "mtu": mtu}
+                self.store.write(self.store.network_path(spec.name), rec, durable=True)
+                try:
+                    self._create_network(rec)
+                except BaseException:
+                    self._destroy_network(rec)
+                    raise
             return info_of(rec)
 
     def _mtu(self, spec: NetworkSpec) -> int:

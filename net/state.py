@@ -7,6 +7,7 @@ Layout (the knobs come from the environment, DESIGN.md §3):
   $PYSTACK_RUN/net/files/<id>/{hosts,resolv.conf}   bind-mounted into the container
   $PYSTACK_RUN/net/sysctl.json             host sysctl values pystack changed, to restore
   $PYSTACK_RUN/net/lock                    flock held by every mutating operation
+  /run/lock/pystack-net-ipam.lock          host-wide flock around subnet choice
 Records are written atomically (write, rename; plus fsync for the durable ones under
 PYSTACK_ROOT — those under PYSTACK_RUN die with the boot anyway) and before the object they
 describe is created, so a crash leaves a record that teardown follows to the object.
@@ -79,6 +80,21 @@ class Store:
     def lock(self) -> Iterator[None]:
         self.base.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.base / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    @contextmanager
+    def host_lock() -> Iterator[None]:
+        """A lock shared by every pystack on the host whatever its PYSTACK_RUN: subnet choice
+        reads the host's routes, so two state dirs (parallel test sessions) must not choose
+        at the same moment.  Held from the choice until the bridge's route exists."""
+        folder = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
+        fd = os.open(folder / "pystack-net-ipam.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
