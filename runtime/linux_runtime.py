@@ -190,6 +190,7 @@ class LinuxRuntime:
                 sub.mkdir()
             p.hostname.write_text((spec.hostname or spec.id[:12]) + "\n")
             state.save_spec(p, spec)
+            p.log.touch(mode=0o640)          # `logs -f` of a created container waits on it
             new: dict[str, Any] = {
                 "name": spec.name, "status": "created", "created_at": _logs.now_rfc3339(),
                 "labels": spec.labels, "image_id": spec.image_id, "netns": spec.netns,

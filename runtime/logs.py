@@ -113,18 +113,24 @@ def _keep(e: LogEntry, since: str | None, until: str | None) -> bool:
     return (since is None or e.time >= since) and (until is None or e.time <= until)
 
 
+def read_file(p: Path, since: str | None = None, until: str | None = None) -> list[LogEntry]:
+    out: list[LogEntry] = []
+    try:
+        with open(p, "rb") as f:
+            for raw in f:
+                e = _parse(raw)
+                if e is not None and _keep(e, since, until):
+                    out.append(e)
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def read(path: Path, tail: int | None = None, since: str | None = None,
          until: str | None = None) -> list[LogEntry]:
     out: list[LogEntry] = []
     for p in _files(path):
-        try:
-            with open(p, "rb") as f:
-                for raw in f:
-                    e = _parse(raw)
-                    if e is not None and _keep(e, since, until):
-                        out.append(e)
-        except FileNotFoundError:
-            continue
+        out.extend(read_file(p, since, until))
     if tail is not None and tail >= 0:
         out = out[-tail:] if tail else []
     return out
@@ -134,15 +140,25 @@ def follow(path: Path, running: Callable[[], bool], tail: int | None = None,
            since: str | None = None, until: str | None = None,
            poll: float = 0.05) -> Iterator[LogEntry]:
     """The existing entries, then new ones as they are written, until `running()` is False."""
-    yield from read(path, tail, since, until)
     try:
         f = open(path, "rb")  # noqa: SIM115 - held across yields
     except FileNotFoundError:
         return
     try:
-        f.seek(0, os.SEEK_END)
+        # The backlog comes from the same open file we then follow: nothing falls in between.
+        backlog: list[LogEntry] = []
+        for p in _files(path)[:-1]:
+            backlog.extend(read_file(p, since, until))
+        *lines, buf = f.read().split(b"\n")
+        for raw in lines:
+            e = _parse(raw)
+            if e is not None and _keep(e, since, until):
+                backlog.append(e)
+        if tail is not None and tail >= 0:
+            backlog = backlog[-tail:] if tail else []
+        yield from backlog
         ino = os.fstat(f.fileno()).st_ino
-        buf = b""
+        last = False
         while True:
             chunk = f.read()
             if chunk:
@@ -161,8 +177,11 @@ def follow(path: Path, running: Callable[[], bool], tail: int | None = None,
                     continue
             except FileNotFoundError:
                 return
-            if not running():
+            if last:
                 return
+            if not running():
+                last = True     # one more read: the final lines land before the exit is saved
+                continue
             time.sleep(poll)
     finally:
         f.close()

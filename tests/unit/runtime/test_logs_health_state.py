@@ -104,3 +104,22 @@ def test_signal_names_and_sysctls() -> None:
     check_sysctl("kernel.shmmax", "host")
     with pytest.raises(ContainerRuntimeError, match=r"'net\.core\.somaxconn' is not allowed"):
         check_sysctl("net.core.somaxconn", "host")
+
+
+def test_follow_gets_the_lines_written_just_before_the_exit(tmp_path: Path) -> None:
+    path = tmp_path / "c-json.log"
+    w = logs.LogWriter(path)
+    w.write("stdout", b"one\n")
+    calls = []
+
+    def running() -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            w.write("stdout", b"two\n")         # the last line lands as the container exits
+            w.close()
+            return False
+        return True
+
+    got = [e.line for e in logs.follow(path, running, poll=0.001)]
+    assert got == ["one\n", "two\n"]
+    assert [e.line for e in logs.follow(path, lambda: False, tail=1)] == ["two\n"]
