@@ -105,3 +105,21 @@ def test_yaml_equals_json(stack: Path) -> None:
     _, as_json, _ = run("config", "--profile", "db", "--format", "json")
     assert yaml.safe_load(as_yaml) == json.loads(as_json)
     assert "\n    depends_on:\n      db:\n" in as_yaml
+
+
+def test_config_and_graph_help_import_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pystack.orchestrator.cli.main import main\n"
+        "for cmd in ('config', 'graph'):\n"
+        "    try:\n"
+        "        main([cmd, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'yaml', 'jsonschema', 'networkx', 'dotenv', 'rich', 'structlog', 'pyroute2'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip().splitlines()[-1] == "[]"
