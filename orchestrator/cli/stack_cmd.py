@@ -46,10 +46,14 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
     try:
         project = loader.load_project(opts, services)
     except ConfigError as e:
-        missing = any("no configuration file" in p.lower() or "not found" in p.lower()
-                      or "no such file" in p.lower() for p in e.problems)
-        if need_file or not opts.project_name or not missing:
+        # With -p, commands that act on what exists (down, ps, logs...) work from the state
+        # on disk when no usable file is there, as `down` must after any crash.
+        if need_file or not opts.project_name:
             raise
+        missing = any("no configuration file" in p.lower() for p in e.problems)
+        if not missing:
+            click.echo(f"WARN[0000] ignoring the stack file ({e.problems[0]}); acting on "
+                       f"project {opts.project_name} as recorded", err=True)
     if project is not None:
         for w in getattr(project, "warnings", ()):
             click.echo(f"WARN[0000] {w}", err=True)

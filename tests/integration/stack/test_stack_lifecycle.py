@@ -152,14 +152,23 @@ def test_sigkill_mid_up_then_down_leaves_nothing(make_project: Callable[[str], P
     proc = subprocess.Popen(p.argv("up", "-d"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
-    # kill it while containers are being created
-    while "Created" not in proc.stderr.readline():
+    # kill it while containers are being created and started
+    while "Started" not in proc.stderr.readline():
         pass
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # and the shims die too: down must still clean up from the state on disk
+    root = os.environ["PYSTACK_ROOT"]
+    shims = subprocess.run(["pgrep", "-f", root], capture_output=True,
+                           text=True).stdout.split()
+    assert shims
+    for pid in shims:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     p.run("down")
     assert p.ps() == []
-    root = os.environ["PYSTACK_ROOT"]
     # no shim (or anything else with the state root in its argv) is left running
     left = subprocess.run(["pgrep", "-f", root], capture_output=True, text=True).stdout
     assert left.split() == []
