@@ -4,7 +4,7 @@
 engine is about to create for the project (containers with their ids, networks, volumes), so
 that `down` can remove everything even if the CLI was killed half-way through `up`.  The runtime
 and net keep their own records too; this file is the orchestrator's intent log and the list of
-projects for `ls`.  Writes are atomic (write, fsync, rename).
+projects for `ls`.  Writes are atomic (write, rename).
 
 `ProjectLock` is an flock on `$PYSTACK_RUN/locks/<name>.lock`: two commands that change one
 project serialize; different projects do not wait for each other.
@@ -57,12 +57,17 @@ class ProjectState:
         return next((c for c in self.containers if c.name == name), None)
 
 
-def _write_atomic(path: Path, data: str) -> None:
+def _write_atomic(path: Path, data: str, durable: bool = False) -> None:
+    """Write then rename: a reader (or a `down` after this process was killed) sees the old or
+    the new file, never half of one.  The crash this log is for is the death of the process,
+    which loses nothing from the page cache, so fsync is only done when asked (it costs a few
+    ms per container on a busy disk)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
