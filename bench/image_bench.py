@@ -16,6 +16,7 @@ import argparse
 import gzip
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -55,15 +56,26 @@ def make_tree(root: Path, total_mb: int) -> int:
     return written
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.perf_counter()
+CPU: dict[str, float] = {}       # operation -> CPU seconds (user+sys): steadier than wall
+                                 # time on a busy machine
+
+
+def _cpu(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(fn: Callable[[], Any], name: str = "") -> tuple[float, Any]:
+    c0, t0 = _cpu(resource.RUSAGE_SELF), time.perf_counter()
     out = fn()
+    CPU[name] = _cpu(resource.RUSAGE_SELF) - c0
     return time.perf_counter() - t0, out
 
 
-def sh(*argv: str) -> float:
-    t0 = time.perf_counter()
+def sh(name: str, *argv: str) -> float:
+    c0, t0 = _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    CPU[name] = _cpu(resource.RUSAGE_CHILDREN) - c0
     return time.perf_counter() - t0
 
 
@@ -122,36 +134,39 @@ def main() -> int:
                            ("tar -xz", ["tar", "-xzf", str(gz_path)])):
             dest = work / f"floor-{len(floor)}"
             dest.mkdir()
-            floor[name] = sh(*argv, "-C", str(dest), "--same-owner", "-p")
+            floor[name] = sh(f"floor: {name}", *argv, "-C", str(dest), "--same-owner", "-p")
             shutil.rmtree(dest)
-        floor["sha256sum"] = sh("sha256sum", str(tar_path))
+        floor["sha256sum"] = sh("floor: sha256sum", "sha256sum", str(tar_path))
 
         store = ImageStore()
-        t, img = timed(lambda: store.import_rootfs(tar_path, "bench/plain:1"))
-        rows.append(("import rootfs.tar (hash+copy+unpack)", t, mb / t,
-                     f"{t / floor['tar -x']:.1f}x tar -x"))
-        t, _ = timed(lambda: store.import_rootfs(tar_path, "bench/plain:2"))
-        rows.append(("import the same tar again (layer shared)", t, mb / t,
-                     f"{t / floor['sha256sum']:.1f}x sha256sum"))
-        t, gz_img = timed(lambda: store.import_rootfs(gz_path, "bench/gz:1"))
-        rows.append(("import rootfs.tar.gz", t, mb / t, f"{t / floor['tar -xz']:.1f}x tar -xz"))
-        t, again = timed(lambda: store.get("bench/gz:1"))
-        rows.append(("get() for a 2nd container (no unpack)", t, 0.0,
-                     "same layer dirs" if again.layer_dirs == gz_img.layer_dirs else "DIFFERENT"))
+
+        def step(name: str, fn: Callable[[], Any], rate: bool = True,
+                 vs: str | None = None) -> Any:
+            t, out = timed(fn, name)
+            note = f"{t / floor[vs]:.1f}x {vs}" if vs else ""
+            rows.append((name, t, mb / t if rate else 0.0, note))
+            return out
+
+        img = step("import rootfs.tar (hash+copy+unpack)",
+                   lambda: store.import_rootfs(tar_path, "bench/plain:1"), vs="tar -x")
+        step("import the same tar again (layer shared)",
+             lambda: store.import_rootfs(tar_path, "bench/plain:2"), vs="sha256sum")
+        gz_img = step("import rootfs.tar.gz", lambda: store.import_rootfs(gz_path, "bench/gz:1"),
+                      vs="tar -xz")
+        again = step("get() for a 2nd container (no unpack)", lambda: store.get("bench/gz:1"),
+                     rate=False)
+        assert again.layer_dirs == gz_img.layer_dirs
 
         if shutil.which("docker-registry"):
             proc, host = start_registry(work)
             ref = f"{host}/bench/gz:1"
             store.tag("bench/gz:1", ref)
-            t, _ = timed(lambda: store.push(ref))
-            rows.append(("push gz image to local registry", t, mb / t, ""))
+            step("push gz image to local registry", lambda: store.push(ref))
             fresh = ImageStore(work / "root2" / "images")
-            t, pulled = timed(lambda: fresh.pull(ref))
-            rows.append(("pull it into an empty store (+unpack)", t, mb / t,
-                         f"{t / floor['tar -xz']:.1f}x tar -xz"))
-            t, _ = timed(lambda: fresh.pull(ref))
-            rows.append(("pull again (everything present)", t, 0.0, ""))
-            assert pulled.id == img.id or pulled.id == gz_img.id
+            pulled = step("pull it into an empty store (+unpack)", lambda: fresh.pull(ref),
+                          vs="tar -xz")
+            step("pull again (everything present)", lambda: fresh.pull(ref), rate=False)
+            assert pulled.id in (img.id, gz_img.id)
         else:
             print("docker-registry not installed: pull/push skipped", file=sys.stderr)
     finally:
@@ -163,11 +178,14 @@ def main() -> int:
 
     print(f"image: {mb:.0f} MB of file data, {nfiles} entries; "
           f"{tar_path.name if args.keep else 'rootfs.tar'}")
-    print(f"{'operation':44} {'seconds':>8} {'MB/s':>8}  vs floor")
+    print(f"{'operation':44} {'wall s':>8} {'MB/s':>8} {'cpu s':>7}  wall vs floor")
     for name, sec, rate in ((k, v, mb / v) for k, v in floor.items()):
-        print(f"{'floor: ' + name:44} {sec:8.3f} {rate:8.1f}")
+        print(f"{'floor: ' + name:44} {sec:8.3f} {rate:8.1f} {CPU.get('floor: ' + name, 0):7.2f}")
     for name, sec, rate, note in rows:
-        print(f"{name:44} {sec:8.3f} {rate if rate else float('nan'):8.1f}  {note}")
+        print(f"{name:44} {sec:8.3f} {rate if rate else float('nan'):8.1f} "
+              f"{CPU.get(name, 0):7.2f}  {note}")
+    print("(cpu s: user+sys of the process doing the work; the pull's server side is not "
+          "counted)")
     print("docker load / podman load: not measured (no engine on this machine; "
           "../shared/peers/RESULTS.md has no image figures)")
     return 0
