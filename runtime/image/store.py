@@ -13,6 +13,7 @@ content is published by rename only once verified, and the tag index changes las
 from __future__ import annotations
 
 import builtins
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -199,8 +200,6 @@ class ImageStore:
             media_type = ic.LAYER_TYPE_BY_COMPRESSION[compression]
             doc = ic.new_config_doc(config or ImageConfig(), [diff_id],
                                     f"pystack image import {Path(tar).name}")
-            import json
-
             raw = json.dumps(doc, separators=(",", ":")).encode()
             return self.ingest(Fetched(raw, (LayerBlob(digest, media_type, size),), names))
 
