@@ -75,7 +75,8 @@ def _explain(err: ValidationError, marks: Marks) -> Iterable[Found]:
                 yield mark, kpath, f"invalid name '{key}'", _NAME_RULE
                 continue
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else None
+            hint = f"did you mean '{close[0]}'?" if close else (
+                "known keys: " + ", ".join(sorted(allowed)) if 0 < len(allowed) <= 12 else None)
             yield mark, kpath, f"unknown key '{key}'", hint
         return
     mark = marks.value(path) or marks.nearest(path)
@@ -108,22 +109,32 @@ def _explain_choice(err: ValidationError, marks: Marks) -> Iterable[Found]:
 
     path: TreePath = tuple(err.absolute_path)
     assert err.context is not None
-    here = [e for e in err.context if tuple(e.absolute_path) == path]
-    if here and all(e.validator == "type" for e in here):
+    # Group the alternatives' errors by branch; a branch that failed only on the type of
+    # the value itself was not what the user meant.
+    branches: dict[Any, list[ValidationError]] = {}
+    for e in err.context:
+        key = e.relative_schema_path[0] if e.relative_schema_path else None
+        branches.setdefault(key, []).append(e)
+
+    def type_only(errors: list[ValidationError]) -> bool:
+        return all(e.validator == "type" and tuple(e.absolute_path) == path for e in errors)
+
+    meant = [errs for errs in branches.values() if not type_only(errs)]
+    if len(meant) == 1:
+        for e in meant[0]:
+            yield from _explain(e, marks)
+        return
+    if not meant:
         # Wrong type for every alternative: "must be a string or a list".
         types: list[str] = []
-        for e in here:
+        for e in err.context:
             value: Any = e.validator_value
             vals = value if isinstance(value, list) else [value]
             types.extend(v for v in vals if v not in types)
-        deeper = [e for e in err.context if tuple(e.absolute_path) != path]
-        if not deeper:
-            mark = marks.value(path) or marks.nearest(path)
-            yield mark, path, "must be " + _types(types), None
-            return
-        yield from _explain(best_match(deeper), marks)
+        mark = marks.value(path) or marks.nearest(path)
+        yield mark, path, "must be " + _types(types), None
         return
-    yield from _explain(best_match(err.context), marks)
+    yield from _explain(best_match([e for errs in meant for e in errs]), marks)
 
 
 def _types(value: Any) -> str:

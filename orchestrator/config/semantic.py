@@ -113,6 +113,9 @@ def _service(rep: _Report, data: Mapping[str, Any], name: str, svc: Mapping[str,
                 rep.add((*base, "ports", i), f"invalid host_ip '{ip}'",
                         "use an IPv4 or IPv6 address, like 127.0.0.1 or ::1")
     for i, item in enumerate(_list(svc.get("volumes"))):
+        if isinstance(item, Mapping) and not item.get("target"):
+            rep.add((*base, "volumes", i), "missing required key 'target'",
+                    "the path inside the container")
         if isinstance(item, str):
             try:
                 shortsyntax.parse_volume_spec(item, lambda p: p)

@@ -68,6 +68,11 @@ def test_schema_covers_every_key_of_the_compose_spec() -> None:
     ("services:\n  'bad name': {image: x}\n",
      "compose.yaml:2:3: services.bad name: invalid name 'bad name' "
      "(use only letters, digits, '.', '_' and '-')"),
+    ("services:\n  web:\n    image: x\n    ports: [{target: 80, bogus: 1}]\n",
+     "compose.yaml:4:26: services.web.ports[0].bogus: unknown key 'bogus' (known keys: "
+     "app_protocol, host_ip, mode, name, protocol, published, target)"),
+    ("services:\n  web:\n    image: x\n    ulimits: {nofile: {soft: 1}}\n",
+     "compose.yaml:4:23: services.web.ulimits.nofile: missing required key 'hard'"),
     ("services:\n  web: {image: x}\nvolumes:\n  v: {driverr: local}\n",
      "compose.yaml:4:7: volumes.v.driverr: unknown key 'driverr' (did you mean 'driver'?)"),
 ])
@@ -126,6 +131,9 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
     ("services:\n  web: {image: x, volumes: ['./a:/a:bogus']}\n",
      "compose.yaml:2:29: services.web.volumes[0]: invalid volume option 'bogus' in "
      "'./a:/a:bogus' (use ro, rw, z, Z, nocopy or a propagation mode)"),
+    ("services:\n  web: {image: x, volumes: [{type: bind, source: /a}]}\n",
+     "compose.yaml:2:29: services.web.volumes[0]: missing required key 'target' "
+     "(the path inside the container)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
