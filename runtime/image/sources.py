@@ -165,7 +165,7 @@ def _detect_type(content: Content, digest: str) -> str:
         return ic.LAYER_TYPE_BY_COMPRESSION[compression_of(f.read(4))]
 
 
-def _blob(src: _Source, desc: dict[str, Any]) -> str:
+def _blob(desc: dict[str, Any]) -> str:
     digest = desc.get("digest")
     if not isinstance(digest, str) or ":" not in digest:
         raise ImageError(f"descriptor without a valid digest: {desc!r}")
@@ -174,7 +174,7 @@ def _blob(src: _Source, desc: dict[str, Any]) -> str:
 
 
 def _read_verified(content: Content, src: _Source, desc: dict[str, Any]) -> bytes:
-    data = src.read(_blob(src, desc))
+    data = src.read(_blob(desc))
     content.put_bytes(data, desc["digest"])
     return data
 
@@ -198,7 +198,7 @@ def _oci_layout(content: Content, src: _Source) -> Iterator[Fetched]:
         layers = []
         for ld in m.get("layers") or []:
             ic.check_layer_type(str(ld.get("mediaType")))
-            with src.open(_blob(src, ld)) as f:
+            with src.open(_blob(ld)) as f:
                 digest, size = content.put_stream(f, ld["digest"], ld.get("size"))
             layers.append(LayerBlob(digest, ld["mediaType"], size))
         yield Fetched(config, tuple(layers), names, raw, mt)
