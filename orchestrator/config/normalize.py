@@ -72,6 +72,8 @@ def normalize(data: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     for key, value in data.items():
         if isinstance(key, str) and key.startswith("x-"):
             out[key] = value
+    if data.get("models"):
+        out["models"] = data["models"]      # kept for the model; output.py does not print it
     return {k: v for k, v in out.items() if v or k in ("name", "services")}
 
 

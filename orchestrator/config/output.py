@@ -11,6 +11,8 @@ from typing import Any
 
 from pystack.orchestrator.config.model import Project
 
+_NOT_PRINTED_TOP = frozenset({"models"})
+_NOT_PRINTED_SERVICE = frozenset({"pull_refresh_after"})
 _ORDER = ("name", "services", "networks", "volumes", "secrets", "configs")
 
 
@@ -28,9 +30,10 @@ def escape_dollars(value: Any) -> Any:
 
 def document(project: Project, *, interpolated: bool = True) -> dict[str, Any]:
     """The mapping `pystack config` prints (keys in Compose's top-level order)."""
-    data = dict(project.data)
-    # Compose v2 does not print a service's x-* keys (the model keeps them).
-    data["services"] = {name: {k: v for k, v in svc.items() if not k.startswith("x-")}
+    data = {k: v for k, v in project.data.items() if k not in _NOT_PRINTED_TOP}
+    # Compose v2 does not print a service's x-* keys and a few others (the model keeps them).
+    data["services"] = {name: {k: v for k, v in svc.items()
+                               if not k.startswith("x-") and k not in _NOT_PRINTED_SERVICE}
                         for name, svc in (data.get("services") or {}).items()}
     out = {k: data[k] for k in _ORDER if k in data}
     out.update({k: v for k, v in sorted(data.items()) if k not in out})

@@ -38,7 +38,6 @@ def reshape(out: dict[str, Any], resolve: Callable[[str], str]) -> None:
         labels = {k: v for k, v in read_env_files(paths, resolve, {}).items()
                   if v is not None}
         out["labels"] = {**labels, **(out.get("labels") or {})}
-    out.pop("pull_refresh_after", None)
     for hook in ("post_start", "pre_stop"):
         if isinstance(out.get(hook), list):
             out[hook] = [{**h, "command": short.split_command(h["command"])}

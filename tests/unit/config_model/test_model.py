@@ -130,3 +130,12 @@ def test_service_extensions_kept_in_model_not_printed(load: Loader) -> None:
     assert p.extensions == {"x-top": 1}
     doc = document(p)
     assert "x-team" not in doc["services"]["web"] and doc["x-top"] == 1
+
+
+def test_unsupported_keys_kept_raw(load: Loader) -> None:
+    p = load("services:\n  web: {image: x, pull_refresh_after: 1h, models: [llm]}\n"
+             "models:\n  llm: {model: ai/smollm2}\n")
+    assert p.services["web"].unsupported == {"models": {"llm": None},
+                                             "pull_refresh_after": "1h"}
+    assert p.unsupported == {"models": {"llm": {"model": "ai/smollm2"}}}
+    assert "not supported yet: models" in p.warnings
