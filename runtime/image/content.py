@@ -196,6 +196,21 @@ class Content:
     def has_layer(self, chain_id: str) -> bool:
         return (self.layer_dir(chain_id) / "diff").is_dir()
 
+    def link_path(self, chain_id: str) -> Path:
+        """layers/l/<short>: the short path of a layer's diff dir (a symlink to it)."""
+        return self.links / short_id(chain_id)
+
+    def _ensure_link(self, chain_id: str) -> None:
+        link = self.link_path(chain_id)
+        if not link.is_symlink():
+            with contextlib.suppress(FileExistsError):
+                os.symlink(f"../{hex_of(chain_id)}/diff", link)
+
+    def drop_dangling_links(self) -> None:
+        for link in self.links.iterdir():
+            if not link.exists():
+                link.unlink()
+
     def layer_size(self, chain_id: str) -> int:
         try:
             return int((self.layer_dir(chain_id) / "size").read_text())
@@ -205,6 +220,7 @@ class Content:
     def ensure_layer(self, chain_id: str, diff_id: str, blob_digest: str) -> bool:
         """Unpack blob as layer `chain_id` unless it is there; True if it was unpacked now."""
         if self.has_layer(chain_id):
+            self._ensure_link(chain_id)
             return False
         return self._unpack(blob_digest, diff_id, chain_id)[1]
 
@@ -230,16 +246,16 @@ class Content:
             (work / "link").write_text(short)
             (work / "size").write_text(str(result.size))
             syncfs(work)
-            final = self.layer_dir(chain)
+            # The short link first (dangling until the rename): a published layer always
+            # has its link; a crash in between leaves only a dangling link, dropped by GC.
+            self._ensure_link(chain)
             try:
-                os.rename(work, final)
+                os.rename(work, self.layer_dir(chain))
             except OSError as e:
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
                 return result.diff_id, False     # another writer published it first
             self._journal("layer", chain)
-            with contextlib.suppress(FileExistsError):
-                os.symlink(f"../{final.name}/diff", self.links / short)
             return result.diff_id, True
         except OSError as e:
             raise ImageError(f"cannot unpack layer {blob_digest}: {e}") from e
@@ -258,7 +274,7 @@ class Content:
         grave = self.new_tmp("-deleted")
         os.rename(final, grave)
         with contextlib.suppress(FileNotFoundError):
-            (self.links / short_id(chain_id)).unlink()
+            self.link_path(chain_id).unlink()
         remove_path(grave)
 
     # -- image records and the tag index ----------------------------------------------------

@@ -39,22 +39,25 @@ def default_root() -> Path:
 def overlay_lowerdirs(layer_dirs: Sequence[str | Path]) -> tuple[Path | None, tuple[str, ...]]:
     """Short lowerdir paths for an overlay mount: (base, paths), in the order given.
 
-    A store layer becomes "l/<12 chars>", relative to `base` (the store's layers/ dir): the
-    runtime mounts from a process whose cwd is `base` (chdir before mount(2), or use
-    fsconfig "lowerdir+" with the absolute dirs), so 128 layers fit in one page.  Any other
-    dir (a plain rootfs) is returned absolute.  `base` is None if no store layer is given.
+    Image.layer_dirs are already short: <store>/layers/l/<12 chars>, symlinks to the unpacked
+    diff dirs (overlay resolves them at mount time), so absolute paths of ~80 layers fit in
+    the one page mount(2) takes.  For more, mount from a process whose cwd is `base` (the
+    store's layers/ dir) with these "l/<12 chars>" paths: 128 layers then fit (or use
+    fsconfig "lowerdir+" with the absolute dirs).  Any other dir (a plain rootfs) is returned
+    absolute.  `base` is None if no store layer is given.
     """
     base: Path | None = None
     out: list[str] = []
     for d in map(Path, layer_dirs):
-        link = d.parent / "link"
-        if d.name == "diff" and link.is_file():
-            short = link.read_text().strip()
-            if (d.parent.parent / "l" / short).is_symlink():
-                base = d.parent.parent
-                out.append(f"l/{short}")
-                continue
-        out.append(str(d))
+        if d.parent.name == "l" and d.is_symlink():
+            base = d.parent.parent
+            out.append(f"l/{d.name}")
+        elif d.name == "diff" and (d.parent / "link").is_file() and \
+                (d.parent.parent / "l" / (d.parent / "link").read_text().strip()).is_symlink():
+            base = d.parent.parent
+            out.append(f"l/{(d.parent / 'link').read_text().strip()}")
+        else:
+            out.append(str(d))
     return base, tuple(out)
 
 
@@ -134,8 +137,7 @@ class ImageStore:
         digests = rec.get("repo_digests") or []
         return Image(
             id=rec["id"], names=names, config=ic.parse_config(doc),
-            layer_dirs=tuple(self.content.layer_dir(lay["chain_id"]) / "diff"
-                             for lay in rec["layers"]),
+            layer_dirs=tuple(self.content.link_path(lay["chain_id"]) for lay in rec["layers"]),
             created=str(doc.get("created") or ""), size=int(rec.get("size", 0)),
             digest=digests[0].split("@", 1)[1] if digests else None)
 
@@ -160,6 +162,8 @@ class ImageStore:
             "Manifest": rec.get("manifest"),
             "GraphDriver": {"Name": "overlay", "Data": {
                 "LowerDirs": [str(d) for d in image.layer_dirs],
+                "UnpackedDirs": [str(self.content.layer_dir(lay["chain_id"]) / "diff")
+                                 for lay in rec["layers"]],
                 "ShortLowerDirs": list(lowers), "Base": str(base) if base else None}},
         }
 
@@ -359,4 +363,5 @@ class ImageStore:
             if f"sha256:{p.name}" not in blobs:
                 reclaimed += p.stat().st_size
                 p.unlink()
+        c.drop_dangling_links()
         return reclaimed
