@@ -74,8 +74,10 @@ def attach(stack: Stack, services: tuple[str, ...], *, no_color: bool = False,
                 ops.kill(stack, chosen, "SIGKILL")
             except Exception:
                 pass
+        pump.join(2.0)              # the containers' last words (follow_logs ends on exit)
         stop.set()
         return 130
+    pump.join(2.0)
     stop.set()
     if exit_code_from:
         for e in containers:
