@@ -132,6 +132,11 @@ def _service(rep: _Report, data: Mapping[str, Any], name: str, svc: Mapping[str,
         rep.add((*base, "container_name"),
                 f"container_name '{svc['container_name']}' cannot be used with {scale} "
                 "replicas", "container names are unique: remove container_name or use 1 replica")
+    replicas = _get(svc, ("deploy", "replicas"))
+    if isinstance(svc.get("scale"), int) and isinstance(replicas, int) and \
+            svc["scale"] != replicas:
+        rep.add((*base, "scale"), f"scale {svc['scale']} differs from deploy.replicas "
+                f"{replicas}", "set only one of them")
     if "network_mode" in svc and svc.get("networks"):
         rep.add((*base, "network_mode"), "network_mode cannot be used together with networks",
                 "remove one of them", key=True)

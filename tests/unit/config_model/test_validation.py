@@ -134,6 +134,9 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
     ("services:\n  web: {image: x, volumes: [{type: bind, source: /a}]}\n",
      "compose.yaml:2:29: services.web.volumes[0]: missing required key 'target' "
      "(the path inside the container)"),
+    ("services:\n  web: {image: x, scale: 2, deploy: {replicas: 3}}\n",
+     "compose.yaml:2:26: services.web.scale: scale 2 differs from deploy.replicas 3 "
+     "(set only one of them)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
