@@ -143,6 +143,8 @@ class RegistryClient:
         attempt = 0
         while True:
             attempt += 1
+            if body is not None and not isinstance(body, bytes):
+                body.seek(0)                    # a retried upload sends the file again
             try:
                 resp = self._once(method, url, headers or {}, body)
             except (OSError, http.client.HTTPException) as e:
