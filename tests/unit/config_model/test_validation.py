@@ -137,6 +137,13 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
     ("services:\n  web: {image: x, scale: 2, deploy: {replicas: 3}}\n",
      "compose.yaml:2:26: services.web.scale: scale 2 differs from deploy.replicas 3 "
      "(set only one of them)"),
+    ("services:\n  web: {image: x, healthcheck: {test: [WRONG, x]}}\n",
+     "compose.yaml:2:39: services.web.healthcheck.test: a healthcheck test list must start "
+     "with CMD, CMD-SHELL or NONE, not 'WRONG' (for example [\"CMD\", \"curl\", \"-f\", "
+     "\"http://localhost\"])"),
+    ("services:\n  web: {image: x, extra_hosts: [nocolon]}\n",
+     "compose.yaml:2:33: services.web.extra_hosts[0]: invalid extra host 'nocolon' "
+     "(use HOST:IP or HOST=IP)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
