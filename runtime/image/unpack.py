@@ -158,7 +158,7 @@ class _Extractor:
 
     def run(self, reader: _HashingReader) -> int:
         try:
-            with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|", bufsize=_CHUNK,
+            with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|",
                               errors="surrogateescape") as tar:
                 for member in tar:
                     self._member(tar, member)
