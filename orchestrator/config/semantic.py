@@ -56,6 +56,7 @@ def check(data: Any, marks: Marks, disabled: Iterable[str] = (),
             _service(rep, data, str(name), svc, services, known)
             if working_dir is not None:
                 _env_files(rep, str(name), svc, working_dir)
+    _top_level(rep, data)
     _cycles(rep, services)
     _host_ports(rep, services)
     return rep.lines
@@ -77,6 +78,31 @@ def _env_files(rep: _Report, name: str, svc: Mapping[str, Any], working_dir: str
                 "services", name, "env_file", i)
             rep.add(where, f"env file {path} not found",
                     "create it, or use the long form with required: false")
+
+
+def _top_level(rep: _Report, data: Mapping[str, Any]) -> None:
+    """Conflicts compose-go rejects in top-level volumes, secrets and configs."""
+    volumes = data.get("volumes")
+    for key, spec in (volumes.items() if isinstance(volumes, Mapping) else []):
+        if isinstance(spec, Mapping) and spec.get("external"):
+            for other in ("driver", "driver_opts", "labels"):
+                if spec.get(other):
+                    rep.add(("volumes", key, other),
+                            f"external volume '{key}' cannot set {other}",
+                            "an external volume is created outside pystack", key=True)
+    for kind, sources in (("secrets", ("file", "environment")),
+                          ("configs", ("file", "environment", "content"))):
+        entries = data.get(kind)
+        for key, spec in (entries.items() if isinstance(entries, Mapping) else []):
+            if not isinstance(spec, Mapping) or spec.get("external"):
+                continue
+            given = [s for s in sources if s in spec]
+            if len(given) != 1:
+                what = " or ".join(sources)
+                message = (f"{kind[:-1]} '{key}' sets {' and '.join(given)}" if given
+                           else f"{kind[:-1]} '{key}' has no {what}")
+                rep.add((kind, key), message,
+                        f"set exactly one of {what}, or external: true", key=True)
 
 
 def _unknown(rep: _Report, path: TreePath, target: str, services: Iterable[str], *,

@@ -144,6 +144,15 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
     ("services:\n  web: {image: x, extra_hosts: [nocolon]}\n",
      "compose.yaml:2:33: services.web.extra_hosts[0]: invalid extra host 'nocolon' "
      "(use HOST:IP or HOST=IP)"),
+    ("services:\n  web: {image: x}\nvolumes:\n  v: {external: true, driver: local}\n",
+     "compose.yaml:4:23: volumes.v.driver: external volume 'v' cannot set driver (an external "
+     "volume is created outside pystack)"),
+    ("services:\n  web: {image: x}\nsecrets:\n  s: {file: ./s, environment: X}\n",
+     "compose.yaml:4:3: secrets.s: secret 's' sets file and environment "
+     "(set exactly one of file or environment, or external: true)"),
+    ("services:\n  web: {image: x}\nconfigs:\n  c: {}\n",
+     "compose.yaml:4:3: configs.c: config 'c' has no file or environment or content "
+     "(set exactly one of file or environment or content, or external: true)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
