@@ -124,6 +124,7 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                          config_files=tuple(proj.files))
     stack.ensure_networks(chosen)
     recreated: set[str] = set()
+    made = _create_new(stack, plan, images, desired)
 
     def run(service: str) -> None:
         steps = plan.for_service(service)
@@ -143,7 +144,8 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
 
         def one(step: Step) -> None:
             try:
-                _apply(stack, step, images[service], desired[service].config_hash, opts)
+                _apply(stack, step, images[service], desired[service].config_hash, opts,
+                       made)
             except Exception as e:
                 failures.append(getattr(e, "message", None) or str(e))
 
@@ -180,7 +182,44 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
     return res
 
 
-def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOptions) -> None:
+def _shares_namespace(stack: Stack, service: str) -> bool:
+    svc = stack.need_project().services[service]
+    return any(m and m.startswith("service:") for m in (svc.network_mode, svc.ipc, svc.pid))
+
+
+def _create_new(stack: Stack, plan: Plan, images: dict[str, Image],
+                desired: dict[str, Desired]) -> dict[str, str | BaseException]:
+    """Create every brand-new container at once, before anything starts (as Compose v2 does:
+    create, then start along the graph); a container that joins another's namespaces waits
+    for its turn in the walk.  Returns name -> container id, or the error."""
+    todo = [s for s in plan.steps if s.action == "create"
+            and not _shares_namespace(stack, s.service)]
+    made: dict[str, str | BaseException] = {}
+    proj = stack.need_project()
+
+    def one(step: Step) -> None:
+        svc = proj.services[step.service]
+        stack.emit("container", step.name, "Creating", service=svc.name)
+        try:
+            made[step.name] = stack.create(svc, step.number, step.name, images[svc.name],
+                                           desired[svc.name].config_hash)
+        except Exception as e:
+            made[step.name] = e
+            stack.emit("container", step.name, "Error", getattr(e, "message", None) or str(e),
+                       service=svc.name)
+            return
+        stack.emit("container", step.name, "Created", service=svc.name)
+
+    threads = [threading.Thread(target=one, args=(s,), daemon=True) for s in todo]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return made
+
+
+def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOptions,
+           made: dict[str, str | BaseException]) -> None:
     proj = stack.need_project()
     svc = proj.services[step.service]
     if step.action == "remove":
@@ -199,6 +238,11 @@ def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOpt
         stack.discard(step.container_id)
         cid = stack.create(svc, step.number, step.name, image, config_hash)
         stack.emit("container", step.name, "Recreated", service=svc.name)
+    elif step.name in made:
+        done = made[step.name]
+        if isinstance(done, BaseException):
+            raise done
+        cid = done
     else:
         stack.emit("container", step.name, "Creating", service=svc.name)
         try:

@@ -99,7 +99,7 @@ def test_unhealthy_dependency_blocks_dependents_others_stay_up(env: Env) -> None
         up(env.stack(p), UpOptions())
     assert "demo-db-1 is unhealthy" in ei.value.message
     assert "db boom" in ei.value.message
-    assert "demo-web-1" not in env.statuses()
+    assert env.statuses()["demo-web-1"] == "created"      # created, never started
     assert env.statuses()["demo-other-1"] == "running"
     assert env.statuses()["demo-db-1"] == "running"
     assert "demo-web-1" in env.seen("Skipped")
@@ -118,7 +118,7 @@ def test_healthy_gate_and_completed_successfully(env: Env) -> None:
     assert "service bad didn't complete successfully: exit 3" in ei.value.message
     st = env.statuses()
     assert st["demo-web-1"] == "running"
-    assert "demo-after_bad-1" not in st
+    assert st["demo-after_bad-1"] == "created"
 
 
 def test_optional_dependency_does_not_block(env: Env) -> None:
