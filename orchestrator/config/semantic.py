@@ -57,6 +57,7 @@ def check(data: Any, marks: Marks, disabled: Iterable[str] = (),
             if working_dir is not None:
                 _env_files(rep, str(name), svc, working_dir)
     _top_level(rep, data)
+    _container_names(rep, services)
     _cycles(rep, services)
     _host_ports(rep, services)
     return rep.lines
@@ -78,6 +79,19 @@ def _env_files(rep: _Report, name: str, svc: Mapping[str, Any], working_dir: str
                 "services", name, "env_file", i)
             rep.add(where, f"env file {path} not found",
                     "create it, or use the long form with required: false")
+
+
+def _container_names(rep: _Report, services: Mapping[str, Any]) -> None:
+    owners: dict[str, str] = {}
+    for name, svc in services.items():
+        cname = svc.get("container_name") if isinstance(svc, Mapping) else None
+        if not isinstance(cname, str):
+            continue
+        owner = owners.setdefault(cname, str(name))
+        if owner != name:
+            rep.add(("services", str(name), "container_name"),
+                    f"container name '{cname}' is already used by service '{owner}'",
+                    "container names are unique on the host")
 
 
 def _top_level(rep: _Report, data: Mapping[str, Any]) -> None:

@@ -153,6 +153,9 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
     ("services:\n  web: {image: x}\nconfigs:\n  c: {}\n",
      "compose.yaml:4:3: configs.c: config 'c' has no file or environment or content "
      "(set exactly one of file or environment or content, or external: true)"),
+    ("services:\n  a: {image: x, container_name: same}\n  b: {image: x, container_name: same}\n",
+     "compose.yaml:3:33: services.b.container_name: container name 'same' is already used by "
+     "service 'a' (container names are unique on the host)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
