@@ -183,6 +183,18 @@ def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
         else:
             raise OrchestratorError(f"service {svc.name}: volume type {v.type!r} is not "
                                     "supported yet")
+    # The image's VOLUMEs not covered by a service mount become anonymous volumes (Docker).
+    covered = {m.target.rstrip("/") for m in mounts} | {
+        t.partition(":")[0].rstrip("/") for t in svc.tmpfs}
+    for target in image.config.volumes:
+        if target.rstrip("/") in covered:
+            continue
+        name = anonymous_volume_name(project.name, svc.name, number, target)
+        path, new = ensure_volume(name)
+        if new and created is not None:
+            created.append(name)
+        fill_from_image(path, image, target)
+        mounts.append(Mount("volume", target, str(path), nocopy=True))
     mounts.extend(_tmpfs(t) for t in svc.tmpfs)
     mounts.extend(_file_refs(project, svc.secrets, "secret"))
     mounts.extend(_file_refs(project, svc.configs, "config"))

@@ -111,6 +111,11 @@ def test_volumes_binds_tmpfs_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (vol / "seed.txt").unlink()
     prepare_mounts(p, s, 1, img)
     assert not (vol / "seed.txt").exists()
+    # an image VOLUME becomes an anonymous volume, filled from the image
+    img2 = replace(img, config=replace(img.config, volumes=("/data/sub", "/data")))
+    by2 = {m.target: m for m in prepare_mounts(p, s, 1, img2)}
+    assert by2["/data"].source == by["/data"].source      # covered by the service's mount
+    assert "_anon_a_1_" in by2["/data/sub"].source
     ext = replace(p, volumes={"vol": Volume("vol", "nope", external=True)})
     with pytest.raises(NotFoundError, match="external volume nope not found"):
         prepare_mounts(ext, s, 1, img)
