@@ -341,11 +341,13 @@ class Project:
 
     def config_hash(self, service: str) -> str:
         """A stable sha256 of a service's canonical configuration, for change detection.
-        Replica count (scale, deploy.replicas) is left out, and maps are key-sorted, so
-        scaling or reordering the file does not change it."""
+        Like compose-go's ServiceHash, what does not change the container is left out
+        (scale, deploy.replicas, depends_on, profiles, build, pull_policy), and maps are
+        key-sorted, so scaling or reordering the file does not change it."""
         self.service(service)
         data = dict(self.data.get("services", {}).get(service, {}))
-        data.pop("scale", None)
+        for key in ("scale", "depends_on", "profiles", "build", "pull_policy"):
+            data.pop(key, None)
         if isinstance(data.get("deploy"), dict):
             deploy = {k: v for k, v in data["deploy"].items() if k != "replicas"}
             data["deploy"] = deploy

@@ -108,6 +108,11 @@ def test_config_hash_ignores_scale_and_order(load: Loader) -> None:
     c = load("services:\n  web:\n    image: x\n    environment: {A: '1', B: '3'}\n"
              "    labels: {x: y}\n")
     assert a.config_hash("web") == b.config_hash("web")
+    d = load("services:\n  web:\n    image: x\n    environment: {A: '1', B: '2'}\n"
+             "    labels: {x: y}\n    deploy: {replicas: 4}\n    profiles: [p]\n"
+             "    pull_policy: always\n    depends_on: [db]\n  db: {image: y}\n",
+             profiles=("p",))
+    assert a.config_hash("web") == d.config_hash("web")
     assert a.config_hash("web") != c.config_hash("web")
     assert len(a.config_hash("web")) == 64
 
