@@ -349,7 +349,8 @@ class Project:
         for key in ("scale", "depends_on", "profiles", "build", "pull_policy"):
             data.pop(key, None)
         if isinstance(data.get("deploy"), dict):
-            deploy = {k: v for k, v in data["deploy"].items() if k != "replicas"}
+            deploy = {k: v for k, v in data["deploy"].items()
+                      if k != "replicas" and v not in ({}, None)}
             data["deploy"] = deploy
             if not deploy:
                 data.pop("deploy")
