@@ -10,9 +10,11 @@ bind-mounted read-only like file ones.  External volumes must exist and are neve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from pystack.orchestrator.config.model import FileObject, FileReference, Project, Service
@@ -38,20 +40,56 @@ def _image_path(image: Image, target: str) -> list[Path]:
     return [Path(d) / rel for d in image.layer_dirs if (Path(d) / rel).is_dir()]
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _merge_layer(src: Path, dst: Path) -> None:
+    """Copy one layer's directory over `dst` the way overlayfs shows it: whiteouts (char 0/0)
+    delete, opaque directories replace; owners, modes and times are kept."""
+    for entry in os.scandir(src):
+        st = entry.stat(follow_symlinks=False)
+        to = dst / entry.name
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            _remove(to)
+            continue
+        if entry.name.startswith(".wh."):
+            if entry.name != ".wh..wh..opq":
+                _remove(dst / entry.name[4:])
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                opaque = os.getxattr(entry.path, "trusted.overlay.opaque",
+                                     follow_symlinks=False) == b"y"
+            except OSError:
+                opaque = False
+            if opaque or (to.exists() and not to.is_dir()):
+                _remove(to)
+            to.mkdir(exist_ok=True)
+            _merge_layer(Path(entry.path), to)
+            os.chmod(to, stat.S_IMODE(st.st_mode))
+        elif stat.S_ISLNK(st.st_mode):
+            _remove(to)
+            os.symlink(os.readlink(entry.path), to)
+        elif stat.S_ISREG(st.st_mode):
+            _remove(to)
+            shutil.copy2(entry.path, to, follow_symlinks=False)
+        else:
+            continue                    # devices, fifos, sockets: not volume content
+        os.lchown(to, st.st_uid, st.st_gid)
+
+
 def fill_from_image(dest: Path, image: Image, target: str) -> None:
     """Copy the image's content at `target` into an empty new volume (first use only)."""
     marker = dest.parent / FILLED
     if marker.exists():
         return
     for src in _image_path(image, target):
-        for entry in src.iterdir():
-            if entry.name.startswith(".wh."):
-                continue
-            to = dest / entry.name
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.copytree(entry, to, symlinks=True, dirs_exist_ok=True)
-            else:
-                shutil.copy2(entry, to, follow_symlinks=False)
+        _merge_layer(src, dest)
     marker.touch()
 
 
