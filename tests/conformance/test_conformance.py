@@ -76,3 +76,27 @@ def test_reference_live(case: Case, request: pytest.FixtureRequest) -> None:
     _, mine, _ = run_pystack(case)
     problems = _unexpected(case, diff(doc, mine))
     assert not problems, "\n".join(problems)
+
+
+def test_corpus_uses_every_key_of_the_schema() -> None:
+    import yaml
+
+    from pystack.orchestrator.config.schema_check import schema
+
+    service_keys: set[str] = set()
+    top_keys: set[str] = set()
+    for case in CASES:
+        for path in case.dir.rglob("*.y*ml"):
+            try:
+                doc = yaml.safe_load(path.read_text())
+            except yaml.YAMLError:
+                continue        # the malformed-YAML case
+            if not isinstance(doc, dict):
+                continue
+            top_keys.update(doc)
+            for svc in (doc.get("services") or {}).values():
+                if isinstance(svc, dict):
+                    service_keys.update(svc)
+    s = schema()
+    assert set(s["$defs"]["service"]["properties"]) - service_keys == set()
+    assert set(s["properties"]) - top_keys == set()
