@@ -71,11 +71,12 @@ def down(stack: Stack, opts: DownOptions) -> None:
     ids = {e.id for e in live}
     record = stack.b.state.load(stack.name)
     ghosts = [c for c in record.containers if c.id not in ids]
+    # Sandboxes go with the teardown below, in bulk.
     errs = _by_service(stack, live, lambda e: stack.remove(e.id, e.name, opts.timeout,
-                                                            e.service))
+                                                            e.service, sandbox=False))
     for g in ghosts:
         # Recorded but not (or no longer) known to the runtime: a create that was interrupted.
-        stack.discard(g.id)
+        stack.discard(g.id, sandbox=False)
     nets = [n.name for n in stack.b.network.list_networks()]
     if stack.project is not None:
         from pystack.orchestrator.engine import specs as S
