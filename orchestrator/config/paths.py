@@ -62,8 +62,6 @@ def rebase_service(svc: Any, base: str) -> None:
         ctx = build.get("context")
         if isinstance(ctx, str) and not _is_git_or_url(ctx):
             build["context"] = _abs(base, ctx)
-        elif "context" not in build:
-            build["context"] = base
         _rebase_contexts(build, base)
     for key in ("env_file", "label_file"):
         val = svc.get(key)
