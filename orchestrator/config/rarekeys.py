@@ -71,7 +71,7 @@ def _blkio(blkio: Mapping[str, Any]) -> dict[str, Any]:
             entry: dict[str, Any] = {"Path": item.get("path")}
             if "rate" in item:
                 rate = item["rate"]
-                entry["Rate"] = _size(rate) if key.endswith("bps") else rate
+                entry["Rate"] = _size(rate) if key.endswith("bps") else str(rate)
             if "weight" in item:
                 entry["Weight"] = item["weight"]
             entries.append(entry)
