@@ -85,6 +85,17 @@ def test_corpus_uses_every_key_of_the_schema() -> None:
 
     service_keys: set[str] = set()
     top_keys: set[str] = set()
+    all_keys: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                all_keys.add(str(k))
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
     for case in CASES:
         for path in case.dir.rglob("*.y*ml"):
             try:
@@ -93,10 +104,25 @@ def test_corpus_uses_every_key_of_the_schema() -> None:
                 continue        # the malformed-YAML case
             if not isinstance(doc, dict):
                 continue
+            walk(doc)
             top_keys.update(doc)
             for svc in (doc.get("services") or {}).values():
                 if isinstance(svc, dict):
                     service_keys.update(svc)
+
+    def property_names(node: object, out: set[str]) -> set[str]:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "properties" and isinstance(v, dict):
+                    out.update(v)
+                if isinstance(v, dict | list):
+                    property_names(v, out)
+        elif isinstance(node, list):
+            for v in node:
+                property_names(v, out)
+        return out
+
     s = schema()
     assert set(s["$defs"]["service"]["properties"]) - service_keys == set()
     assert set(s["properties"]) - top_keys == set()
+    assert property_names(s, set()) - all_keys == set()
