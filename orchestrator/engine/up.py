@@ -124,7 +124,7 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                          config_files=tuple(proj.files))
     stack.ensure_networks(chosen)
     recreated: set[str] = set()
-    made = _create_new(stack, plan, images, desired)
+    made = _NewContainers(stack, plan, images, desired)
 
     def run(service: str) -> None:
         steps = plan.for_service(service)
@@ -171,6 +171,7 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
 
     deps = stack.dependencies(chosen) if not opts.no_deps else {}
     results = walk(chosen, deps, run, wait, on_skip=skipped)
+    made.join()
 
     if opts.wait and not opts.no_start:
         _wait_all(stack, chosen, results, opts.wait_timeout)
@@ -187,39 +188,62 @@ def _shares_namespace(stack: Stack, service: str) -> bool:
     return any(m and m.startswith("service:") for m in (svc.network_mode, svc.ipc, svc.pid))
 
 
-def _create_new(stack: Stack, plan: Plan, images: dict[str, Image],
-                desired: dict[str, Desired]) -> dict[str, str | BaseException]:
-    """Create every brand-new container at once, before anything starts (as Compose v2 does:
-    create, then start along the graph); a container that joins another's namespaces waits
-    for its turn in the walk.  Returns name -> container id, or the error."""
-    todo = [s for s in plan.steps if s.action == "create"
-            and not _shares_namespace(stack, s.service)]
-    made: dict[str, str | BaseException] = {}
-    proj = stack.need_project()
+class _NewContainers:
+    """Every brand-new container is created at once, on its own thread, before or while the
+    walk starts the services (as Compose v2 does: create, then start along the graph); a
+    service's start waits only for its own containers.  A container that joins another's
+    namespaces is created in its turn by the walk instead."""
 
-    def one(step: Step) -> None:
-        svc = proj.services[step.service]
+    def __init__(self, stack: Stack, plan: Plan, images: dict[str, Image],
+                 desired: dict[str, Desired]) -> None:
+        self.stack = stack
+        self.images = images
+        self.desired = desired
+        self.made: dict[str, str | BaseException] = {}
+        self.ready: dict[str, threading.Event] = {}
+        todo = [s for s in plan.steps if s.action == "create"
+                and not _shares_namespace(stack, s.service)]
+        for step in todo:
+            self.ready[step.name] = threading.Event()
+        self.threads = [threading.Thread(target=self._one, args=(s,), daemon=True)
+                        for s in todo]
+        for t in self.threads:
+            t.start()
+
+    def _one(self, step: Step) -> None:
+        stack = self.stack
+        svc = stack.need_project().services[step.service]
         stack.emit("container", step.name, "Creating", service=svc.name)
         try:
-            made[step.name] = stack.create(svc, step.number, step.name, images[svc.name],
-                                           desired[svc.name].config_hash)
+            self.made[step.name] = stack.create(svc, step.number, step.name,
+                                                self.images[svc.name],
+                                                self.desired[svc.name].config_hash)
+            stack.emit("container", step.name, "Created", service=svc.name)
         except Exception as e:
-            made[step.name] = e
+            self.made[step.name] = e
             stack.emit("container", step.name, "Error", getattr(e, "message", None) or str(e),
                        service=svc.name)
-            return
-        stack.emit("container", step.name, "Created", service=svc.name)
+        finally:
+            self.ready[step.name].set()
 
-    threads = [threading.Thread(target=one, args=(s,), daemon=True) for s in todo]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return made
+    def get(self, name: str) -> str | None:
+        """The new container's id (waiting for its creation), None if not made here."""
+        ev = self.ready.get(name)
+        if ev is None:
+            return None
+        ev.wait()
+        done = self.made[name]
+        if isinstance(done, BaseException):
+            raise done
+        return done
+
+    def join(self) -> None:
+        for t in self.threads:
+            t.join()
 
 
 def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOptions,
-           made: dict[str, str | BaseException]) -> None:
+           made: _NewContainers) -> None:
     proj = stack.need_project()
     svc = proj.services[step.service]
     if step.action == "remove":
@@ -238,11 +262,8 @@ def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOpt
         stack.discard(step.container_id)
         cid = stack.create(svc, step.number, step.name, image, config_hash)
         stack.emit("container", step.name, "Recreated", service=svc.name)
-    elif step.name in made:
-        done = made[step.name]
-        if isinstance(done, BaseException):
-            raise done
-        cid = done
+    elif (early := made.get(step.name)) is not None:
+        cid = early
     else:
         stack.emit("container", step.name, "Creating", service=svc.name)
         try:
