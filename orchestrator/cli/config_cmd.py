@@ -66,8 +66,11 @@ def config(ctx: click.Context, fmt: str, quiet: bool, list_services: bool, list_
         text = out.render(project, fmt, interpolated=not no_interpolate).rstrip("\n")
     text = text + "\n" if text else ""
     if output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise click.FileError(output, hint=e.strerror or str(e)) from e
     else:
         click.echo(text, nl=False)
 

@@ -123,3 +123,9 @@ def test_config_and_graph_help_import_nothing_heavy() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_output_to_missing_directory_is_a_clean_error(stack: Path) -> None:
+    code, _, err = run("config", "--profile", "db", "-o", "no/such/dir/out.yaml")
+    assert code != 0
+    assert "Traceback" not in err and "No such file or directory" in err
