@@ -51,8 +51,10 @@ def _rebase_contexts(build: MDict, base: str) -> None:
                 extra[i] = f"{name}={_context_path(value, base)}"
 
 
-def rebase_service(svc: Any, base: str) -> None:
-    """Make the relative paths of one service absolute against `base` (in place)."""
+def rebase_service(svc: Any, base: str, default_context: bool = False) -> None:
+    """Make the relative paths of one service absolute against `base` (in place).
+    `default_context`: a build without context builds `base` (an included project is a
+    project of its own; an extended service keeps the extending project's default)."""
     if not isinstance(svc, MDict):
         return
     build = svc.get("build")
@@ -62,6 +64,8 @@ def rebase_service(svc: Any, base: str) -> None:
         ctx = build.get("context")
         if isinstance(ctx, str) and not _is_git_or_url(ctx):
             build["context"] = _abs(base, ctx)
+        elif ctx is None and default_context:
+            build["context"] = base
         _rebase_contexts(build, base)
     for key in ("env_file", "label_file"):
         val = svc.get(key)
@@ -92,7 +96,7 @@ def rebase_project(tree: MDict, base: str) -> None:
     services = tree.get("services")
     if isinstance(services, MDict):
         for svc in services.values():
-            rebase_service(svc, base)
+            rebase_service(svc, base, default_context=True)
     for top in ("secrets", "configs"):
         section = tree.get(top)
         if isinstance(section, MDict):

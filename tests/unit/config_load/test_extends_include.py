@@ -183,7 +183,6 @@ def test_include_env_file_does_not_override_the_parent_environment(proj: Path) -
               inc:
                 image: "i:${TAG}-${ONLY}"
                 build:
-                  context: .
                   additional_contexts: {other: ./other, img: "docker-image://alpine"}
             """,
         "lib/v.env": "TAG=file\nONLY=fromfile\n"})
