@@ -73,10 +73,18 @@ services:
     image: local/busybox:latest
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
 """)
-    procs = [subprocess.Popen(p.argv("up", "-d"), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    other = make_project(p.file.read_text())          # same file, another project
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for argv in (p.argv("up", "-d"), p.argv("up", "-d"), other.argv("up", "-d"))]
     outs = [proc.communicate(timeout=60) for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0], outs
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outs
+    outs = outs[:2]
+    # different projects run side by side: own containers, own network and addresses
+    assert sorted(other.ids()) == [f"{other.name}-a-1", f"{other.name}-b-1"]
+    mine = p.run("exec", "-T", "a", "cat", "/etc/hosts").stdout
+    theirs = other.run("exec", "-T", "a", "cat", "/etc/hosts").stdout
+    assert f"{p.name}-b-1" in mine and f"{other.name}-b-1" not in mine
+    assert f"{other.name}-b-1" in theirs
     created = sum(1 for _, err in outs for ln in err.splitlines()
                   if ln.startswith(" Container") and ln.endswith("  Created"))
     assert created == 2                       # the second one found everything up to date

@@ -144,3 +144,12 @@ def test_run_oneoff_and_down_removes_it(cli_env: Env) -> None:
     assert cli_env.runtime.spec(c.id).command == ("echo", "x")
     assert invoke("down", "-f", "stack.yml")[0] == 0
     assert cli_env.runtime.list_containers() == []
+
+
+def test_ls_lists_projects(cli_env: Env) -> None:
+    assert invoke("up", "-d", "-f", "stack.yml")[0] == 0
+    code, out = invoke("ls", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows[0]["Name"] == "clitest" and rows[0]["Status"] == "running(3)"
+    assert rows[0]["ConfigFiles"].endswith("stack.yml")
