@@ -182,7 +182,8 @@ def ls(all_: bool, quiet: bool, fmt: str) -> None:
 def stats(ctx: click.Context, no_stream: bool, fmt: str, services: tuple[str, ...]) -> None:
     """Resource usage of the project's containers (one sample)."""
     stack = load_stack(ctx, need_file=False)
-    samples = [(e.name, stack.b.runtime.stats(e.id)) for e in stack.containers(services=services)]
+    samples = [(e.name, stack.b.runtime.stats(e.id))
+               for e in stack.containers(services=services) if e.running]
     if fmt == "json":
         click.echo(json.dumps([{"Name": n, "MemUsage": s.memory_usage,
                                 "MemLimit": s.memory_limit, "CPUns": s.cpu_usage_ns,
