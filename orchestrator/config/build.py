@@ -141,7 +141,7 @@ def _mount(v: Mapping[str, Any]) -> m.VolumeMount:
         volume=(m.VolumeOptions(nocopy=bool(vol.get("nocopy", False)),
                                 subpath=vol.get("subpath")) if vol is not None else None),
         tmpfs=(m.TmpfsOptions(size=_bytes(tmpfs.get("size")),
-                              mode=int(str(mode), 8) if isinstance(mode, str) else mode)
+                              mode=_octal(mode))
                if tmpfs is not None else None),
         image_subpath=(v.get("image") or {}).get("subpath"),
     )
@@ -181,7 +181,13 @@ def _file_ref(r: Mapping[str, Any]) -> m.FileReference:
     return m.FileReference(
         source=r["source"], target=r.get("target"),
         uid=_opt_str(r.get("uid")), gid=_opt_str(r.get("gid")),
-        mode=int(mode, 8) if isinstance(mode, str) else mode)
+        mode=_octal(mode))
+
+
+def _octal(mode: Any) -> int | None:
+    if isinstance(mode, str):
+        return int(mode, 8)
+    return mode if isinstance(mode, int) else None
 
 
 def _resource(spec: Mapping[str, Any] | None) -> m.ResourceSpec | None:

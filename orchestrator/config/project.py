@@ -58,10 +58,17 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
     except (EnvFileError, ValueError) as e:
         raise ConfigError([str(e)]) from e
     warnings = [*raw.warnings, *unsupported_warnings(selection.data)]
-    project = build_project(
-        canonical, working_dir=str(raw.working_dir), files=tuple(raw.files),
-        profiles=selection.active, disabled=selection.disabled,
-        environment=raw.environment, warnings=tuple(dict.fromkeys(warnings)))
+    try:
+        project = build_project(
+            canonical, working_dir=str(raw.working_dir), files=tuple(raw.files),
+            profiles=selection.active, disabled=selection.disabled,
+            environment=raw.environment, warnings=tuple(dict.fromkeys(warnings)))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        # A value the checks above let through but the model cannot hold: still an error
+        # about the file, never a traceback.
+        raise ConfigError([f"the stack file has a value pystack cannot use: {e!r}"],
+                          hint="please report this file: the checks should have named "
+                               "the line") from e
     return _with_defined_profiles(project, selection.defined)
 
 

@@ -21,8 +21,15 @@ _DURATIONS: tuple[TreePath, ...] = (("healthcheck", "interval"), ("healthcheck",
               ("stop_grace_period",))
 _SIZES: tuple[TreePath, ...] = (
           ("mem_limit",), ("mem_reservation",), ("memswap_limit",), ("shm_size",),
+          ("mem_swappiness",),
           ("deploy", "resources", "limits", "memory"),
           ("deploy", "resources", "reservations", "memory"))
+_INTS: tuple[TreePath, ...] = (
+    ("blkio_config", "weight"), ("deploy", "resources", "limits", "pids"),
+    ("deploy", "resources", "reservations", "pids"), ("deploy", "replicas"), ("scale",),
+    ("cpu_count",), ("cpu_percent",), ("cpu_shares",), ("cpu_quota",), ("cpu_period",),
+    ("cpu_rt_period",), ("cpu_rt_runtime",), ("pids_limit",), ("oom_score_adj",),
+    ("healthcheck", "retries"))
 _CPUS: tuple[TreePath, ...] = (("cpus",), ("deploy", "resources", "limits", "cpus"),
          ("deploy", "resources", "reservations", "cpus"))
 
@@ -101,6 +108,8 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
         _parse(rep, base, svc, path, units.parse_duration_ns)
     for path in _SIZES:
         _parse(rep, base, svc, path, units.parse_bytes)
+    for path in _INTS:
+        _parse(rep, base, svc, path, _integer)
     for path in _CPUS:
         _parse(rep, base, svc, path, units.parse_cpus)
     for i, item in enumerate(as_list(svc.get("ports"))):
@@ -117,6 +126,10 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
                 rep.add((*base, "ports", i), f"invalid host_ip '{ip}'",
                         "use an IPv4 or IPv6 address, like 127.0.0.1 or ::1")
     for i, item in enumerate(as_list(svc.get("volumes"))):
+        mode = get_path(item, ("tmpfs", "mode"))
+        if isinstance(mode, str) and not _is_octal(mode):
+            rep.add((*base, "volumes", i, "tmpfs", "mode"), f"invalid mode '{mode}'",
+                    "use octal permission bits like 1777")
         if isinstance(item, Mapping) and not item.get("target"):
             rep.add((*base, "volumes", i), "missing required key 'target'",
                     "the path inside the container")
@@ -162,6 +175,20 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
                 rep.add((*base, short_key),
                         f"{short_key} differs from deploy.resources.limits.{long_key}",
                         "set only one of them")
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be an integer")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an integer") from None
+
+
+def _is_octal(text: str) -> bool:
+    digits = text.removeprefix("0o")
+    return bool(digits) and all(c in "01234567" for c in digits)
 
 
 def _is_ip(value: Any) -> bool:

@@ -156,6 +156,12 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
     ("services:\n  a: {image: x, container_name: same}\n  b: {image: x, container_name: same}\n",
      "compose.yaml:3:33: services.b.container_name: container name 'same' is already used by "
      "service 'a' (container names are unique on the host)"),
+    ("services:\n  web: {image: x, blkio_config: {weight: heavy}}\n",
+     "compose.yaml:2:42: services.web.blkio_config.weight: 'heavy' is not an integer"),
+    ("services:\n  web:\n    image: x\n"
+     "    volumes: [{type: tmpfs, target: /t, tmpfs: {mode: zz}}]\n",
+     "compose.yaml:4:55: services.web.volumes[0].tmpfs.mode: invalid mode 'zz' "
+     "(use octal permission bits like 1777)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
