@@ -67,9 +67,10 @@ def logs(ctx: click.Context, follow: bool, tail: str, since: str | None, until: 
          timestamps: bool, no_log_prefix: bool, no_color_logs: bool, index: int | None,
          services: tuple[str, ...]) -> None:
     """Show container output."""
-    from pystack.orchestrator.engine.query import follow_logs
+    from pystack.orchestrator.engine.query import follow_logs, log_time
     from pystack.orchestrator.ui.logs import LogPrinter, short_label
 
+    since, until = log_time(since), log_time(until)
     stack = load_stack(ctx, need_file=False)
     if stack.project is not None:
         for s in services:

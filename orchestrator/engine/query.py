@@ -126,6 +126,33 @@ def ps(stack: Stack, services: Iterable[str] = (), all: bool = False,
     return rows
 
 
+def log_time(value: str | None, now: datetime | None = None) -> str | None:
+    """`--since`/`--until` as Docker takes them: RFC 3339, a Unix time, or a duration before
+    now ("10m", "1h30m", "45s") -> RFC 3339 (UTC, with nanoseconds like the log lines)."""
+    import re
+    from datetime import timedelta
+
+    if not value:
+        return None
+    now = now or datetime.now(UTC)
+    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?",
+                         value)
+    if parts and any(parts.groups()):
+        h, m, s = (float(x) if x else 0.0 for x in parts.groups())
+        t = now - timedelta(hours=h, minutes=m, seconds=s)
+    elif re.fullmatch(r"\d+(\.\d+)?", value):
+        t = datetime.fromtimestamp(float(value), UTC)
+    else:
+        parsed = _parse(value)
+        if parsed is None:
+            from pystack.orchestrator.errors import OrchestratorError
+
+            raise OrchestratorError(f"invalid time {value!r}",
+                                    hint="use RFC 3339, a Unix time, or a duration like 10m")
+        t = parsed
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+
+
 def pick_container(stack: Stack, service: str, index: int = 1) -> Existing:
     from pystack.orchestrator.errors import NotFoundError
 

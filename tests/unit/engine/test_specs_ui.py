@@ -183,3 +183,18 @@ def test_fill_follows_layers_and_whiteouts(tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.iterdir()) == ["keep.txt", "link", "old"]
     assert (dest / "keep.txt").read_text() == "up"
     assert os.readlink(dest / "link") == "keep.txt"
+
+
+def test_log_time_forms() -> None:
+    from datetime import UTC, datetime
+
+    from pystack.orchestrator.engine.query import log_time
+
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert log_time("1h30m", now) == "2026-01-02T01:34:05.000000000Z"
+    assert log_time("45s", now) == "2026-01-02T03:03:20.000000000Z"
+    assert log_time("0", now) == "1970-01-01T00:00:00.000000000Z"
+    assert log_time("2026-01-02T03:00:00Z", now) == "2026-01-02T03:00:00.000000000Z"
+    assert log_time(None) is None
+    with pytest.raises(Exception, match="invalid time 'yesterday'"):
+        log_time("yesterday", now)
