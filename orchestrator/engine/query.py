@@ -137,19 +137,23 @@ def log_time(value: str | None, now: datetime | None = None) -> str | None:
     now = now or datetime.now(UTC)
     parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?",
                          value)
-    if parts and any(parts.groups()):
-        h, m, s = (float(x) if x else 0.0 for x in parts.groups())
-        t = now - timedelta(hours=h, minutes=m, seconds=s)
-    elif re.fullmatch(r"\d+(\.\d+)?", value):
-        t = datetime.fromtimestamp(float(value), UTC)
-    else:
-        parsed = _parse(value)
-        if parsed is None:
-            from pystack.orchestrator.errors import OrchestratorError
+    from pystack.orchestrator.errors import OrchestratorError
 
-            raise OrchestratorError(f"invalid time {value!r}",
-                                    hint="use RFC 3339, a Unix time, or a duration like 10m")
-        t = parsed
+    bad = OrchestratorError(f"invalid time {value!r}",
+                            hint="use RFC 3339, a Unix time, or a duration like 10m")
+    try:
+        if parts and any(parts.groups()):
+            h, m, s = (float(x) if x else 0.0 for x in parts.groups())
+            t = now - timedelta(hours=h, minutes=m, seconds=s)
+        elif re.fullmatch(r"\d+(\.\d+)?", value):
+            t = datetime.fromtimestamp(float(value), UTC)
+        else:
+            parsed = _parse(value)
+            if parsed is None:
+                raise bad
+            t = parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise bad from None
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
 
