@@ -84,11 +84,11 @@ def dispatch(self: Shim, conn: socket.socket, op: str, req: dict[str, Any],
             self.cg.thaw()
         sig = req.get("signal") or signal.SIGTERM
         os.kill(self.pid, sig)
-        self.timer(float(req.get("timeout", self.spec.stop_grace_period)), self.force_kill)
+        self.timer(float(req.get("timeout", self.grace)), self.force_kill)
         self.exit_waiters.append(conn)
     elif op == "kill":
         if not running:
-            raise ContainerRuntimeError(f"container {self.spec.name} is not running")
+            raise ContainerRuntimeError(f"container {self.name} is not running")
         sig = int(req.get("signal", signal.SIGKILL))
         if sig in (signal.SIGKILL, signal.SIGTERM):
             self.stopping = True
@@ -96,7 +96,7 @@ def dispatch(self: Shim, conn: socket.socket, op: str, req: dict[str, Any],
         reply(self, conn, {"ok": True})
     elif op in ("pause", "unpause"):
         if not running:
-            raise ContainerRuntimeError(f"container {self.spec.name} is not running")
+            raise ContainerRuntimeError(f"container {self.name} is not running")
         if op == "pause":
             self.cg.freeze()
             self.save(status="paused")
@@ -106,13 +106,13 @@ def dispatch(self: Shim, conn: socket.socket, op: str, req: dict[str, Any],
         reply(self, conn, {"ok": True})
     elif op == "exec":
         if not running or self.st.get("status") != "running":
-            raise ContainerRuntimeError(f"container {self.spec.name} is not running")
+            raise ContainerRuntimeError(f"container {self.name} is not running")
         xs = state.from_json(ExecSpec, req["spec"])
         if len(fds) < 3:
             raise ContainerRuntimeError("exec: the standard streams were not passed")
         stdio = launch.Stdio(fds[0], fds[1], fds[2], tty=xs.tty)
         try:
-            child = spawn_exec(self.spec, self.pid, self.cg.procs_files(), xs, stdio,
+            child = spawn_exec(self.load_spec, self.pid, self.cg.procs_files(), xs, stdio,
                            self.layers())
         finally:
             for fd in set(fds):

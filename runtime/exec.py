@@ -16,6 +16,7 @@ import errno
 import fcntl
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from pystack.runtime import launch, process
@@ -123,12 +124,12 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     os._exit(128 - code if code < 0 else code)
 
 
-def spawn_exec(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
-               stdio: launch.Stdio, layers: list[Path] | None = None) -> int:
+def spawn_exec(load_spec: Callable[[], ContainerSpec], pid1: int, cg_procs: list[str],
+               xs: ExecSpec, stdio: launch.Stdio, layers: list[Path] | None = None) -> int:
     """Fork the exec helper (child A); return its pid.  The caller reaps it.
 
-    Everything (the merged process, the security plan) is computed in the child, so the
-    long-lived shim touches none of it.
+    Everything (the spec, the merged process, the security plan) is loaded and computed in
+    the child, so the long-lived shim touches none of it.
     """
     if not xs.argv:
         raise ContainerRuntimeError("exec: no command given")
@@ -136,6 +137,7 @@ def spawn_exec(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec
     if pid == 0:
         try:
             signal.set_wakeup_fd(-1)
+            spec = load_spec()
             try:
                 base = process.build(spec, layers or [])
             except ContainerRuntimeError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pystack.runtime.image.model import HealthConfig
 from pystack.runtime.spec import ContainerSpec, Healthcheck
 
 KEEP = 5
@@ -20,8 +21,10 @@ MAX_OUTPUT = 4096
 
 def effective(spec: ContainerSpec) -> Healthcheck | None:
     """The healthcheck that applies (spec over image), or None when there is none."""
-    hc = spec.healthcheck
-    img = spec.image.healthcheck
+    return effective_of(spec.healthcheck, spec.image.healthcheck)
+
+
+def effective_of(hc: Healthcheck | None, img: HealthConfig | None) -> Healthcheck | None:
     if hc is None and img is not None and img.test:
         d = Healthcheck(test=("NONE",))
         hc = Healthcheck(
@@ -50,6 +53,11 @@ class Checker:
     def for_spec(cls, spec: ContainerSpec) -> Checker | None:
         hc = effective(spec)
         return cls(hc) if hc is not None else None
+
+    @classmethod
+    def for_parts(cls, hc: Healthcheck | None, img: HealthConfig | None) -> Checker | None:
+        eff = effective_of(hc, img)
+        return cls(eff) if eff is not None else None
 
     def argv(self) -> tuple[str, ...]:
         test = self.hc.test

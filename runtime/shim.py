@@ -30,9 +30,17 @@ from pystack.runtime import health as H
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.exec import spawn_exec
+from pystack.runtime.image.model import HealthConfig
 from pystack.runtime.linux import set_subreaper
 from pystack.runtime.logs import LogWriter, now_rfc3339
-from pystack.runtime.spec import ContainerSpec, ExecSpec
+from pystack.runtime.spec import (
+    ContainerSpec,
+    ExecSpec,
+    Healthcheck,
+    LogConfig,
+    Resources,
+    RestartPolicy,
+)
 
 BACKOFF_START = 0.1
 BACKOFF_RESET_AFTER = 10.0
@@ -41,7 +49,19 @@ BACKOFF_RESET_AFTER = 10.0
 class Shim:
     def __init__(self, cdir: Path) -> None:
         self.paths = state.Paths(dir=cdir, id=cdir.name)
-        self.spec: ContainerSpec = state.load_spec(self.paths)
+        # Only the few fields the shim itself needs, decoded from the raw JSON: the full spec
+        # is loaded by the forked children that need it (starter, exec), keeping our pages few.
+        raw: dict[str, Any] = state.read_json(self.paths.spec)
+        self.name = str(raw.get("name", ""))
+        self.lower_dirs = [str(d) for d in raw.get("lower_dirs", [])]
+        self.tty = bool(raw.get("tty"))
+        self.privileged = bool(raw.get("privileged"))
+        self.grace = float(raw.get("stop_grace_period", 10.0))
+        self.policy = state.from_json(RestartPolicy, raw.get("restart") or {})
+        self.resources = state.from_json(Resources, raw.get("resources") or {})
+        logcfg = state.from_json(LogConfig, raw.get("log") or {})
+        hc = raw.get("healthcheck")
+        img_hc = (raw.get("image") or {}).get("healthcheck")
         try:
             self.st: dict[str, Any] = state.read_json(self.paths.state)
         except ContainerRuntimeError:
@@ -58,8 +78,10 @@ class Shim:
         self.exit_waiters: list[socket.socket] = []
         self.children: dict[int, Callable[[int], None]] = {}   # exec/health pid -> on exit
         self.streams: dict[int, str] = {}
-        self.health = H.Checker.for_spec(self.spec)
-        self.log = LogWriter(self.paths.log, self.spec.log.max_size, self.spec.log.max_file)
+        self.health = H.Checker.for_parts(
+            state.from_json(Healthcheck, hc) if hc else None,
+            state.from_json(HealthConfig, img_hc) if img_hc else None)
+        self.log = LogWriter(self.paths.log, logcfg.max_size, logcfg.max_file)
         self.shim_start = state.start_ticks(os.getpid())
         self.gen = 0                   # run number: timers of an earlier run are ignored
 
@@ -79,7 +101,11 @@ class Shim:
     # -- container runs ----------------------------------------------------------------------
     def layers(self) -> list[Path]:
         """The rootfs layers, topmost first (the upper dir over the image's)."""
-        return [self.paths.upper, *(Path(d) for d in reversed(self.spec.lower_dirs))]
+        return [self.paths.upper, *(Path(d) for d in reversed(self.lower_dirs))]
+
+    def load_spec(self) -> ContainerSpec:
+        """The full spec: for forked children only (see __init__)."""
+        return state.load_spec(self.paths)
 
     def run_once(self) -> tuple[int, str] | None:
         """Start the container; None on success, else (exit code, message).
@@ -90,7 +116,7 @@ class Shim:
         chan, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         outs: dict[int, str] = {}
         mine_w: list[int] = []
-        if not self.spec.tty:
+        if not self.tty:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
             outs = {out_r: "stdout", err_r: "stderr"}
@@ -104,7 +130,7 @@ class Shim:
                 chan.close()
                 for fd in outs:
                     os.close(fd)
-                code = launch.starter(self.spec, self.paths, self.layers(), self.cg.add_pid,
+                code = launch.starter(self.load_spec(), self.paths, self.layers(), self.cg.add_pid,
                                       theirs, mine_w)
             finally:
                 os._exit(code)
@@ -178,7 +204,7 @@ class Shim:
         self.finish()
 
     def should_restart(self, code: int) -> bool:
-        pol = self.spec.restart
+        pol = self.policy
         if self.stopping or pol.name == "no":
             return False
         if pol.name == "on-failure":
@@ -248,7 +274,7 @@ class Shim:
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         try:
             xs = ExecSpec(argv=chk.argv())
-            child = spawn_exec(self.spec, self.pid, self.cg.procs_files(), xs,
+            child = spawn_exec(self.load_spec, self.pid, self.cg.procs_files(), xs,
                                launch.Stdio(null, out_w, out_w), self.layers())
         except (ContainerRuntimeError, OSError) as e:
             os.close(out_r)
@@ -401,7 +427,7 @@ def main(argv: list[str]) -> int:
         listener.bind(str(sock_path))
         listener.listen(16)
         shim.cg.create()
-        shim.cg.apply(shim.spec.resources, shim.spec.privileged)
+        shim.cg.apply(shim.resources, shim.privileged)
         shim.st["restart_count"] = 0
         failure = shim.run_once()
     except (ContainerRuntimeError, OSError) as e:
