@@ -47,6 +47,7 @@ class ContainerState:
     labels: dict[str, str] = field(default_factory=dict)
     image_id: str = ""
     netns: str | None = None
+    warnings: tuple[str, ...] = ()      # e.g. a ulimit clamped to the host's hard limit
 
 
 @dataclass(frozen=True)

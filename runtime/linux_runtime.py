@@ -107,7 +107,8 @@ class LinuxRuntime:
             oom_killed=bool(st.get("oom_killed")), created_at=st.get("created_at", ""),
             started_at=st.get("started_at", ""), finished_at=st.get("finished_at", ""),
             restart_count=int(st.get("restart_count", 0)), health=health,
-            labels=spec_labels, image_id=st.get("image_id", ""), netns=st.get("netns"))
+            labels=spec_labels, image_id=st.get("image_id", ""), netns=st.get("netns"),
+            warnings=tuple(str(w) for w in st.get("warnings") or ()))
 
     def _request(self, p: state.Paths, req: dict[str, Any], fds: tuple[int, ...] = (),
                  timeout: float | None = 30.0) -> dict[str, Any] | None:
@@ -171,7 +172,7 @@ class LinuxRuntime:
         from pystack.runtime.launch import Security, clamp_rlimits
 
         validate(spec.resources)             # Docker's limits checks, before anything exists
-        clamp_rlimits(spec)
+        _, warnings = clamp_rlimits(spec)
         Security.plan(spec)                  # unknown capabilities, bad seccomp profile
         layers = [Path(d) for d in reversed(spec.lower_dirs)]
         process.build(spec, layers)          # bad user/command/workdir: fail now, not at start
@@ -194,7 +195,7 @@ class LinuxRuntime:
             new: dict[str, Any] = {
                 "name": spec.name, "status": "created", "created_at": _logs.now_rfc3339(),
                 "labels": spec.labels, "image_id": spec.image_id, "netns": spec.netns,
-                "restart_count": 0}
+                "restart_count": 0, "warnings": warnings}
             state.write_json(p.state, new)
         except BaseException:
             shutil.rmtree(p.dir, ignore_errors=True)

@@ -428,6 +428,8 @@ def main(argv: list[str]) -> int:
         listener.listen(16)
         shim.cg.create()
         shim.cg.apply(shim.resources, shim.privileged)
+        if shim.cg.warnings():
+            shim.st["warnings"] = [*shim.st.get("warnings", []), *shim.cg.warnings()]
         shim.st["restart_count"] = 0
         failure = shim.run_once()
     except (ContainerRuntimeError, OSError) as e:

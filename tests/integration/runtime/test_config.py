@@ -58,6 +58,8 @@ def test_sysctls_ulimits_oom_score_env_and_workdir(rt: LinuxRuntime, make: Make)
     assert out.splitlines() == ["1234", "1024", str(host_hard), "500", "hi /root",
                                 "/made/by/us"]
     assert st.exit_code == 0
+    assert st.warnings == (f"ulimit nofile hard {host_hard + 1000} above the host's "
+                           f"{host_hard}: clamped",)
 
 
 def test_many_layers_mount(rt: LinuxRuntime, make: Make, busybox_rootfs: Path,
