@@ -13,6 +13,7 @@ content is published by rename only once verified, and the tag index changes las
 from __future__ import annotations
 
 import builtins
+import contextvars
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -217,9 +218,9 @@ class ImageStore:
             raise ImageError(f"the image config lists {len(diff_ids)} layers but the manifest "
                              f"has {len(f.layers)}")
         chains = chain_ids(diff_ids)
-        for chain, diff, layer in zip(chains, diff_ids, f.layers, strict=True):
+        for diff in diff_ids:
             hex_of(diff)
-            self.content.ensure_layer(chain, diff, layer.digest)
+        self._unpack_all(chains, diff_ids, [lay.digest for lay in f.layers])
         manifest = None
         if f.manifest is not None:
             mdigest = self.content.put_bytes(f.manifest)
@@ -245,6 +246,26 @@ class ImageStore:
                     tags[str(n.with_tag(n.tag))] = image_id
             self.content.write_tags(tags)
             return self._image(rec, tags)
+
+    def _unpack_all(self, chains: Sequence[str], diff_ids: Sequence[str],
+                    blobs: Sequence[str]) -> None:
+        """Unpack the missing layers, several at once (each in a copy of our context, so
+        they join the rollback journal); the first error is raised once all have ended."""
+        todo = [i for i, c in enumerate(chains) if not self.content.has_layer(c)]
+        if len(todo) <= 1:
+            for i in range(len(chains)):
+                self.content.ensure_layer(chains[i], diff_ids[i], blobs[i])
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        from pystack.runtime.image.distribution import workers
+
+        with ThreadPoolExecutor(max_workers=workers()) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, self.content.ensure_layer,
+                                   chains[i], diff_ids[i], blobs[i]) for i in range(len(chains))]
+            errors = [e for e in (f.exception() for f in futures) if e is not None]
+        if errors:
+            raise errors[0]
 
     def tag(self, src: str, dst: str) -> None:
         image_id = self.resolve(src)

@@ -167,3 +167,13 @@ def test_network_errors_touch_nothing(registry: Registry, bb_image: images.Built
     with pytest.raises(ImageError, match="cannot read"):
         fresh.import_rootfs(tmp_path / "missing.tar", "x:1")
     assert not (tmp_path / "fresh").exists()
+
+
+def test_bad_layer_among_several(loaded: ImageStore, bb_layer: bytes, tmp_path: Path) -> None:
+    layers = [bb_layer, *(images.crafted_tar([images.Member(f"f{i}", data=b"x")])
+                          for i in range(3))]
+    built = images.build(layers, "gzip")
+    wrong = images.config_json([*built.diff_ids[:2], "sha256:" + "2" * 64, built.diff_ids[3]])
+    src = images.docker_save(images.Built(wrong, built.manifest, built.layers, built.diff_ids),
+                             tmp_path / "m.tar", ["m:1"])
+    unchanged(loaded, lambda: loaded.load(src), ImageError, "layer diff ID mismatch")
