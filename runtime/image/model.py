@@ -41,7 +41,8 @@ class Image:
     id: str                              # "sha256:<hex>" of the image config blob
     names: tuple[str, ...]               # normalised references that point at it
     config: ImageConfig
-    layer_dirs: tuple[Path, ...]         # unpacked layers, bottom first
+    layer_dirs: tuple[Path, ...]         # unpacked layers, bottom first (store: short
+                                         # symlinks images/layers/l/<id>, see store.py)
     created: str = ""                    # RFC 3339
     size: int = 0                        # bytes, unpacked
     digest: str | None = None            # manifest digest when it came from a registry
