@@ -15,6 +15,7 @@ import re
 import shutil
 import signal as _signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -207,6 +208,9 @@ class LinuxRuntime:
         st = self._raw_state(p)
         if st.get("status") in ("running", "paused", "restarting"):
             return self._to_state(p, st)
+        deadline = time.monotonic() + 10
+        while self._shim_alive(p, st) and time.monotonic() < deadline:
+            time.sleep(0.005)                # the last run's shim is still cleaning up
         r, w = os.pipe()
         try:
             self._zygote.spawn(p.dir, w)

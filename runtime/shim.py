@@ -231,9 +231,7 @@ class Shim:
             self.after_exit(code, 0.0)
 
     def finish(self) -> None:
-        for w in self.exit_waiters:
-            self.reply(w, self.st)
-        self.exit_waiters.clear()
+        """The container is gone for good: leave the loop (main cleans up, then replies)."""
         self.done = True
 
     def drain(self, fd: int) -> None:
@@ -418,13 +416,35 @@ def main(argv: list[str]) -> int:
         except OSError:
             pass
 
+    shim: Shim | None = None
+    listener: socket.socket | None = None
+    sock_ino = 0
+
+    def cleanup() -> None:
+        # Everything goes BEFORE anyone hears that the container has stopped: a start that
+        # follows at once must not see this shim remove its cgroup or socket.
+        if listener is not None:
+            listener.close()
+            try:
+                if os.stat(sock_path).st_ino == sock_ino:
+                    sock_path.unlink()
+            except OSError:
+                pass
+        if shim is not None:
+            try:
+                shim.cg.kill_all()
+                shim.cg.remove()
+            except ContainerRuntimeError as e:
+                shim.save(warnings=[*shim.st.get("warnings", []), str(e)])
+
+    sock_path = state.Paths(dir=cdir, id=cdir.name).socket
     try:
         shim = Shim(cdir)
-        sock_path = shim.paths.socket
         sock_path.parent.mkdir(parents=True, exist_ok=True)
         sock_path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(sock_path))
+        sock_ino = os.stat(sock_path).st_ino
         listener.listen(16)
         shim.cg.create()
         shim.cg.apply(shim.resources, shim.privileged)
@@ -433,6 +453,7 @@ def main(argv: list[str]) -> int:
         shim.st["restart_count"] = 0
         failure = shim.run_once()
     except (ContainerRuntimeError, OSError) as e:
+        cleanup()
         report({"error": str(e), "exit_code": 128})
         return 1
     if failure is not None:
@@ -440,20 +461,17 @@ def main(argv: list[str]) -> int:
         shim.log.close()
         shim.save(status="exited", pid=0, exit_code=code, error=message,
                   finished_at=now_rfc3339())
+        cleanup()
         report({"error": message, "exit_code": code})
-    else:
-        report({"pid": shim.pid})
-        try:
-            shim.loop(wake_r, listener)
-        finally:
-            shim.log.close()
-    listener.close()
-    sock_path.unlink(missing_ok=True)
+        return 0
+    report({"pid": shim.pid})
     try:
-        shim.cg.kill_all()
-        shim.cg.remove()
-    except ContainerRuntimeError as e:
-        shim.save(warnings=[*shim.st.get("warnings", []), str(e)])
+        shim.loop(wake_r, listener)
+    finally:
+        shim.log.close()
+        cleanup()
+        for w in shim.exit_waiters:
+            shim.reply(w, shim.st)
     return 0
 
 

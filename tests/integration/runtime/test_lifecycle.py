@@ -201,3 +201,14 @@ def test_exec_detach(rt: LinuxRuntime, make: Make) -> None:
     time.sleep(1.3)
     import io
     assert rt.exec(spec.id, ExecSpec(argv=("ls", "/tmp/done")), stdout=io.BytesIO()) == 0
+
+
+def test_restart_right_after_stop_is_not_killed_by_the_old_shim(rt: LinuxRuntime,
+                                                                make: Make) -> None:
+    spec = make("sleep", "100")
+    for _ in range(5):
+        rt.start(spec.id)
+        rt.stop(spec.id, timeout=0)
+    st = rt.start(spec.id)
+    time.sleep(0.3)
+    assert rt.state(spec.id).status == "running" and Path(f"/proc/{st.pid}").exists()
