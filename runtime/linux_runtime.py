@@ -1,10 +1,12 @@
 """LinuxRuntime: the Runtime protocol (runtime/api.py) on the real kernel.
 
-No daemon: create writes the container dir; start spawns a detached shim (runtime/shim.py)
-and waits for its one-line ready report; every later request (stop, kill, pause, wait,
-exec) is a JSON line on the shim's unix socket.  When the shim is gone (it exits with the
-container, or was killed) the state on disk and the cgroup are enough: stop/kill/delete act
-on the cgroup directly, and delete removes everything (idempotent).
+No daemon: create writes the container dir; start has this process's shim zygote
+(runtime/zygote.py, started on first use, gone with this process or close()) fork a detached
+shim (runtime/shim.py) and waits for its one-line ready report; every later request (stop,
+kill, pause, wait, exec) is a JSON line on the shim's unix socket (runtime/control.py).
+When the shim is gone (it exits with the container, or was killed) the state on disk and
+the cgroup are enough: stop/kill/delete act on the cgroup directly, and delete removes
+everything (idempotent).
 """
 
 from __future__ import annotations
