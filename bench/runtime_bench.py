@@ -131,6 +131,17 @@ def main() -> int:
             with ThreadPoolExecutor(a.parallel) as ex:
                 list(ex.map(lambda _: cycle(), range(a.parallel)))
             pars.append(time.perf_counter() - t0)
+        from pystack.runtime.spec import ExecSpec
+
+        s = spec("sleep", "100")
+        rt.create(s)
+        rt.start(s.id)
+        execs = []
+        for _ in range(a.runs):
+            t0 = time.perf_counter()
+            rt.exec(s.id, ExecSpec(argv=("true",)))
+            execs.append(time.perf_counter() - t0)
+        rt.delete(s.id, force=True)
         specs = [spec("sleep", "100") for _ in range(a.parallel)]
         for s in specs:
             rt.create(s)
@@ -169,6 +180,7 @@ def main() -> int:
     for what, v, floor, now in rows:
         tail = f" {now:8.3f}s {v / now:4.1f}x" if now else ""
         print(f"{what:56} {v:7.3f}s {floor:6.3f}s {v / floor:4.1f}x{tail}")
+    print(f"{'exec of `true` in a running container':56} {med(execs):7.3f}s")
     print(f"vs docker run --rm --network none true {DOCKER_RUN:.3f}s: "
           f"{med(trues) / DOCKER_RUN:.2f}x; podman {PODMAN_RUN:.3f}s: "
           f"{med(trues) / PODMAN_RUN:.2f}x")
