@@ -108,11 +108,26 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
         _parse(rep, base, svc, path, units.parse_duration_ns)
     for path in _SIZES:
         _parse(rep, base, svc, path, units.parse_bytes)
+    ulimits = svc.get("ulimits")
+    for key, value in (ulimits.items() if isinstance(ulimits, Mapping) else []):
+        if isinstance(value, Mapping):
+            for sub in ("soft", "hard"):
+                _parse(rep, (*base, "ulimits", key), value, (sub,), _integer)
+        else:
+            _parse(rep, (*base, "ulimits"), ulimits, (key,), _integer)
+    for kind in ("secrets", "configs"):
+        for i, ref in enumerate(as_list(svc.get(kind))):
+            mode = ref.get("mode") if isinstance(ref, Mapping) else None
+            if mode is not None and not _valid_mode(mode):
+                rep.add((*base, kind, i, "mode"), f"invalid mode '{mode}'",
+                        "use octal permission bits like 0440")
     for path in _INTS:
         _parse(rep, base, svc, path, _integer)
     for path in _CPUS:
         _parse(rep, base, svc, path, units.parse_cpus)
     for i, item in enumerate(as_list(svc.get("ports"))):
+        if isinstance(item, Mapping):
+            _parse(rep, (*base, "ports", i), item, ("target",), _port_number)
         try:
             entries = shortsyntax.ports(item) if not isinstance(item, bool) else []
         except ValueError as e:
@@ -125,7 +140,13 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
             if ip is not None and not _is_ip(ip):
                 rep.add((*base, "ports", i), f"invalid host_ip '{ip}'",
                         "use an IPv4 or IPv6 address, like 127.0.0.1 or ::1")
+    nets = svc.get("networks")
+    for net, spec in (nets.items() if isinstance(nets, Mapping) else []):
+        for key in ("priority", "gw_priority"):
+            if isinstance(spec, Mapping):
+                _parse(rep, (*base, "networks", net), spec, (key,), _integer)
     for i, item in enumerate(as_list(svc.get("volumes"))):
+        _parse(rep, (*base, "volumes", i), item, ("tmpfs", "size"), units.parse_bytes)
         mode = get_path(item, ("tmpfs", "mode"))
         if isinstance(mode, str) and not _is_octal(mode):
             rep.add((*base, "volumes", i, "tmpfs", "mode"), f"invalid mode '{mode}'",
@@ -184,6 +205,21 @@ def _integer(value: object) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"'{value}' is not an integer") from None
+
+
+def _port_number(value: object) -> int:
+    port = _integer(value)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"invalid port '{value}' (ports are 0 to 65535)")
+    return port
+
+
+def _valid_mode(mode: object) -> bool:
+    if isinstance(mode, bool):
+        return False
+    if isinstance(mode, int):
+        return 0 <= mode <= 0o7777
+    return isinstance(mode, str) and _is_octal(mode)
 
 
 def _is_octal(text: str) -> bool:
@@ -276,7 +312,7 @@ def _volume_source(vol: Any) -> str | None:
     return None
 
 
-def _parse(rep: Report, base: TreePath, svc: Mapping[str, Any], path: TreePath,
+def _parse(rep: Report, base: TreePath, svc: Any, path: TreePath,
            parser: Callable[[object], object]) -> None:
     value = get_path(svc, path)
     if value is None:

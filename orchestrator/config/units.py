@@ -97,6 +97,8 @@ def parse_bytes(value: object) -> int:
         return int(value)
     if not isinstance(value, str):
         raise ValueError("must be a byte size like '512m' or '2g'")
+    if value.strip() == "-1":
+        return -1                       # "unlimited" (memswap_limit)
     m = _SIZE.match(value.strip())
     if m is None:
         raise ValueError(f"invalid byte size '{value}' (use a number and a unit: 512m, 2g, 100k)")

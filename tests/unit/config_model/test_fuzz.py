@@ -146,3 +146,45 @@ def test_whole_pipeline_from_yaml_text(data: dict[str, Any], tmp_path: Path) -> 
         load_project(opts)
     except ConfigError as e:
         assert e.problems
+
+
+NASTY = st.sampled_from(["x", "1", 1, 0, -1, "0o7", "0777", "1.5", 1.5, True, "", "1g", "1s",
+                         "-5s", "65536", "a:b", None, [], {}])
+SCALAR_FIELDS = ["cpu_count", "cpu_percent", "cpu_shares", "cpu_quota", "cpu_period",
+                 "cpu_rt_period", "cpu_rt_runtime", "cpus", "mem_limit", "mem_reservation",
+                 "memswap_limit", "mem_swappiness", "shm_size", "pids_limit", "oom_score_adj",
+                 "stop_grace_period", "scale", "init", "tty", "read_only", "user", "restart",
+                 "stop_signal", "hostname", "working_dir", "pull_policy", "ipc", "pid",
+                 "network_mode", "isolation", "runtime", "platform", "userns_mode", "uts",
+                 "cgroup", "mac_address", "domainname", "privileged", "stdin_open"]
+NASTY_SERVICE = st.fixed_dictionaries({"image": st.just("x")}, optional={
+    **{f: NASTY for f in SCALAR_FIELDS},
+    "volumes": st.lists(st.fixed_dictionaries(
+        {"type": st.sampled_from(["tmpfs", "bind", "volume"]), "target": st.just("/t")},
+        optional={"source": NASTY, "read_only": NASTY,
+                  "tmpfs": st.fixed_dictionaries({}, optional={"mode": NASTY, "size": NASTY}),
+                  "bind": st.fixed_dictionaries({}, optional={"propagation": NASTY})}),
+        max_size=2),
+    "blkio_config": st.fixed_dictionaries({}, optional={"weight": NASTY}),
+    "deploy": st.fixed_dictionaries({}, optional={"replicas": NASTY, "resources":
+                                                  st.fixed_dictionaries({}, optional={
+                                                      "limits": st.fixed_dictionaries(
+                                                          {}, optional={"pids": NASTY,
+                                                                        "cpus": NASTY,
+                                                                        "memory": NASTY})})}),
+    "secrets": st.lists(st.fixed_dictionaries({"source": st.just("s")}, optional={
+        "mode": NASTY, "uid": NASTY, "target": NASTY}), max_size=2),
+    "ulimits": st.dictionaries(st.just("nofile"), NASTY, max_size=1),
+    "healthcheck": st.fixed_dictionaries({}, optional={"retries": NASTY, "interval": NASTY,
+                                                       "test": NASTY}),
+    "ports": st.lists(st.fixed_dictionaries({"target": NASTY}, optional={
+        "published": NASTY, "host_ip": NASTY, "protocol": NASTY}), max_size=2),
+})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({"services": st.fixed_dictionaries({"web": NASTY_SERVICE}),
+                              "secrets": st.just({"s": {"file": "./s"}})}))
+def test_type_confusion_only_gives_problems(data: dict[str, Any]) -> None:
+    problems = pipeline(data)
+    assert all(isinstance(p, str) and p for p in problems)
