@@ -28,19 +28,21 @@ def _options(ctx: click.Context) -> GlobalOptions:
 
 
 def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
-               need_file: bool = True) -> Stack:
+               need_file: bool = True, warm: bool = False) -> Stack:
     """The project (from the files, or only its name with -p when no file is found and
-    `need_file` is False) bound to its backends, with an Emitter and no sink yet."""
+    `need_file` is False) bound to its backends, with an Emitter and no sink yet.  `warm`:
+    commands that will start containers let the runtime get ready while the file loads."""
     from importlib import import_module
 
     from pystack.orchestrator import logging as plog
-    from pystack.orchestrator.engine.backends import real_backends
+    from pystack.orchestrator.engine.backends import linux_runtime, real_backends
     from pystack.orchestrator.engine.events import Emitter
     from pystack.orchestrator.engine.stack import Stack
     from pystack.orchestrator.errors import ConfigError
 
     opts = _options(ctx)
     plog.configure(opts.log_level, opts.log_format)
+    runtime = linux_runtime(warm=True) if warm and BACKENDS is None else None
     loader: Any = import_module("pystack.orchestrator.config.project")
     project = None
     try:
@@ -58,8 +60,9 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
         for w in getattr(project, "warnings", ()):
             click.echo(f"WARN[0000] {w}", err=True)
     name = project.name if project is not None else str(opts.project_name)
-    factory = BACKENDS or real_backends
-    return Stack(name, factory(name), project, Emitter())
+    if BACKENDS is not None:
+        return Stack(name, BACKENDS(name), project, Emitter())
+    return Stack(name, real_backends(name, runtime), project, Emitter())
 
 
 @contextmanager
@@ -150,7 +153,7 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
 
     if force_recreate and no_recreate:
         raise click.UsageError("--force-recreate and --no-recreate are incompatible")
-    stack = load_stack(ctx, services)
+    stack = load_stack(ctx, services, warm=not no_start)
     opts = UpOptions(services=services, no_deps=no_deps, force_recreate=force_recreate,
                      no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
                      remove_orphans=remove_orphans, pull=pull, quiet_pull=quiet_pull,

@@ -80,7 +80,7 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
     from pystack.orchestrator.engine.query import follow_logs
     from pystack.orchestrator.engine.stack import Stack
 
-    stack: Stack = load_stack(ctx, (service,))
+    stack: Stack = load_stack(ctx, (service,), warm=True)
     opts = RunOptions(service=service, command=command or None,
                       entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None
                       else None, env=_env(env), user=user, workdir=workdir, name=name,

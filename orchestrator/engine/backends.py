@@ -33,13 +33,26 @@ class Backends:
 BackendFactory = Callable[[str], Backends]
 
 
-def real_backends(project: str) -> Backends:
+def linux_runtime(warm: bool = False) -> Runtime:
+    """The Linux runtime.  `warm` asks it to get ready for starts now (its optional
+    `prewarm()`: e.g. start the shim template process), so that this overlaps with loading
+    the stack file instead of delaying the first container start."""
+    from importlib import import_module
+
+    linux: Any = import_module("pystack.runtime.linux_runtime")
+    runtime = linux.LinuxRuntime()
+    hook = getattr(runtime, "prewarm", None)
+    if warm and callable(hook):
+        hook()
+    return runtime  # type: ignore[no-any-return]
+
+
+def real_backends(project: str, runtime: Runtime | None = None) -> Backends:
     """The Linux runtime, the project's NetworkManager and the image store."""
     from importlib import import_module
 
     # Looked up by name so the engine type-checks before every backend exists.
     manager: Any = import_module("pystack.net.manager")
     store: Any = import_module("pystack.runtime.image.store")
-    linux: Any = import_module("pystack.runtime.linux_runtime")
-    return Backends(runtime=linux.LinuxRuntime(), network=manager.NetworkManager(project),
+    return Backends(runtime=runtime or linux_runtime(), network=manager.NetworkManager(project),
                     images=store.ImageStore(), state=StateStore())
