@@ -391,6 +391,9 @@ def starter(spec: ContainerSpec, paths: Paths, layers: list[Path], join_cgroup: 
             stdio = Stdio(null, null, null, tty=True, console=theirs.detach())
         else:
             null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+            if len(out_fds) > 2:                # stdin_open: the shim holds the write end
+                os.close(null)
+                null = out_fds[2]
             stdio = Stdio(null, out_fds[0], out_fds[1])
         try:
             pid, err_pipe = start(spec, paths, proc, stdio, join_cgroup)

@@ -55,6 +55,8 @@ class Shim:
         self.name = str(raw.get("name", ""))
         self.lower_dirs = [str(d) for d in raw.get("lower_dirs", [])]
         self.tty = bool(raw.get("tty"))
+        self.stdin_open = bool(raw.get("stdin_open"))
+        self.stdin_w = -1
         self.privileged = bool(raw.get("privileged"))
         self.grace = float(raw.get("stop_grace_period", 10.0))
         self.policy = state.from_json(RestartPolicy, raw.get("restart") or {})
@@ -121,6 +123,10 @@ class Shim:
             err_r, err_w = os.pipe()
             outs = {out_r: "stdout", err_r: "stderr"}
             mine_w = [out_w, err_w]
+            if self.stdin_open:
+                # stdin_open: a pipe whose write end we hold, so reads block instead of EOF.
+                in_r, self.stdin_w = os.pipe()
+                mine_w.append(in_r)
         starter = os.fork()
         if starter == 0:
             code = 1
@@ -128,8 +134,9 @@ class Shim:
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 chan.close()
-                for fd in outs:
-                    os.close(fd)
+                for fd in [*outs, self.stdin_w]:
+                    if fd >= 0:
+                        os.close(fd)
                 code = launch.starter(self.load_spec(), self.paths, self.layers(), self.cg.add_pid,
                                       theirs, mine_w)
             finally:
@@ -161,6 +168,9 @@ class Shim:
                 os.waitpid(pid, 0)
             for fd in list(self.streams):
                 self.drain(fd)
+            if self.stdin_w >= 0:
+                os.close(self.stdin_w)
+                self.stdin_w = -1
             code, message = rep["failure"]
             return int(code), str(message)
         self.pid = pid
@@ -179,6 +189,9 @@ class Shim:
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
         self.pid = 0
+        if self.stdin_w >= 0:
+            os.close(self.stdin_w)
+            self.stdin_w = -1
         for fd in list(self.streams):
             self.drain(fd)
         self.log.flush()

@@ -127,3 +127,16 @@ def test_join_another_containers_pid_and_ipc_namespaces(rt: LinuxRuntime, make: 
     for ns in ("pid", "ipc"):
         assert os.readlink(f"/proc/{pc}/ns/{ns}") == os.readlink(f"/proc/{pa}/ns/{ns}")
     assert os.readlink(f"/proc/{pc}/ns/mnt") != os.readlink(f"/proc/{pa}/ns/mnt")
+
+
+def test_stdin_open_keeps_stdin_open(rt: LinuxRuntime, make: Make) -> None:
+    import time
+
+    held = make("sh", "-c", "cat; echo eof", stdin_open=True)
+    closed = make("sh", "-c", "cat; echo eof")
+    rt.start(held.id)
+    rt.start(closed.id)
+    assert rt.wait(closed.id, timeout=10).exit_code == 0
+    time.sleep(0.3)
+    assert rt.state(held.id).status == "running"     # cat still waits on its stdin
+    assert rt.stop(held.id, timeout=0).exit_code == 137
