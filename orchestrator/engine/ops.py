@@ -71,9 +71,12 @@ def down(stack: Stack, opts: DownOptions) -> None:
     ids = {e.id for e in live}
     record = stack.b.state.load(stack.name)
     ghosts = [c for c in record.containers if c.id not in ids]
-    # Sandboxes go with the teardown below, in bulk.
-    errs = _by_service(stack, live, lambda e: stack.remove(e.id, e.name, opts.timeout,
-                                                            e.service, sandbox=False))
+    # Stop along the graph (dependents first), then remove everything at once; sandboxes
+    # go with the teardown below, in bulk.
+    errs = _by_service(stack, [e for e in live if e.running],
+                       lambda e: stack.stop(e.id, e.name, opts.timeout, e.service))
+    errs += _parallel(live, lambda e: stack.remove(e.id, e.name, opts.timeout, e.service,
+                                                   stop=False, sandbox=False))
     for g in ghosts:
         # Recorded but not (or no longer) known to the runtime: a create that was interrupted.
         stack.discard(g.id, sandbox=False)
