@@ -375,31 +375,40 @@ class Shim:
                 timeout = max(0.0, self.timers[0][0] - time.monotonic())
             for key, _ in self.sel.select(timeout):
                 kind, arg = key.data
-                if kind == "wake":
-                    os.read(wake_r, 512)
-                    self.reap()
-                elif kind == "listen":
-                    try:
-                        conn, _ = listener.accept()
-                    except OSError:
-                        continue
-                    self.sel.register(conn, selectors.EVENT_READ, ("conn", conn))
-                elif kind == "conn":
-                    control.handle(self, arg)
-                elif kind == "out":
-                    if arg in self.streams:
-                        self.drain(arg)
-                elif kind == "health":
-                    self.health_read(*arg)
+                self.guarded(self.event, kind, arg, wake_r, listener)
             now = time.monotonic()
             while self.timers and self.timers[0][0] <= now and not self.done:
                 _, _, fn = heapq.heappop(self.timers)
-                try:
-                    fn()
-                except (ContainerRuntimeError, OSError) as e:
-                    # Never let one failed step take the shim (and the supervision) down.
-                    self.save(warnings=[*self.st.get("warnings", [])[-9:], str(e)])
+                self.guarded(fn)
 
+    def guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        """Never let one failed step (or a bug) take the shim, and the supervision, down."""
+        try:
+            fn(*args)
+        except Exception as e:
+            try:
+                self.save(warnings=[*self.st.get("warnings", [])[-9:],
+                                    f"shim: {type(e).__name__}: {e}"])
+            except OSError:
+                pass
+
+    def event(self, kind: str, arg: Any, wake_r: int, listener: socket.socket) -> None:
+        if kind == "wake":
+            os.read(wake_r, 512)
+            self.reap()
+        elif kind == "listen":
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            self.sel.register(conn, selectors.EVENT_READ, ("conn", conn))
+        elif kind == "conn":
+            control.handle(self, arg)
+        elif kind == "out":
+            if arg in self.streams:
+                self.drain(arg)
+        elif kind == "health":
+            self.health_read(*arg)
 
 def _detach() -> None:
     if os.fork() > 0:
