@@ -124,7 +124,10 @@ def make_plan(project: str, desired: Mapping[str, Desired], existing: Iterable[E
         for e in sorted(extra, key=lambda e: -e.number):
             steps.append(Step("remove", svc, e.number, e.name, e.id, "scaled down"))
         for e in kept.values():
-            if (force_recreate or e.config_hash != want.config_hash) and not no_recreate:
+            if e.status == "dead":
+                # Its shim and process are gone: nothing to start again, make a new one.
+                steps.append(Step("recreate", svc, e.number, e.name, e.id, "dead"))
+            elif (force_recreate or e.config_hash != want.config_hash) and not no_recreate:
                 reason = "forced" if force_recreate else "configuration changed"
                 steps.append(Step("recreate", svc, e.number, e.name, e.id, reason))
             elif e.running:

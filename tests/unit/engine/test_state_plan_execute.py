@@ -87,6 +87,9 @@ def test_plan_decisions() -> None:
     assert plan.steps[0].action == "keep"
     plan = make_plan("p", {"a": Desired(1, "h")}, [ex("a", 1)], force_recreate=True)
     assert plan.steps[0].action == "recreate"
+    plan = make_plan("p", {"a": Desired(1, "h")}, [ex("a", 1, status="dead")],
+                     no_recreate=True)
+    assert (plan.steps[0].action, plan.steps[0].reason) == ("recreate", "dead")
     plan = make_plan("p", {"a": Desired(1, "h")}, [], names={"a": "custom"})
     assert plan.steps[0].name == "custom"
 
