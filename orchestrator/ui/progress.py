@@ -3,7 +3,7 @@
 tty:   Compose-style live lines, redrawn in place (rich Live): a spinner while an object is in
        progress, `✔ Container demo-web-1  Started  0.3s` when done, `✘` on error.
 plain: one line per event, as Compose prints without a terminal.
-json:  one JSON object per event.
+json:  one JSON object per event (on stderr, like the others: stdout is container output).
 quiet: nothing but warnings and errors.
 Renderers are called from the engine's threads; the Emitter serializes the calls.
 """
@@ -61,7 +61,7 @@ class PlainRenderer:
 
 class JsonRenderer:
     def __init__(self, out: IO[str] | None = None) -> None:
-        self.out = out or sys.stdout
+        self.out = out or sys.stderr
 
     def __call__(self, event: Event) -> None:
         self.out.write(json.dumps(event.as_dict()) + "\n")
@@ -142,7 +142,7 @@ def make_renderer(progress: str, no_color: bool = False, out: IO[str] | None = N
     if progress == "tty":
         return TtyRenderer(stream, no_color, title)
     if progress == "json":
-        return JsonRenderer(out or sys.stdout)
+        return JsonRenderer(stream)
     if progress == "quiet":
         return QuietRenderer(stream)
     return PlainRenderer(stream)
