@@ -190,7 +190,9 @@ class Stack:
                 image_ref=self.image_ref(svc), config_hash=config_hash, mounts=mounts, net=net,
                 oneoff=oneoff, pid_namespace=self._namespace(use, use.pid, "pid"),
                 ipc_namespace=self._namespace(use, use.ipc, "ipc"))
-            self.b.runtime.create(spec)
+            st = self.b.runtime.create(spec)
+            for w in getattr(st, "warnings", ()):
+                self.emit.warn(f"{name}: {w}")
             created_ok = True
             return cid
         finally:
