@@ -1,19 +1,30 @@
-"""Healthcheck bookkeeping for the shim: Docker's schedule and status rules, no I/O.
+"""Healthchecks: Docker's schedule and status rules (Checker, no I/O) and the shim's probe
+runner (Prober).
 
 The spec's healthcheck overrides the image's HEALTHCHECK (test ("NONE",) disables it).
 Status starts as "starting"; a success makes it "healthy"; `retries` consecutive failures make
 it "unhealthy", except that failures inside start_period do not count until the first success.
 Probes run every `start_interval` during start_period, every `interval` after.  The last 5
-results are kept.  The shim runs the probe itself (through the exec path) and calls `record`.
+results are kept.  The shim runs each probe inside the container through the exec path.
 """
 
 from __future__ import annotations
 
+import os
+import selectors
+import signal
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from pystack.runtime import launch
+from pystack.runtime.cgroups.base import Cgroup
+from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.exec import spawn_exec
 from pystack.runtime.image.model import HealthConfig
-from pystack.runtime.spec import ContainerSpec, Healthcheck
+from pystack.runtime.logs import now_rfc3339
+from pystack.runtime.spec import ContainerSpec, ExecSpec, Healthcheck
 
 KEEP = 5
 MAX_OUTPUT = 4096
@@ -86,8 +97,6 @@ class Checker:
 
     def record(self, start: str, exit_code: int, output: str, end: str | None = None,
                now: float | None = None) -> None:
-        from pystack.runtime.logs import now_rfc3339
-
         self.log.append({"start": start, "end": end or now_rfc3339(), "exit_code": exit_code,
                          "output": output[:MAX_OUTPUT]})
         del self.log[:-KEEP]
@@ -103,3 +112,107 @@ class Checker:
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "failing_streak": self.streak, "log": list(self.log)}
+
+
+class Prober:
+    """The shim's side of the healthcheck (a mixin of shim.Shim): run the probe through the
+    exec path on the Checker's schedule, collect its output, time it out, record the result.
+    Probe chains carry the run number (`gen`): a chain of an earlier run stops by itself."""
+
+    health: Checker | None
+    pid: int
+    gen: int
+    started_mono: float
+    st: dict[str, Any]
+    sel: selectors.BaseSelector
+    children: dict[int, Callable[[int], None]]
+    cg: Cgroup
+
+    def save(self, **changes: Any) -> None:
+        raise NotImplementedError
+
+    def timer(self, delay: float, fn: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+    def load_spec(self) -> ContainerSpec:
+        raise NotImplementedError
+
+    def layers(self) -> list[Path]:
+        raise NotImplementedError
+
+    def run_health(self, gen: int) -> None:
+        chk = self.health
+        if chk is None or self.pid <= 0 or gen != self.gen:
+            return                          # a probe chain of an earlier run: drop it
+        if self.st.get("status") != "running":
+            self.after_health(gen)          # paused: try again later
+            return
+        out_r, out_w = os.pipe()
+        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            xs = ExecSpec(argv=chk.argv())
+            child = spawn_exec(self.load_spec, self.pid, self.cg.procs_files(), xs,
+                               launch.Stdio(null, out_w, out_w), self.layers())
+        except (ContainerRuntimeError, OSError) as e:
+            os.close(out_r)
+            chk.record(now_rfc3339(), -1, str(e))
+            self.after_health(gen)
+            return
+        finally:
+            os.close(out_w)
+            os.close(null)
+        os.set_blocking(out_r, False)
+        begun = now_rfc3339()
+        buf: list[bytes] = []
+        self.sel.register(out_r, selectors.EVENT_READ, ("health", (out_r, buf)))
+
+        def timeout() -> None:
+            if child in self.children:
+                os.kill(child, signal.SIGTERM)
+
+        def done(code: int) -> None:
+            self.health_read(out_r, buf, final=True)
+            msg = b"".join(buf)[:4096].decode(errors="replace")
+            if code == 137 and chk.timed_out_hint:
+                msg = f"Health check exceeded timeout ({chk.timeout}s)"
+            chk.record(begun, code, msg)
+            self.after_health(gen)
+
+        chk.timed_out_hint = False
+
+        def on_timeout() -> None:
+            if child in self.children:          # still running: kill it, and say why
+                chk.timed_out_hint = True
+                timeout()
+
+        self.children[child] = done
+        self.timer(chk.timeout, on_timeout)
+
+    def health_read(self, fd: int, buf: list[bytes], final: bool = False) -> None:
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except BlockingIOError:
+                if not final:
+                    return
+                data = b""
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    self.sel.unregister(fd)
+                    os.close(fd)
+                except (KeyError, ValueError, OSError):
+                    pass
+                return
+            if sum(map(len, buf)) < 4096:
+                buf.append(data)
+
+    def after_health(self, gen: int) -> None:
+        chk = self.health
+        if chk is None or gen != self.gen:
+            return
+        self.save()
+        if self.pid > 0:
+            self.timer(chk.next_delay(time.monotonic() - self.started_mono),
+                       lambda: self.run_health(gen))

@@ -29,13 +29,11 @@ from pystack.runtime import control, launch, state
 from pystack.runtime import health as H
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
-from pystack.runtime.exec import spawn_exec
 from pystack.runtime.image.model import HealthConfig
 from pystack.runtime.linux import set_subreaper
 from pystack.runtime.logs import LogWriter, now_rfc3339
 from pystack.runtime.spec import (
     ContainerSpec,
-    ExecSpec,
     Healthcheck,
     LogConfig,
     Resources,
@@ -46,7 +44,7 @@ BACKOFF_START = 0.1
 BACKOFF_RESET_AFTER = 10.0
 
 
-class Shim:
+class Shim(H.Prober):
     def __init__(self, cdir: Path) -> None:
         self.paths = state.Paths(dir=cdir, id=cdir.name)
         # Only the few fields the shim itself needs, decoded from the raw JSON: the full spec
@@ -272,83 +270,6 @@ class Shim:
                 self.cg.kill_all()
             except ContainerRuntimeError:
                 os.kill(self.pid, signal.SIGKILL)
-
-    # -- healthcheck ---------------------------------------------------------------------------
-    def run_health(self, gen: int) -> None:
-        chk = self.health
-        if chk is None or self.pid <= 0 or gen != self.gen:
-            return                          # a probe chain of an earlier run: drop it
-        if self.st.get("status") != "running":
-            self.after_health(gen)          # paused: try again later
-            return
-        out_r, out_w = os.pipe()
-        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            xs = ExecSpec(argv=chk.argv())
-            child = spawn_exec(self.load_spec, self.pid, self.cg.procs_files(), xs,
-                               launch.Stdio(null, out_w, out_w), self.layers())
-        except (ContainerRuntimeError, OSError) as e:
-            os.close(out_r)
-            chk.record(now_rfc3339(), -1, str(e))
-            self.after_health(gen)
-            return
-        finally:
-            os.close(out_w)
-            os.close(null)
-        os.set_blocking(out_r, False)
-        begun = now_rfc3339()
-        buf: list[bytes] = []
-        self.sel.register(out_r, selectors.EVENT_READ, ("health", (out_r, buf)))
-
-        def timeout() -> None:
-            if child in self.children:
-                os.kill(child, signal.SIGTERM)
-
-        def done(code: int) -> None:
-            self.health_read(out_r, buf, final=True)
-            msg = b"".join(buf)[:4096].decode(errors="replace")
-            if code == 137 and chk.timed_out_hint:
-                msg = f"Health check exceeded timeout ({chk.timeout}s)"
-            chk.record(begun, code, msg)
-            self.after_health(gen)
-
-        chk.timed_out_hint = False
-
-        def on_timeout() -> None:
-            chk.timed_out_hint = True
-            timeout()
-
-        self.children[child] = done
-        self.timer(chk.timeout, on_timeout)
-
-    def health_read(self, fd: int, buf: list[bytes], final: bool = False) -> None:
-        while True:
-            try:
-                data = os.read(fd, 4096)
-            except BlockingIOError:
-                if not final:
-                    return
-                data = b""
-            except OSError:
-                data = b""
-            if not data:
-                try:
-                    self.sel.unregister(fd)
-                    os.close(fd)
-                except (KeyError, ValueError, OSError):
-                    pass
-                return
-            if sum(map(len, buf)) < 4096:
-                buf.append(data)
-
-    def after_health(self, gen: int) -> None:
-        chk = self.health
-        if chk is None or gen != self.gen:
-            return
-        self.save()
-        if self.pid > 0:
-            self.timer(chk.next_delay(time.monotonic() - self.started_mono),
-                       lambda: self.run_health(gen))
 
     # -- loop ----------------------------------------------------------------------------------
     def reap(self) -> None:
