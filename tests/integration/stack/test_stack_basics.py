@@ -77,6 +77,10 @@ def test_stack_a_end_to_end(make_project: Callable[[str], Project]) -> None:
     r = p.run("run", "--rm", "--no-deps", "worker", "sh", "-c",
               "wget -q -O - http://web:8080/")
     assert r.stdout == "hello from pystack\n"
+    r = p.run("run", "--rm", "--no-deps", "-e", "X=5", "worker", "sh", "-c", "exit $X",
+              check=False)
+    assert r.returncode == 5
+    assert not [n for n in p.ids() if "-run-" in n]         # --rm removed them
     # cp both ways
     src = p.dir / "in.txt"
     src.write_text("copied in\n")
