@@ -122,7 +122,7 @@ def main() -> int:
         return time.perf_counter() - t0
 
     try:
-        cycle()                                            # warm-up
+        cold, _ = cycle()                                  # warm-up: starts the zygote
         starts, cycles = zip(*(cycle() for _ in range(a.runs)), strict=True)
         trues = [run_true() for _ in range(a.runs)]
         pars = []
@@ -181,6 +181,7 @@ def main() -> int:
         tail = f" {now:8.3f}s {v / now:4.1f}x" if now else ""
         print(f"{what:56} {v:7.3f}s {floor:6.3f}s {v / floor:4.1f}x{tail}")
     print(f"{'exec of `true` in a running container':56} {med(execs):7.3f}s")
+    print(f"{'first create+start of a process (starts the shim zygote)':56} {cold:7.3f}s")
     print(f"vs docker run --rm --network none true {DOCKER_RUN:.3f}s: "
           f"{med(trues) / DOCKER_RUN:.2f}x; podman {PODMAN_RUN:.3f}s: "
           f"{med(trues) / PODMAN_RUN:.2f}x")
