@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +44,23 @@ def validator() -> Validator:
     return Draft202012Validator(schema())  # type: ignore[no-any-return]
 
 
+@lru_cache(maxsize=1)
+def fast_validator() -> Callable[[Any], bool] | None:
+    """The compiled yes/no check (fastcheck.py), or None if the schema is beyond it."""
+    from pystack.orchestrator.config.fastcheck import UnsupportedSchema, compile_schema
+
+    try:
+        return compile_schema(schema())
+    except UnsupportedSchema:
+        return None
+
+
 def validate(data: Any, marks: Marks) -> list[str]:
-    """Return one problem line per schema violation (empty when valid)."""
+    """Return one problem line per schema violation (empty when valid).  Valid documents are
+    recognised by the fast check; jsonschema runs only to explain an invalid one."""
+    quick = fast_validator()
+    if quick is not None and quick(data):
+        return []
     found: dict[str, tuple[tuple[str, int, int], str]] = {}
     for err in validator().iter_errors(data):
         for mark, path, message, hint in _explain(err, marks):
