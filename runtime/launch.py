@@ -29,7 +29,7 @@ from typing import Any
 from pystack.runtime import linux as L
 from pystack.runtime import rootfs
 from pystack.runtime.errors import ContainerRuntimeError
-from pystack.runtime.process import Process, User, build, lookup_path
+from pystack.runtime.process import Process, User, build, hostname_of, lookup_path
 from pystack.runtime.spec import ContainerSpec
 from pystack.runtime.state import Paths
 
@@ -221,6 +221,7 @@ def _reset_signals() -> None:
 
 def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
             rlimits: list[tuple[int, int, int]], sec: Security, err_w: int) -> None:
+    hostname = hostname_of(spec)
     os.setsid()
     if stdio.tty and stdio.console < 0:
         fcntl.ioctl(stdio.stdin, 0x540E, 0)     # TIOCSCTTY
@@ -236,8 +237,7 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
         _lo_up()
     root = rootfs.prepare(spec, paths)
     rootfs.pivot(root)
-    if spec.hostname:
-        socket.sethostname(spec.hostname)
+    socket.sethostname(hostname)
     if spec.domainname:
         L.setdomainname(spec.domainname)
     for key, value in spec.sysctls.items():       # before /proc/sys turns read-only

@@ -192,7 +192,7 @@ class LinuxRuntime:
         try:
             for sub in (p.upper, p.work, p.rootfs):
                 sub.mkdir()
-            p.hostname.write_text((spec.hostname or spec.id[:12]) + "\n")
+            p.hostname.write_text(process.hostname_of(spec) + "\n")
             state.save_spec(p, spec)
             p.log.touch(mode=0o640)          # `logs -f` of a created container waits on it
             new: dict[str, Any] = {

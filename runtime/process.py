@@ -139,6 +139,17 @@ def read_rootfs_file(layers: Sequence[Path], rel: str) -> str:
     return ""
 
 
+def hostname_of(spec: ContainerSpec) -> str:
+    """Docker's rule: the given hostname, else the host's (host network), else the short id."""
+    if spec.hostname:
+        return spec.hostname
+    if spec.network_mode == "host":
+        import socket
+
+        return socket.gethostname()
+    return spec.id[:12]
+
+
 def build(spec: ContainerSpec, layers_top_first: Sequence[Path]) -> Process:
     """The final argv/env/cwd/user of the container's PID 1."""
     argv = merge_argv(spec)
@@ -149,8 +160,7 @@ def build(spec: ContainerSpec, layers_top_first: Sequence[Path]) -> Process:
                         read_rootfs_file(layers_top_first, "etc/group"), spec.group_add)
     env = merge_env(spec.image.env, spec.env)
     env.setdefault("PATH", DEFAULT_PATH)
-    if spec.hostname:
-        env.setdefault("HOSTNAME", spec.hostname)
+    env.setdefault("HOSTNAME", hostname_of(spec))
     env.setdefault("HOME", user.home)
     cwd = spec.working_dir or spec.image.working_dir or "/"
     if not cwd.startswith("/"):

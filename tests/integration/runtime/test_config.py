@@ -140,3 +140,9 @@ def test_stdin_open_keeps_stdin_open(rt: LinuxRuntime, make: Make) -> None:
     time.sleep(0.3)
     assert rt.state(held.id).status == "running"     # cat still waits on its stdin
     assert rt.stop(held.id, timeout=0).exit_code == 137
+
+
+def test_default_hostname_is_the_short_id(rt: LinuxRuntime, make: Make) -> None:
+    spec = make("sh", "-c", "hostname; cat /etc/hostname; echo $HOSTNAME")
+    _, out = run(rt, spec)
+    assert out.split() == [spec.id[:12]] * 3
