@@ -30,6 +30,9 @@ from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.spec import ContainerSpec, ExecSpec
 from pystack.runtime.zygote import Zygote
 
+DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                 "ff02::2\tip6-allrouters\n")
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _NS_SYSCTL = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -193,6 +196,8 @@ class LinuxRuntime:
             for sub in (p.upper, p.work, p.rootfs):
                 sub.mkdir()
             p.hostname.write_text(process.hostname_of(spec) + "\n")
+            if spec.etc_hosts is None and spec.network_mode != "host":
+                p.hosts.write_text(DEFAULT_HOSTS)
             state.save_spec(p, spec)
             p.log.touch(mode=0o640)          # `logs -f` of a created container waits on it
             new: dict[str, Any] = {

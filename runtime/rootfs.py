@@ -213,7 +213,10 @@ def prepare(spec: ContainerSpec, paths: Paths) -> str:
     _cgroupfs(sys_)
     for m in spec.mounts:
         _user_mount(root, m)
-    for src, dst in ((spec.etc_hosts, "etc/hosts"), (spec.etc_resolv, "etc/resolv.conf")):
+    hosts = spec.etc_hosts
+    if hosts is None and paths.hosts.exists():
+        hosts = str(paths.hosts)
+    for src, dst in ((hosts, "etc/hosts"), (spec.etc_resolv, "etc/resolv.conf")):
         if src:
             _bind(src, secure_join(root, dst, make="file"), False, None)
     if spec.etc_hostname:

@@ -75,6 +75,10 @@ class Paths:
         return self.dir / "hostname"
 
     @property
+    def hosts(self) -> Path:
+        return self.dir / "hosts"      # the default /etc/hosts when the caller gives none
+
+    @property
     def socket(self) -> Path:
         return run_dir() / "shim" / f"{self.id[:24]}.sock"
 
