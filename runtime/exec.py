@@ -15,7 +15,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import signal
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +84,30 @@ def _child_b(spec: ContainerSpec, xs: ExecSpec, base: process.Process,
               f'exec failed: exec: "{xs.argv[0]}": {e.strerror}')
 
 
+def _pump(master: int) -> None:
+    """Caller's stdin -> terminal, terminal -> caller's stdout, until the terminal closes."""
+    inputs = [0, master]
+    while True:
+        try:
+            ready, _, _ = select.select(inputs, [], [])
+        except InterruptedError:
+            continue
+        if master in ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:             # EIO: every holder of the slave side is gone
+                return
+            if not data:
+                return
+            os.write(1, data)
+        if 0 in ready:
+            data = os.read(0, 65536)
+            if data:
+                os.write(master, data)
+            else:
+                inputs = [master]       # the caller's input ended; the output goes on
+
+
 def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
              stdio: launch.Stdio, base: process.Process, sec: launch.Security) -> None:
     signal.set_wakeup_fd(-1)
@@ -104,9 +130,20 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     for fd, kind in fds:
         L.setns(fd, kind)
         os.close(fd)
+    master = slave = -1
+    if stdio.tty:
+        # The terminal comes from the CONTAINER's devpts (we are in its mount ns now), so
+        # ttyname works inside; A pumps between it and the caller's streams.
+        master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))                  # TIOCSPTLCK
+        n = struct.unpack("I", fcntl.ioctl(master, 0x80045430, b"\0" * 4))[0]  # TIOCGPTN
+        slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     child = os.fork()
     if child == 0:
         try:
+            if slave >= 0:
+                for i in range(3):
+                    os.dup2(slave, i)
             signal.pthread_sigmask(signal.SIG_SETMASK, [])
             for sig in signal.valid_signals():
                 if sig not in (signal.SIGKILL, signal.SIGSTOP):
@@ -119,6 +156,9 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
             _fail(126, f"exec failed: {e}")
         os._exit(126)
     signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
+    if master >= 0:
+        os.close(slave)
+        _pump(master)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)

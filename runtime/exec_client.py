@@ -1,5 +1,6 @@
-"""The caller's side of `exec`: three fds for the shim (the caller's own, or pipes and a pty
-pumped by threads when the given streams are not real files), then wait for the exit code.
+"""The caller's side of `exec`: three fds for the shim (the caller's own, or pipes pumped by
+threads when the given streams are not real files), then wait for the exit code.  With tty
+the shim's exec helper makes the terminal inside the container and pumps it to these fds.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ def _real_fd(f: IO[bytes] | None) -> int | None:
 
 def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[bytes] | None,
              stderr: IO[bytes] | None) -> int:
-    """Pass three fds to the shim (real ones, or pipes/a pty pumped by threads) and wait."""
-    mine: list[int] = []          # our ends, closed after the request
+    """Pass three fds to the shim (real ones, or pipes pumped by threads) and wait."""
     theirs: list[int] = []        # passed to the shim, closed once sent
     pumps: list[threading.Thread] = []
 
@@ -48,47 +48,35 @@ def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[byt
         finally:
             os.close(dst)
 
-    if xs.tty:
-        import pty
-
-        master, slave = pty.openpty()
-        theirs = [slave, slave, slave]
-        out_fd = os.dup(master)
-        pumps.append(threading.Thread(target=pump_out, args=(out_fd, stdout), daemon=True))
-        if stdin is not None:
-            pumps.append(threading.Thread(target=pump_in, args=(stdin, master), daemon=True))
+    # tty: the terminal is made inside the container by the shim's exec helper; the caller's
+    # streams are passed the same way in both cases.
+    fd = _real_fd(stdin)
+    if fd is None:
+        if stdin is None:
+            fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         else:
-            mine.append(master)
+            r, w = os.pipe()
+            pumps.append(threading.Thread(target=pump_in, args=(stdin, w), daemon=True))
+            fd = r
+        theirs.append(fd)
     else:
-        fd = _real_fd(stdin)
-        if fd is None:
-            if stdin is None:
-                fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-            else:
-                r, w = os.pipe()
-                pumps.append(threading.Thread(target=pump_in, args=(stdin, w), daemon=True))
-                fd = r
-            theirs.append(fd)
+        theirs.append(os.dup(fd))
+    for f in (stdout, stderr):
+        fd = _real_fd(f)
+        if f is None or xs.detach:
+            theirs.append(os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC))
+        elif fd is None:
+            r, w = os.pipe()
+            pumps.append(threading.Thread(target=pump_out, args=(r, f), daemon=True))
+            theirs.append(w)
         else:
             theirs.append(os.dup(fd))
-        for f in (stdout, stderr):
-            fd = _real_fd(f)
-            if f is None or xs.detach:
-                theirs.append(os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC))
-            elif fd is None:
-                r, w = os.pipe()
-                pumps.append(threading.Thread(target=pump_out, args=(r, f), daemon=True))
-                theirs.append(w)
-            else:
-                theirs.append(os.dup(fd))
     for t in pumps:
         t.start()
     try:
         reply = request(tuple(theirs))
     finally:
         for fd in set(theirs):
-            os.close(fd)
-        for fd in mine:
             os.close(fd)
     for t in pumps:
         t.join(timeout=5)

@@ -50,10 +50,14 @@ def test_exec_tty(rt: LinuxRuntime, make: Make) -> None:
     spec = make("sleep", "30")
     rt.start(spec.id)
     out = io.BytesIO()
-    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo tty; exit 5"),
+    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "tty; [ -t 0 ] && echo tty; exit 5"),
                                      tty=True), stdout=out)
     assert code == 5
-    assert out.getvalue() == b"tty\r\n"           # a terminal: the line discipline adds \r
+    assert out.getvalue() == b"/dev/pts/0\r\ntty\r\n"   # the line discipline adds \r
+    out = io.BytesIO()
+    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "read x; echo got $x"), tty=True),
+                   stdin=io.BytesIO(b"hello\n"), stdout=out)
+    assert code == 0 and out.getvalue().endswith(b"got hello\r\n")
 
 
 def test_tty_container(rt: LinuxRuntime, make: Make) -> None:
