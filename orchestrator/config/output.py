@@ -17,12 +17,13 @@ _ORDER = ("name", "services", "networks", "volumes", "secrets", "configs")
 
 
 def escape_dollars(value: Any) -> Any:
-    """`$` -> `$$` in every string, as Compose v2's `config` prints interpolated values (so
-    the output can be loaded again without being re-interpolated)."""
+    """`$` -> `$$` in every string (mapping keys too), as Compose v2's `config` prints
+    interpolated values (so the output can be loaded again without being re-interpolated)."""
     if isinstance(value, str):
         return value.replace("$", "$$")
     if isinstance(value, Mapping):
-        return {k: escape_dollars(v) for k, v in value.items()}
+        return {(k.replace("$", "$$") if isinstance(k, str) else k): escape_dollars(v)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [escape_dollars(v) for v in value]
     return value
