@@ -84,28 +84,37 @@ def _child_b(spec: ContainerSpec, xs: ExecSpec, base: process.Process,
               f'exec failed: exec: "{xs.argv[0]}": {e.strerror}')
 
 
-def _pump(master: int) -> None:
-    """Caller's stdin -> terminal, terminal -> caller's stdout, until the terminal closes."""
+def _pump(master: int, child: int) -> int:
+    """Caller's stdin -> terminal, terminal -> caller's stdout, until the command exits (a
+    background process keeping the terminal open does not hold the exec); its wait status."""
     inputs = [0, master]
+    status: int | None = None
     while True:
         try:
-            ready, _, _ = select.select(inputs, [], [])
+            ready, _, _ = select.select(inputs, [], [], 0.1 if status is None else 0)
         except InterruptedError:
             continue
         if master in ready:
             try:
                 data = os.read(master, 65536)
             except OSError:             # EIO: every holder of the slave side is gone
-                return
-            if not data:
-                return
-            os.write(1, data)
+                data = b""
+            if data:
+                os.write(1, data)
+                continue
+            return status if status is not None else os.waitpid(child, 0)[1]
         if 0 in ready:
             data = os.read(0, 65536)
             if data:
                 os.write(master, data)
             else:
                 inputs = [master]       # the caller's input ended; the output goes on
+            continue
+        if status is not None:
+            return status               # exited and nothing more to read
+        pid, st = os.waitpid(child, os.WNOHANG)
+        if pid:
+            status = st                 # one more pass drains what it wrote last
 
 
 def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
@@ -158,8 +167,9 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
     if master >= 0:
         os.close(slave)
-        _pump(master)
-    _, status = os.waitpid(child, 0)
+        status = _pump(master, child)
+    else:
+        _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
 

@@ -58,6 +58,10 @@ def test_exec_tty(rt: LinuxRuntime, make: Make) -> None:
     code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "read x; echo got $x"), tty=True),
                    stdin=io.BytesIO(b"hello\n"), stdout=out)
     assert code == 0 and out.getvalue().endswith(b"got hello\r\n")
+    t = time.monotonic()
+    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "sleep 20 & echo bg; exit 3"), tty=True),
+                   stdout=io.BytesIO())
+    assert code == 3 and time.monotonic() - t < 5     # a background job does not hold it
 
 
 def test_tty_container(rt: LinuxRuntime, make: Make) -> None:
