@@ -56,6 +56,7 @@ CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
+PR_SET_NAME = 15
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -152,6 +153,12 @@ def setdomainname(name: str) -> None:
     raw = name.encode()
     if _libc.setdomainname(raw, len(raw)) != 0:
         raise _fail("setdomainname", name)
+
+
+def set_name(name: str) -> None:
+    """The process's comm (what `ps -o comm` and top show), at most 15 bytes; best effort."""
+    buf = ctypes.create_string_buffer(name.encode()[:15])
+    _libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value or 0, 0, 0, 0)
 
 
 def set_subreaper() -> None:

@@ -30,7 +30,7 @@ from pystack.runtime import health as H
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import HealthConfig
-from pystack.runtime.linux import set_subreaper
+from pystack.runtime.linux import set_name, set_subreaper
 from pystack.runtime.logs import LogWriter, now_rfc3339
 from pystack.runtime.spec import (
     ContainerSpec,
@@ -345,6 +345,7 @@ def main(argv: list[str]) -> int:
         return serve(argv[1], int(argv[2]))
     cdir, ready_fd = Path(argv[0]), int(argv[1])
     _detach()
+    set_name("pystack-shim")
     set_subreaper()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

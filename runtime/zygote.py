@@ -119,6 +119,9 @@ def serve(root: str, fd: int) -> int:
     from pystack.runtime import shim
 
     del root
+    from pystack.runtime.linux import set_name
+
+    set_name("pystack-zygote")
     sock = socket.socket(fileno=fd)
     _warm()
     import gc

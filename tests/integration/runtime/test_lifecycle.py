@@ -115,6 +115,7 @@ def test_delete_after_the_shim_was_killed(rt: LinuxRuntime, make: Make) -> None:
     import json
     raw = json.loads((Path(os.environ["PYSTACK_ROOT"]) / "containers" / spec.id /
                       "state.json").read_text())
+    assert Path(f"/proc/{raw['shim_pid']}/comm").read_text() == "pystack-shim\n"
     os.kill(raw["shim_pid"], signal.SIGKILL)
     time.sleep(0.1)
     assert rt.state(spec.id).status == "running"    # the container outlives its shim
