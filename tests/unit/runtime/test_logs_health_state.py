@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pystack.runtime import logs, state
 from pystack.runtime.errors import ContainerRuntimeError
@@ -123,3 +125,25 @@ def test_follow_gets_the_lines_written_just_before_the_exit(tmp_path: Path) -> N
     got = [e.line for e in logs.follow(path, running, poll=0.001)]
     assert got == ["one\n", "two\n"]
     assert [e.line for e in logs.follow(path, lambda: False, tail=1)] == ["two\n"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=st.text(max_size=400), cuts=st.lists(st.integers(0, 400), max_size=8),
+       garbage=st.binary(max_size=200))
+def test_log_round_trip_and_garbage(tmp_path_factory: pytest.TempPathFactory, text: str,
+                                    cuts: list[int], garbage: bytes) -> None:
+    path = tmp_path_factory.mktemp("l") / "c-json.log"
+    raw = text.encode()
+    w = logs.LogWriter(path, max_size=300, max_file=50)
+    last = 0
+    for c in sorted(min(c, len(raw)) for c in cuts):
+        w.write("stdout", raw[last:c])
+        last = c
+    w.write("stdout", raw[last:])
+    w.close()
+    entries = logs.read(path)
+    assert "".join(e.line for e in entries) == text
+    assert all(e.line.endswith("\n") for e in entries[:-1])
+    with open(path, "ab") as f:
+        f.write(garbage + b"\n")                # a torn or foreign line is skipped
+    assert "".join(e.line for e in logs.read(path)) == text
