@@ -139,6 +139,25 @@ def _cgroupfs(sys_: str) -> None:
         pass                                    # best effort: /sys stays read-only anyway
 
 
+def _host_devices(dev: str) -> None:
+    """Privileged: a node for every character and block device directly under the host's
+    /dev, as Docker gives them (the devices cgroup lets everything through then)."""
+    old = os.umask(0)
+    try:
+        for name in os.listdir("/dev"):
+            target = os.path.join(dev, name)
+            try:
+                st = os.lstat(os.path.join("/dev", name))
+                if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and \
+                        not os.path.lexists(target):
+                    os.mknod(target, st.st_mode, st.st_rdev)
+                    os.chown(target, st.st_uid, st.st_gid)
+            except OSError:
+                continue
+    finally:
+        os.umask(old)
+
+
 def _bind(source: str, target: str, read_only: bool, propagation: str | None,
           extra: int = 0) -> None:
     L.mount(source, target, None, L.MS_BIND | L.MS_REC)
@@ -204,12 +223,15 @@ def prepare(spec: ContainerSpec, paths: Paths) -> str:
     proc = secure_join(root, "proc", make="dir")
     L.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
     _dev(root, spec.shm_size)
+    if spec.privileged:
+        _host_devices(os.path.join(root, "dev"))
     sys_ = secure_join(root, "sys", make="dir")
+    ro = 0 if spec.privileged else L.MS_RDONLY          # Docker: privileged gets /sys rw
     try:
-        L.mount("sysfs", sys_, "sysfs", NOSUID_NODEV_NOEXEC | L.MS_RDONLY)
+        L.mount("sysfs", sys_, "sysfs", NOSUID_NODEV_NOEXEC | ro)
     except ContainerRuntimeError:
         # No sysfs of our own (e.g. the host's netns): bind the host's, read-only.
-        _bind("/sys", sys_, True, "rslave", NOSUID_NODEV_NOEXEC)
+        _bind("/sys", sys_, not spec.privileged, "rslave", NOSUID_NODEV_NOEXEC)
     _cgroupfs(sys_)
     for m in spec.mounts:
         _user_mount(root, m)
@@ -295,8 +317,10 @@ def readonly_paths(paths: tuple[str, ...] = READONLY_PATHS) -> None:
 
 
 def finalize(spec: ContainerSpec) -> None:
-    """After pivot: masks, read-only paths, and a read-only / when asked."""
-    mask_paths()
-    readonly_paths()
+    """After pivot: masks and read-only paths (not for privileged, as Docker), and a
+    read-only / when asked."""
+    if not spec.privileged:
+        mask_paths()
+        readonly_paths()
     if spec.read_only:
         L.mount(None, "/", None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY)

@@ -88,6 +88,12 @@ def test_privileged_and_unconfined(rt: LinuxRuntime, make: Make) -> None:
     assert v["mount"] == "denied"               # no CAP_SYS_ADMIN, even without seccomp
     v = _probe(rt, make, privileged=True)
     assert v["Seccomp"] == "0" and v["mount"] == "ok"
+    assert (v["procsys"], v["sys"]) == ("rw", "rw")     # no read-only paths, /sys rw
+    assert v["timer_list"] != "0"                       # nor masked ones
+    import stat
+
+    host_blk = {n for n in os.listdir("/dev") if stat.S_ISBLK(os.lstat(f"/dev/{n}").st_mode)}
+    assert host_blk <= set(v["dev"].split())            # the host's devices
     host = next(ln.split()[1] for ln in Path("/proc/self/status").read_text().splitlines()
                 if ln.startswith("CapBnd:"))
     assert v["CapEff"] == host                  # every capability this host lets us hold
