@@ -161,6 +161,24 @@ def set_name(name: str) -> None:
     _libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value or 0, 0, 0, 0)
 
 
+def set_cmdline(title: str) -> bool:
+    """Rewrite /proc/self/cmdline in place (the argv area of our own stack, as setproctitle
+    does); only when `title` fits, since the area cannot grow.  False when it did not fit."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            raw = f.read()
+        fields = raw[raw.rfind(b")") + 2:].split()
+        start, end = int(fields[45]), int(fields[46])      # arg_start, arg_end (fields 48-49)
+    except (OSError, IndexError, ValueError):
+        return False
+    data = title.encode()
+    if start <= 0 or len(data) >= end - start:
+        return False
+    ctypes.memset(start, 0, end - start)
+    ctypes.memmove(start, data, len(data))
+    return True
+
+
 def set_subreaper() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 

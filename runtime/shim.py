@@ -30,7 +30,7 @@ from pystack.runtime import health as H
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import HealthConfig
-from pystack.runtime.linux import set_name, set_subreaper
+from pystack.runtime.linux import set_cmdline, set_name, set_subreaper
 from pystack.runtime.logs import LogWriter, now_rfc3339
 from pystack.runtime.spec import (
     ContainerSpec,
@@ -346,6 +346,7 @@ def main(argv: list[str]) -> int:
     cdir, ready_fd = Path(argv[0]), int(argv[1])
     _detach()
     set_name("pystack-shim")
+    set_cmdline(f"pystack-shim {cdir}")     # the zygote's argv said only PYSTACK_ROOT
     set_subreaper()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

@@ -116,6 +116,8 @@ def test_delete_after_the_shim_was_killed(rt: LinuxRuntime, make: Make) -> None:
     raw = json.loads((Path(os.environ["PYSTACK_ROOT"]) / "containers" / spec.id /
                       "state.json").read_text())
     assert Path(f"/proc/{raw['shim_pid']}/comm").read_text() == "pystack-shim\n"
+    cmdline = Path(f"/proc/{raw['shim_pid']}/cmdline").read_bytes().rstrip(b"\0")
+    assert cmdline == f"pystack-shim {os.environ['PYSTACK_ROOT']}/containers/{spec.id}".encode()
     os.kill(raw["shim_pid"], signal.SIGKILL)
     time.sleep(0.1)
     assert rt.state(spec.id).status == "running"    # the container outlives its shim
