@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pystack.runtime import layerview
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.spec import ContainerSpec
 
@@ -127,16 +128,9 @@ def resolve_user(user: str, passwd: str, group: str, group_add: Sequence[str] = 
 
 
 def read_rootfs_file(layers: Sequence[Path], rel: str) -> str:
-    """`rel` from the topmost layer that has it (layers given topmost first); "" if none."""
-    for layer in layers:
-        p = layer / rel.lstrip("/")
-        try:
-            return p.read_text(errors="replace")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            continue
-        except OSError:
-            continue
-    return ""
+    """`rel` of the image (layers given topmost first) as the container will see it: symlinks,
+    whiteouts and opaque dirs resolved inside the layers, never on the host; "" if none."""
+    return layerview.read_text(layers, rel)
 
 
 def hostname_of(spec: ContainerSpec) -> str:

@@ -1,0 +1,147 @@
+"""Reading a file of an image from its unpacked layer directories, as the container will see it.
+
+The runtime resolves users from the image's /etc/passwd and /etc/group before any overlay is
+mounted, on the HOST, as root.  A layer is untrusted input: its /etc/passwd may be a symlink to
+/etc/shadow, its /etc a symlink to "../../../..", or a FIFO that would block us forever.  So the
+path is resolved here the way overlayfs and a chroot would, never by the host's kernel:
+
+- the layers (topmost first) form one tree: an entry is taken from the topmost layer that has
+  it; a whiteout (a char device 0/0) hides it and everything below; a directory merges with the
+  same directory of the lower layers until one is opaque (trusted.overlay.opaque=y) or a lower
+  layer has a non-directory there;
+- a symlink is followed INSIDE that tree (an absolute target restarts at the tree's root, ".."
+  never climbs above it), at most MAX_LINKS times;
+- only a regular file is read (opened O_NOFOLLOW|O_NONBLOCK, checked with fstat), at most
+  MAX_SIZE bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pystack.runtime.errors import ContainerRuntimeError
+
+MAX_LINKS = 40                       # the kernel's limit (ELOOP)
+MAX_SIZE = 16 << 20
+OPAQUE_XATTR = "trusted.overlay.opaque"
+
+
+@dataclass(frozen=True)
+class _Dir:
+    """A directory of the union: its path below the root and the layers it merges."""
+    rel: tuple[str, ...]
+    layers: tuple[Path, ...]
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(0, 0)
+
+
+def _is_opaque(path: Path, xattr: str) -> bool:
+    try:
+        return os.getxattr(path, xattr, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _lookup(parent: _Dir, name: str, xattr: str) -> tuple[Path, os.stat_result, _Dir | None] | None:
+    """The entry `name` of the union directory `parent`: (host path in the topmost layer that
+    has it, its lstat, the merged _Dir when it is a directory), or None (absent/whited out)."""
+    for i, layer in enumerate(parent.layers):
+        path = layer.joinpath(*parent.rel, name)
+        st = _lstat(path)
+        if st is None:
+            continue
+        if _is_whiteout(st):
+            return None
+        if not stat.S_ISDIR(st.st_mode):
+            return path, st, None
+        merged = [layer]
+        if not _is_opaque(path, xattr):
+            for lower in parent.layers[i + 1:]:
+                lpath = lower.joinpath(*parent.rel, name)
+                lst = _lstat(lpath)
+                if lst is None:
+                    continue
+                if not stat.S_ISDIR(lst.st_mode):
+                    break                   # a whiteout or a file hides this and lower layers
+                merged.append(lower)
+                if _is_opaque(lpath, xattr):
+                    break
+        return path, st, _Dir((*parent.rel, name), tuple(merged))
+    return None
+
+
+def resolve(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> Path | None:
+    """The host path of the layer entry that `rel` names in the union of `layers` (topmost
+    first), every symlink resolved inside the union; None when it does not exist there."""
+    root = _Dir((), tuple(layers))
+    stack = [root]                          # the directories walked, for ".."
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    links = 0
+    found: Path | None = None
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if len(stack) > 1:
+                stack.pop()
+            continue
+        hit = _lookup(stack[-1], part, xattr)
+        if hit is None:
+            return None
+        path, st, merged = hit
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > MAX_LINKS:
+                raise ContainerRuntimeError(f"too many levels of symbolic links resolving "
+                                            f"/{rel.lstrip('/')} in the image")
+            target = os.readlink(path)
+            if target.startswith("/"):
+                del stack[1:]
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        if merged is not None:
+            stack.append(merged)
+            found = path
+            continue
+        if parts:
+            return None                      # a file used as a directory: ENOTDIR
+        return path
+    return found
+
+
+def read_text(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> str:
+    """The text of the regular file `rel` of the image; "" when it is absent, not a regular
+    file, or unreadable (a user lookup then fails with its own clear message)."""
+    path = resolve(layers, rel, xattr)
+    if path is None:
+        return ""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                     | os.O_NOCTTY)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        chunks: list[bytes] = []
+        size = 0
+        while size < MAX_SIZE and (chunk := os.read(fd, min(1 << 16, MAX_SIZE - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
