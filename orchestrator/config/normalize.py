@@ -140,6 +140,8 @@ def service(name: str, svc: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     out["depends_on"] = _depends_on(out, ctx)
     if not out["depends_on"]:
         del out["depends_on"]
+    if not out.get("networks") and "network_mode" not in out and "provider" not in out:
+        out.pop("networks", None)       # `networks: []` means the default network
     if "networks" in out:
         nets = out["networks"]
         if isinstance(nets, list):

@@ -81,8 +81,7 @@ def _blkio(blkio: Mapping[str, Any]) -> dict[str, Any]:
 
 # Fields compose-go declares as pointers: printed even when false/0.
 _POINTER_KEYS = frozenset({"init", "scale", "replicas", "retries", "enable_ipv4", "enable_ipv6",
-                           "attach", "mode", "command", "entrypoint", "count", "required",
-                           "target"})
+                           "attach", "mode", "command", "entrypoint", "count", "required"})
 # Mappings of user data (values such as "" or "0" are meaningful): never pruned.
 _DATA_KEYS = frozenset({"environment", "labels", "annotations", "sysctls", "extra_hosts",
                         "driver_opts", "options", "args", "storage_opt", "aux_addresses",
@@ -97,6 +96,8 @@ def omit_zero(node: dict[str, Any]) -> dict[str, Any]:
     user-data mappings are kept).  Sizes are byte strings here, so "0" counts as zero."""
     out: dict[str, Any] = {}
     for key, value in node.items():
+        if value == [] and key not in ("command", "entrypoint"):
+            continue                    # empty lists are omitted too (but `command: []`)
         if key.startswith("x-") or key in _DATA_KEYS:
             out[key] = value
         elif isinstance(value, dict):

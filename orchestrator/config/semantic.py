@@ -165,6 +165,12 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
                 units.parse_port_range(str(item).partition("/")[0])
             except ValueError as e:
                 rep.add((*base, "expose", i), str(e))
+    for key in ("command", "entrypoint"):
+        if isinstance(svc.get(key), str):
+            try:
+                shortsyntax.split_command(svc[key])
+            except ValueError as e:
+                rep.add((*base, key), str(e), "or write it as a list")
     test = get_path(svc, ("healthcheck", "test"))
     if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
         rep.add((*base, "healthcheck", "test"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,11 +19,67 @@ _CONSISTENCY = {"consistent", "cached", "delegated"}
 
 
 def split_command(text: str) -> list[str]:
-    """Split a command string like a POSIX shell would (compose-go uses shellwords)."""
-    try:
-        return shlex.split(text)
-    except ValueError:
-        return text.split()
+    """Split a command string into words exactly as compose-go does (mattn/go-shellwords with
+    no environment or backtick expansion): quotes and backslashes group words, an unquoted
+    `;`, `&`, `|`, `<` or `>` ends the command (the rest is dropped, as Compose drops it),
+    `$(...)` is kept as text, and a bare `(` or an unclosed quote is an error (ValueError)."""
+    args: list[str] = []
+    buf = ""
+    got = False
+    escaped = single = double = back = dollar = False
+    for ch in text:
+        if escaped:
+            buf += ch
+            escaped = False
+            got = True
+            continue
+        if ch == "\\":
+            if single:
+                buf += ch
+            else:
+                escaped = True
+            continue
+        if ch in " \t\r\n":
+            if single or double or back or dollar:
+                buf += ch
+            elif got:
+                args.append(buf)
+                buf = ""
+                got = False
+            continue
+        quoted = single or double
+        if ch == "`" and not quoted and not dollar:
+            back = not back
+        elif ch == ")" and not quoted and not back:
+            dollar = not dollar
+        elif ch == "(" and not quoted and not back:
+            if dollar or not buf.endswith("$"):
+                raise ValueError(f"invalid command line string '{text}' (quote the '(')")
+            dollar = True
+            buf += ch
+            continue
+        elif ch == '"' and not single and not dollar:
+            if double:
+                got = True
+            double = not double
+            continue
+        elif ch == "'" and not double and not dollar:
+            if single:
+                got = True
+            single = not single
+            continue
+        elif ch in ";&|<>" and not (quoted or back or dollar):
+            if ch == ">" and buf[:1].isdigit():
+                got = False         # `2>` is a redirection, not a word
+            break
+        got = True
+        buf += ch
+    if escaped or single or double or back or dollar:
+        raise ValueError(f"invalid command line string '{text}' (unbalanced quotes or "
+                         "brackets)")
+    if got:
+        args.append(buf)
+    return args
 
 
 def to_mapping(value: Any, empty: str | None) -> dict[str, Any]:
@@ -74,6 +129,8 @@ def parse_port_spec(text: str) -> list[dict[str, Any]]:
     if not container:
         raise ValueError(f"no container port in '{text}'")
     first, last = parse_port_range(container)
+    if last == 0:
+        raise ValueError(f"no container port in '{text}' (0 is not a port a service listens on)")
     host_first = host_last = 0
     if host:
         host_first, host_last = parse_port_range(host)

@@ -73,5 +73,18 @@ def test_file_refs() -> None:
     assert s.file_ref({"source": "s", "mode": 0o440}, None)["mode"] == "0440"
 
 
-def test_command_split() -> None:
-    assert s.split_command("sh -c 'echo hi'") == ["sh", "-c", "echo hi"]
+@pytest.mark.parametrize(("text", "words"), [
+    ("sh -c 'echo hi'", ["sh", "-c", "echo hi"]),
+    ("a; b", ["a"]), ("a && b", ["a"]), ("a | b", ["a"]), ("a > f", ["a"]), ("a 2>f", ["a"]),
+    ("echo $(date)", ["echo", "$(date)"]), ("echo `x`", ["echo", "`x`"]),
+    ('echo "a\\"b"', ["echo", 'a"b']), ("echo it\\'s", ["echo", "it's"]),
+    ("  x   y  ", ["x", "y"]), ("", []), ("'' x", ["", "x"]),
+])
+def test_command_split_like_go_shellwords(text: str, words: list[str]) -> None:
+    assert s.split_command(text) == words
+
+
+@pytest.mark.parametrize("text", ["echo (hi)", "echo 'open", 'echo "open', "a\\", "x)"])
+def test_command_split_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid command line string"):
+        s.split_command(text)

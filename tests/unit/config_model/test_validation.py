@@ -162,6 +162,9 @@ def test_schema_messages(problems: Problems, yaml: str, line: str) -> None:
      "    volumes: [{type: tmpfs, target: /t, tmpfs: {mode: zz}}]\n",
      "compose.yaml:4:55: services.web.volumes[0].tmpfs.mode: invalid mode 'zz' "
      "(use octal permission bits like 1777)"),
+    ("services:\n  web: {image: x, command: \"echo 'open\"}\n",
+     "compose.yaml:2:28: services.web.command: invalid command line string 'echo 'open' "
+     "(unbalanced quotes or brackets) (or write it as a list)"),
     ("services:\n  web: {image: x, cpus: -1}\n",
      "compose.yaml:2:25: services.web.cpus: invalid cpus '-1' (must be a positive number)"),
     ("services:\n  web: {image: x, env_file: [missing.env]}\n",
