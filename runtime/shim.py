@@ -198,18 +198,20 @@ class Shim(H.Prober):
         except ContainerRuntimeError:
             oom = False
         ran = time.monotonic() - self.started_mono
-        self.save(status="exited", pid=0, exit_code=code, oom_killed=oom,
-                  finished_at=now_rfc3339())
         if self.health is not None:
             self.health.stop()
-        self.after_exit(code, ran)
+        self.after_exit(code, ran, oom_killed=oom)
 
-    def after_exit(self, code: int, ran: float) -> None:
-        if self.should_restart(code):
+    def after_exit(self, code: int, ran: float, **fields: Any) -> None:
+        """Record the exit and apply the restart policy, in ONE state write: a reader never
+        sees "exited" for a container that is about to restart."""
+        restart = self.should_restart(code)
+        self.save(status="restarting" if restart else "exited", pid=0, exit_code=code,
+                  finished_at=now_rfc3339(), **fields)
+        if restart:
             self.backoff = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else self.backoff
             delay = self.backoff
             self.backoff = min(self.backoff * 2, 60.0)
-            self.save(status="restarting")
             self.timer(delay, self.restart)
             return
         self.finish()
@@ -237,9 +239,7 @@ class Shim(H.Prober):
         if failure is not None:
             # A failed restart counts as an exit: the policy decides again (Docker retries).
             code, message = failure
-            self.save(status="exited", pid=0, exit_code=code, error=message,
-                      finished_at=now_rfc3339())
-            self.after_exit(code, 0.0)
+            self.after_exit(code, 0.0, error=message)
 
     def finish(self) -> None:
         """The container is gone for good: leave the loop (main cleans up, then replies)."""

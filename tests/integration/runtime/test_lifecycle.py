@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from pystack.runtime import state
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.linux_runtime import LinuxRuntime
 from pystack.runtime.spec import LogConfig, Resources, RestartPolicy, Ulimit
@@ -65,23 +67,31 @@ def test_stop_grace_then_kill_and_trap(rt: LinuxRuntime, make: Make) -> None:
     took = time.monotonic() - t
     assert (st.status, st.exit_code) == ("exited", 137)
     assert 0.45 < took < 5
-    polite = make("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done")
+    polite = make("sh", "-c", "trap 'exit 0' TERM; echo trapped; while :; do sleep 0.05; done")
     rt.start(polite.id)
-    time.sleep(0.2)
+    _until("the trap to be set", lambda: [e.line for e in rt.logs(polite.id)] == ["trapped\n"])
     t = time.monotonic()
     st = rt.stop(polite.id, timeout=10)
     assert (st.status, st.exit_code) == ("exited", 0)
     assert time.monotonic() - t < 3
 
 
+def _until(what: str, cond: Callable[[], bool], timeout: float = 20) -> None:
+    """Poll `cond` until it holds; fail with `what` after `timeout` (generous: CI is loaded)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 def test_init_forwards_signals(rt: LinuxRuntime, make: Make) -> None:
     spec = make("sleep", "100", init=True)
     rt.start(spec.id)
-    deadline = time.monotonic() + 5
+    # tini's child shows tini's own argv between fork and exec: wait for the exec.
+    _until("tini's child to exec sleep",
+           lambda: [p.cmd for p in rt.processes(spec.id)][1:] == ["sleep 100"])
     procs = rt.processes(spec.id)
-    while "sleep 100" not in [p.cmd for p in procs] and time.monotonic() < deadline:
-        time.sleep(0.02)                        # until tini's child has exec'd sleep
-        procs = rt.processes(spec.id)
     assert [p.cmd for p in procs] == ["/sbin/docker-init -- sleep 100", "sleep 100"]
     assert procs[1].ppid == procs[0].pid
     st = rt.stop(spec.id, timeout=10)
@@ -119,7 +129,7 @@ def test_delete_after_the_shim_was_killed(rt: LinuxRuntime, make: Make) -> None:
     cmdline = Path(f"/proc/{raw['shim_pid']}/cmdline").read_bytes().rstrip(b"\0")
     assert cmdline == f"pystack-shim {os.environ['PYSTACK_ROOT']}/containers/{spec.id}".encode()
     os.kill(raw["shim_pid"], signal.SIGKILL)
-    time.sleep(0.1)
+    _until("the shim to die", lambda: not state.pid_alive(raw["shim_pid"], raw["shim_start"]))
     assert rt.state(spec.id).status == "running"    # the container outlives its shim
     rt.delete(spec.id, force=True)
     assert not os.path.exists(f"/proc/{st.pid}/stat") or \
@@ -130,26 +140,32 @@ def test_restart_on_failure_with_retries(rt: LinuxRuntime, make: Make) -> None:
     spec = make("sh", "-c", "echo run; exit 2",
                 restart=RestartPolicy(name="on-failure", max_retries=2))
     rt.start(spec.id)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    seen: set[str] = set()
+
+    def finished() -> bool:
         st = rt.state(spec.id)
-        if st.status == "exited":
-            break
-        time.sleep(0.05)
+        seen.add(st.status)
+        assert st.status != "exited" or st.restart_count == 2, st   # never "exited" between runs
+        return st.status == "exited"
+    _until("the last retry to exit", finished)
+    st = rt.wait(spec.id, timeout=20)
     assert (st.status, st.exit_code, st.restart_count) == ("exited", 2, 2)
     assert [e.line for e in rt.logs(spec.id)] == ["run\n"] * 3
+    assert seen <= {"running", "restarting", "exited"}
 
 
 def test_restart_always_until_stopped(rt: LinuxRuntime, make: Make) -> None:
     spec = make("sh", "-c", "exit 0", restart=RestartPolicy(name="always"))
+    t = time.monotonic()
     rt.start(spec.id)
-    time.sleep(1.0)                             # 100 + 200 + 400 ms backoff: 3-4 restarts
-    st = rt.state(spec.id)
-    assert st.status in ("running", "restarting") and 2 <= st.restart_count <= 5
+    _until("two restarts", lambda: rt.state(spec.id).restart_count >= 2)
+    assert time.monotonic() - t >= 0.1 + 0.2    # Docker's backoff: 100 ms, then 200 ms
+    assert rt.state(spec.id).status in ("running", "restarting")
     st = rt.stop(spec.id, timeout=1)
     assert st.status == "exited"
-    time.sleep(0.3)
-    assert rt.state(spec.id).status == "exited"
+    count = st.restart_count
+    st = rt.wait(spec.id, timeout=20)           # returns once the shim is gone for good
+    assert (st.status, st.restart_count) == ("exited", count)
 
 
 def test_log_rotation(rt: LinuxRuntime, make: Make) -> None:
@@ -193,17 +209,23 @@ def test_killing_the_cli_never_kills_the_container(rt: LinuxRuntime, make: Make)
 
 
 def test_exec_detach(rt: LinuxRuntime, make: Make) -> None:
+    import io
+
     from pystack.runtime.spec import ExecSpec
 
     spec = make("sleep", "100")
     rt.start(spec.id)
-    t = time.monotonic()
-    assert rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "sleep 1; touch /tmp/done"),
+    # The detached command cannot end before /tmp/go exists: a reply means it did not wait.
+    assert rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.02; "
+                                                       "done; touch /tmp/done"),
                                      detach=True)) == 0
-    assert time.monotonic() - t < 0.9
-    time.sleep(1.3)
-    import io
-    assert rt.exec(spec.id, ExecSpec(argv=("ls", "/tmp/done")), stdout=io.BytesIO()) == 0
+
+    def exists(path: str) -> bool:
+        return rt.exec(spec.id, ExecSpec(argv=("ls", path)), stdout=io.BytesIO(),
+                       stderr=io.BytesIO()) == 0
+    assert not exists("/tmp/done")
+    assert rt.exec(spec.id, ExecSpec(argv=("touch", "/tmp/go"))) == 0
+    _until("the detached exec to finish", lambda: exists("/tmp/done"))
 
 
 def test_restart_right_after_stop_is_not_killed_by_the_old_shim(rt: LinuxRuntime,
