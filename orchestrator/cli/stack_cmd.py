@@ -158,8 +158,31 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
                      no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
                      remove_orphans=remove_orphans, pull=pull, quiet_pull=quiet_pull,
                      wait=wait_, wait_timeout=wait_timeout, timeout=timeout)
-    with locked(stack), rendering(ctx, stack):
-        engine_up(stack, opts)
+    if not detach:
+        import signal
+
+        def interrupted(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        # SIGTERM stops an attached `up` the way Ctrl-C does (Compose does the same).
+        signal.signal(signal.SIGTERM, interrupted)
+    try:
+        with locked(stack), rendering(ctx, stack):
+            engine_up(stack, opts)
+    except KeyboardInterrupt:
+        if detach:
+            raise
+        # Attached: Ctrl-C while the stack comes up stops what already started.
+        stack.cancelled.set()
+        from pystack.orchestrator.engine import ops
+        from pystack.orchestrator.engine.execute import wait_workers
+
+        wait_workers()
+
+        click.echo("Gracefully stopping... (press Ctrl+C again to force)", err=True)
+        with locked(stack):
+            ops.stop(stack, services, timeout)
+        ctx.exit(130)
     if detach or wait_ or no_start:
         return
     from pystack.orchestrator.cli.attach import attach

@@ -120,3 +120,13 @@ def walk(nodes: Iterable[str], deps: Mapping[str, Sequence[Dependency]],
     for t in threads:
         t.join()
     return results
+
+
+def wait_workers(timeout: float = 10.0) -> None:
+    """After an interrupt: wait for the walk's threads (named "walk-...") still running."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for t in threading.enumerate():
+        if t.name.startswith("walk-") and t is not threading.current_thread():
+            t.join(max(0.0, deadline - time.monotonic()))

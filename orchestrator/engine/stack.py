@@ -8,6 +8,7 @@ remove it even if this process dies right after.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 
@@ -35,6 +36,8 @@ class Stack:
         self.project = project
         self.b = backends
         self.emit = emit or Emitter()
+        # Set when the user interrupts: no new container is started after that.
+        self.cancelled = threading.Event()
 
     # -- lookups -------------------------------------------------------------------------------
     def need_project(self) -> Project:
@@ -217,6 +220,8 @@ class Stack:
         self.b.state.drop_container(self.name, cid)
 
     def start(self, cid: str, name: str, service: str = "") -> None:
+        if self.cancelled.is_set():
+            raise OrchestratorError(f"container {name}: not started (interrupted)")
         self.emit("container", name, "Starting", service=service)
         try:
             self.b.runtime.start(cid)
@@ -270,6 +275,8 @@ class Stack:
         self.emit("container", e.name, "Waiting", service=e.service)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if self.cancelled.is_set():
+                raise ConditionFailed(f"container {e.name}: interrupted")
             st = self.b.runtime.state(e.id)
             status = st.health.status if st.health else "starting"
             if status == "healthy":

@@ -205,8 +205,8 @@ class _NewContainers:
                 and not _shares_namespace(stack, s.service)]
         for step in todo:
             self.ready[step.name] = threading.Event()
-        self.threads = [threading.Thread(target=self._one, args=(s,), daemon=True)
-                        for s in todo]
+        self.threads = [threading.Thread(target=self._one, args=(s,), daemon=True,
+                                         name=f"walk-create-{s.name}") for s in todo]
         for t in self.threads:
             t.start()
 

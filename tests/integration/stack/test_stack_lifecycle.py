@@ -180,3 +180,50 @@ def test_sigkill_mid_up_then_down_leaves_nothing(make_project: Callable[[str], P
             if c.labels.get("com.docker.compose.project") == p.name] == []
     assert b.network.list_networks() == []
     assert json.loads(json.dumps(b.state.projects())).count(p.name) == 0
+
+
+GATED = """
+services:
+  first:
+    image: local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/ready; sleep 86400 & wait"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 0.2s
+  second:
+    image: local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 5s
+      start_period: 30s
+    depends_on:
+      first:
+        condition: service_healthy
+  third:
+    image: local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
+    depends_on:
+      second:
+        condition: service_healthy
+"""
+
+
+def test_ctrl_c_while_attached_up_is_still_starting(make_project: Callable[[str], Project]
+                                                    ) -> None:
+    p = make_project(GATED)
+    proc = subprocess.Popen(p.argv("up"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stderr is not None
+        while "second-1  Started" not in proc.stderr.readline():
+            pass
+        proc.send_signal(signal.SIGINT)           # `third` is still waiting for `second`
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Gracefully stopping" in err
+    state = {str(r["Service"]): str(r["State"]) for r in p.ps()}
+    assert state == {"first": "exited", "second": "exited", "third": "created"}
