@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from pystack.net.api import PublishedPort
 from pystack.net.errors import NetError
@@ -152,12 +153,26 @@ class Stack:
         ports = S.port_specs(svc)
         if ports:
             self.b.network.check_ports(ports)
-        sb = self.b.network.create_sandbox(cid, S.dns_config(svc, cid))
+        dns = S.dns_config(svc, cid)
+        if any(ip == "host-gateway" for _, ip in dns.extra_hosts):
+            dns = replace(dns, extra_hosts=self._host_gateway(svc, dns.extra_hosts))
+        sb = self.b.network.create_sandbox(cid, dns)
         for att in S.attach_specs(proj, svc, name, cid):
             self.b.network.attach(cid, att)
         if ports:
             self.b.network.publish(cid, ports)
         return S.NetPlacement("ns", sb.netns_path, sb.hosts_path, sb.resolv_path)
+
+    def _host_gateway(self, svc: Service,
+                      hosts: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        """`host-gateway` is the host's address on the container's first network."""
+        nets = S.service_networks(self.need_project(), svc)
+        infos = {n.name: n for n in self.b.network.list_networks()}
+        gw = next((infos[n.name].gateway for n, *_ in nets if n.name in infos), "")
+        if not gw:
+            raise OrchestratorError(f"service {svc.name}: extra_hosts host-gateway needs a "
+                                    "network")
+        return tuple((h, gw if ip == "host-gateway" else ip) for h, ip in hosts)
 
     def _namespace(self, svc: Service, value: str | None, kind: str) -> str | None:
         if not value:

@@ -210,3 +210,12 @@ def test_restart_true_dependency_recreated_restarts_dependent(env: Env) -> None:
     assert ("stop", web) in later and ("start", web) in later
     other = next(c.id for c in env.runtime.list_containers() if c.name == "demo-other-1")
     assert ("stop", other) not in later
+
+
+def test_extra_hosts_host_gateway_is_the_network_gateway(env: Env) -> None:
+    p = project("demo", svc("a", extra_hosts=(("host.docker.internal", "host-gateway"),
+                                              ("x", "1.2.3.4"))))
+    up(env.stack(p), UpOptions())
+    dns = next(args[1] for name, args in env.network.calls if name == "create_sandbox")
+    gw = env.network.list_networks()[0].gateway
+    assert dns.extra_hosts == (("host.docker.internal", gw), ("x", "1.2.3.4"))  # type: ignore[attr-defined]
