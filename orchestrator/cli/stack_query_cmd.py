@@ -29,10 +29,11 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
               type=click.Choice(["paused", "restarting", "removing", "running", "dead",
                                  "created", "exited"]))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate the command.")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def ps(ctx: click.Context, all_: bool, quiet: bool, only_services: bool, status: tuple[str, ...],
-       fmt: str, services: tuple[str, ...]) -> None:
+       fmt: str, no_trunc: bool, services: tuple[str, ...]) -> None:
     """List the project's containers."""
     from pystack.orchestrator.engine.query import ps as engine_ps
 
@@ -47,7 +48,11 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, only_services: bool, status:
     elif fmt == "json":
         click.echo(json.dumps([r.as_dict() for r in rows]))
     else:
-        click.echo(_table([[r.name, r.image, r.command, r.service, r.status, r.ports]
+        def cmd(c: str) -> str:
+            # Compose shows the first 20 characters of the quoted command.
+            return c if no_trunc or len(c) <= 22 else c[:21] + "…\""
+
+        click.echo(_table([[r.name, r.image, cmd(r.command), r.service, r.status, r.ports]
                            for r in rows],
                           ["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]))
 
