@@ -137,6 +137,9 @@ def main() -> None:
                               for name, (u, d) in PEERS.get(key, {}).items())
             print(f"{key:5} {fmt(ups):24} {fmt(downs):24} {peers}")
             if key == "b":
+                print(f"      physical floor (RESULTS.md, shell tools, 20 containers + netns + "
+                      f"veth): ~0.50 s (0.75 s with cgroups) -> pystack up x{mu / 0.75:.1f} "
+                      "of it")
                 n, pss, rss = mem
                 docker = DOCKER_ENGINE_PSS_MIB + 20 * DOCKER_SHIM_PSS_MIB
                 print(f"      resident with stack b up: {n} pystack processes, PSS "
