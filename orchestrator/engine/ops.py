@@ -180,7 +180,16 @@ def rm(stack: Stack, services: Iterable[str] = (), force: bool = False, stop_fir
                                 hint="stop them first, or use -s / -f")
     _raise(_parallel(cs, lambda e: stack.remove(e.id, e.name, timeout, e.service,
                                                 stop=e.running)))
-    del volumes
+    if volumes:
+        # -v: the anonymous volumes of the removed containers (named ones stay).
+        from pystack.orchestrator.engine.volumes import anonymous_prefix, volumes_dir
+
+        vdir = volumes_dir()
+        for e in cs:
+            prefix = anonymous_prefix(stack.name, e.service, e.number)
+            for d in (vdir.iterdir() if vdir.is_dir() else ()):
+                if d.name.startswith(prefix):
+                    remove_volume(d.name)
     return [e.name for e in cs]
 
 

@@ -113,9 +113,14 @@ def remove_volume(name: str) -> bool:
     return True
 
 
+def anonymous_prefix(project: str, service: str, number: int) -> str:
+    return f"{project}_anon_{service}_{number}_"
+
+
 def anonymous_volume_name(project: str, service: str, number: int, target: str) -> str:
+    """Stable per container slot, so a recreated container keeps its anonymous volumes."""
     digest = hashlib.sha256(target.encode()).hexdigest()[:12]
-    return f"{project}_anon_{service}_{number}_{digest}"
+    return anonymous_prefix(project, service, number) + digest
 
 
 def _tmpfs(spec: str) -> Mount:

@@ -219,3 +219,21 @@ def test_extra_hosts_host_gateway_is_the_network_gateway(env: Env) -> None:
     dns = next(args[1] for name, args in env.network.calls if name == "create_sandbox")
     gw = env.network.list_networks()[0].gateway
     assert dns.extra_hosts == (("host.docker.internal", gw), ("x", "1.2.3.4"))  # type: ignore[attr-defined]
+
+
+def test_rm_v_removes_anonymous_volumes_only(env: Env, tmp_path: object) -> None:
+    from pystack.orchestrator.config.model import Volume, VolumeMount
+    from pystack.orchestrator.engine.volumes import volumes_dir
+
+    p = project("demo", svc("a", volumes=(VolumeMount("volume", "/anon"),
+                                          VolumeMount("volume", "/named", "keep"))))
+    from dataclasses import replace
+
+    p = replace(p, volumes={"keep": Volume("keep", "demo_keep")})
+    st = env.stack(p)
+    up(st, UpOptions())
+    names = sorted(d.name for d in volumes_dir().iterdir())
+    assert names[0] == "demo_anon_a_1_" + names[0].rsplit("_", 1)[1] and names[1] == "demo_keep"
+    ops.stop(st)
+    ops.rm(st, volumes=True)
+    assert sorted(d.name for d in volumes_dir().iterdir()) == ["demo_keep"]
