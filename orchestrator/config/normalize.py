@@ -35,7 +35,7 @@ class Context:
         if value.startswith("~"):
             home = self.environ.get("HOME") or os.path.expanduser("~")
             value = home + value[1:]
-        if os.path.isabs(value):
+        if os.path.isabs(value) or short.WINDOWS_PATH.match(value):
             return value        # compose-go keeps absolute paths as written
         return os.path.normpath(os.path.join(self.working_dir, value))
 

@@ -44,7 +44,10 @@ def reshape(out: dict[str, Any], resolve: Callable[[str], str]) -> None:
                          if isinstance(h, dict) and isinstance(h.get("command"), str) else h
                          for h in out[hook]]
     if isinstance(out.get("ulimits"), dict):
-        out["ulimits"] = {k: (v if v != 0 else {}) for k, v in out["ulimits"].items()}
+        # compose-go omits zero limits: `core: 0` and `{soft: 0, hard: 0}` print as {}.
+        out["ulimits"] = {k: ({x: n for x, n in v.items() if n != 0} if isinstance(v, dict)
+                              else v if v != 0 else {})
+                          for k, v in out["ulimits"].items()}
     if isinstance(out.get("provider"), dict) and isinstance(out["provider"].get("options"),
                                                             dict):
         opts = out["provider"]["options"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from pystack.orchestrator.config.units import parse_port_range
 
+WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
 _PROPAGATION = {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
 _CONSISTENCY = {"consistent", "cached", "delegated"}
 
@@ -204,10 +205,13 @@ def volume(item: Any, resolve: Callable[[str], str]) -> dict[str, Any]:
 
 def parse_volume_spec(text: str, resolve: Callable[[str], str]) -> dict[str, Any]:
     """Parse `[source:]target[:options]` like compose-go format.ParseVolume."""
-    if re.match(r"^[A-Za-z]:[\\/][^:]*$", text):
-        # compose-go reads `x:/path` as one Windows path: an anonymous volume's target.
-        return {"type": "volume", "target": posixpath.normpath(text), "volume": {}}
     parts = text.split(":")
+    if WINDOWS_PATH.match(text):
+        # compose-go reads a leading `x:/` or `x:\` as a Windows drive, part of the first
+        # section (so `v:/data` alone is an anonymous volume's target).
+        parts = [text[:2] + parts[1], *parts[2:]]
+        if len(parts) == 1:
+            return {"type": "volume", "target": posixpath.normpath(text), "volume": {}}
     if not text or len(parts) > 3 or any(not p for p in parts):
         raise ValueError(f"invalid volume '{text}' (use SOURCE:TARGET[:ro] or TARGET)")
     if len(parts) == 1:
@@ -215,8 +219,10 @@ def parse_volume_spec(text: str, resolve: Callable[[str], str]) -> dict[str, Any
     source, target = parts[0], posixpath.normpath(parts[1])
     opts = parts[2].split(",") if len(parts) == 3 else []
     bind = _is_bind_source(source)
-    out: dict[str, Any] = {"type": "bind" if bind else "volume",
-                           "source": resolve(source) if bind else source, "target": target}
+    if bind and not WINDOWS_PATH.match(source):
+        source = resolve(source)
+    out: dict[str, Any] = {"type": "bind" if bind else "volume", "source": source,
+                           "target": target}
     bind_opts: dict[str, Any] = {}
     vol_opts: dict[str, Any] = {}
     for opt in opts:

@@ -53,9 +53,9 @@ def test_volumes_short() -> None:
                                                   "volume": {}}
     assert s.parse_volume_spec(".:/code:rw,z", _abs)["bind"] == {
         "selinux": "z", "create_host_path": True}
-    assert s.parse_volume_spec("v:/v:nocopy", _abs)["volume"] == {"nocopy": True}
+    assert s.parse_volume_spec("vol:/v:nocopy", _abs)["volume"] == {"nocopy": True}
     with pytest.raises(ValueError, match="invalid volume option 'bogus'"):
-        s.parse_volume_spec("v:/v:bogus", _abs)
+        s.parse_volume_spec("vol:/v:bogus", _abs)
     with pytest.raises(ValueError, match="invalid volume 'a:b:c:d'"):
         s.parse_volume_spec("a:b:c:d", _abs)
 
@@ -88,3 +88,11 @@ def test_command_split_like_go_shellwords(text: str, words: list[str]) -> None:
 def test_command_split_errors(text: str) -> None:
     with pytest.raises(ValueError, match="invalid command line string"):
         s.split_command(text)
+
+
+def test_windows_drive_letters_like_compose_go() -> None:
+    assert s.parse_volume_spec("v:/data", _abs) == {"type": "volume", "target": "v:/data",
+                                                    "volume": {}}
+    assert s.parse_volume_spec("c:/x:/y:ro", _abs) == {
+        "type": "bind", "source": "c:/x", "target": "/y", "read_only": True,
+        "bind": {"create_host_path": True}}
