@@ -30,6 +30,7 @@ from pystack.runtime import linux as L
 from pystack.runtime import rootfs
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.process import Process, User, build, hostname_of, lookup_path
+from pystack.runtime.security.paths import sysctl_path
 from pystack.runtime.spec import ContainerSpec
 from pystack.runtime.state import Paths
 
@@ -241,7 +242,7 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
     if spec.domainname:
         L.setdomainname(spec.domainname)
     for key, value in spec.sysctls.items():       # before /proc/sys turns read-only
-        fd = os.open("/proc/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(sysctl_path(key), os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, value.encode())
         finally:

@@ -35,8 +35,6 @@ DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopbac
                  "ff02::2\tip6-allrouters\n")
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_NS_SYSCTL = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-              "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
 
 
 def parse_signal(sig: int | str) -> int:
@@ -54,14 +52,22 @@ def parse_signal(sig: int | str) -> int:
     raise ContainerRuntimeError(f"invalid signal: {sig}")
 
 
-def check_sysctl(key: str, network_mode: str) -> None:
-    if key in _NS_SYSCTL or key.startswith("fs.mqueue."):
-        return
-    if key.startswith("net.") and network_mode != "host":
-        return
-    raise ContainerRuntimeError(f"sysctl {key!r} is not allowed",
-                                hint="only namespaced sysctls (kernel.shm*, kernel.msg*, "
-                                     "kernel.sem, fs.mqueue.*, net.*) can be set")
+def check_sysctl(key: str, network_mode: str, ipc_namespace: str | None = None) -> None:
+    """Docker's rule (security/paths.py): only sysctls of a namespace the container owns."""
+    from pystack.runtime.security.paths import check_sysctl as check
+
+    check(key, own_netns=network_mode != "host", own_ipcns=not _is_host_ns(ipc_namespace, "ipc"))
+
+
+def _is_host_ns(path: str | None, kind: str) -> bool:
+    """Is the namespace file `path` (None: a new one) this process's own (the host's)?"""
+    if path is None:
+        return False
+    try:
+        a, b = os.stat(path), os.stat(f"/proc/self/ns/{kind}")
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 class LinuxRuntime:
@@ -167,7 +173,7 @@ class LinuxRuntime:
             if not m.target.startswith("/"):
                 raise ContainerRuntimeError(f"invalid mount target {m.target!r}: not absolute")
         for key in spec.sysctls:
-            check_sysctl(key, spec.network_mode)
+            check_sysctl(key, spec.network_mode, spec.ipc_namespace)
         for src in (spec.etc_hosts, spec.etc_resolv, spec.netns):
             if src and not os.path.exists(src):
                 raise ContainerRuntimeError(f"{src} does not exist")

@@ -12,25 +12,16 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 
 from pystack.runtime import linux as L
 from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.security import paths as P
 from pystack.runtime.spec import ContainerSpec, Mount
 from pystack.runtime.state import Paths
 
 PAGE_LIMIT = 4000
 TINI = "/usr/bin/tini-static"
-
-DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-           ("urandom", 1, 9), ("tty", 5, 0))
-DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
-             ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
-
-MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-                "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-                "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware")
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 NOSUID_NODEV_NOEXEC = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC
 
@@ -93,12 +84,15 @@ def _dev(root: str, shm_size: int | None) -> None:
     L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
     old = os.umask(0)
     try:
-        for name, major, minor in DEVICES:
-            os.mknod(f"{dev}/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-        for name, target in DEV_LINKS:
-            os.symlink(target, f"{dev}/{name}")
-        for d in ("pts", "shm", "mqueue"):
-            os.mkdir(f"{dev}/{d}", 0o755)
+        for d in P.DEFAULT_DEVICES:
+            node = f"{dev}/{os.path.basename(d.path)}"
+            os.mknod(node, d.st_mode, d.rdev)
+            if d.uid or d.gid:
+                os.chown(node, d.uid, d.gid)
+        for link, target in P.dev_symlinks():
+            os.symlink(target, f"{dev}/{os.path.basename(link)}")
+        for sub in ("pts", "shm", "mqueue"):
+            os.mkdir(f"{dev}/{sub}", 0o755)
     finally:
         os.umask(old)
     L.mount("devpts", f"{dev}/pts", "devpts", L.MS_NOSUID | L.MS_NOEXEC,
@@ -271,8 +265,11 @@ def _path_fd(path: str) -> int | None:
         return None
 
 
-def mask_paths(paths: tuple[str, ...] = MASKED_PATHS) -> None:
-    """After pivot_root: hide `paths` (files under /dev/null, dirs under a ro tmpfs)."""
+def mask_paths(paths: Sequence[str] | None = None) -> None:
+    """After pivot_root: hide `paths` (default: Docker's masked paths, security/paths.py):
+    files under /dev/null, dirs under a read-only tmpfs."""
+    if paths is None:
+        paths = P.masked_paths()
     st = os.stat("/dev/null")
     if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
         raise ContainerRuntimeError("/dev/null is not the null device; refusing to mask paths")
@@ -293,7 +290,8 @@ def mask_paths(paths: tuple[str, ...] = MASKED_PATHS) -> None:
             os.close(fd)
 
 
-def readonly_paths(paths: tuple[str, ...] = READONLY_PATHS) -> None:
+def readonly_paths(paths: Sequence[str] = P.READONLY_PATHS) -> None:
+    """After pivot_root: bind `paths` over themselves, then remount them read-only."""
     for p in paths:
         fd = _path_fd(p)
         if fd is None:

@@ -46,7 +46,7 @@ def test_bad_input_is_refused_at_create(rt: LinuxRuntime, make: Make) -> None:
         make("true", user="nobody2")
     with pytest.raises(ContainerRuntimeError, match="needs to be an absolute path"):
         make("true", working_dir="rel")
-    with pytest.raises(ContainerRuntimeError, match="is not allowed"):
+    with pytest.raises(ContainerRuntimeError, match="not in a separate kernel namespace"):
         make("true", sysctls={"kernel.panic": "1"})
     with pytest.raises(ContainerRuntimeError, match="Minimum memory limit allowed is 6MB"):
         make("true", resources=Resources(memory=1000))

@@ -104,8 +104,15 @@ def test_signal_names_and_sysctls() -> None:
         parse_signal("SIGNOPE")
     check_sysctl("net.ipv4.ip_forward", "ns")
     check_sysctl("kernel.shmmax", "host")
+    check_sysctl("net/ipv4/conf/eth0.1/rp_filter", "ns")
     with pytest.raises(ContainerRuntimeError, match=r"'net\.core\.somaxconn' is not allowed"):
         check_sysctl("net.core.somaxconn", "host")
+    with pytest.raises(ContainerRuntimeError, match="not in a separate kernel namespace"):
+        check_sysctl("kernel.panic", "ns")
+    # joining the host's ipc namespace: its sysctls are the host's
+    check_sysctl("kernel.shmmax", "ns", ipc_namespace="/nonexistent/ns/ipc")
+    with pytest.raises(ContainerRuntimeError, match="not allowed in the host's ipc namespace"):
+        check_sysctl("kernel.shmmax", "ns", ipc_namespace="/proc/self/ns/ipc")
 
 
 def test_follow_gets_the_lines_written_just_before_the_exit(tmp_path: Path) -> None:
