@@ -24,6 +24,7 @@ from pathlib import Path
 from pystack.runtime import launch, process
 from pystack.runtime import linux as L
 from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.security import plan
 from pystack.runtime.spec import ContainerSpec, ExecSpec
 
 NAMESPACES = (("ipc", L.CLONE_NEWIPC), ("uts", L.CLONE_NEWUTS), ("net", L.CLONE_NEWNET),
@@ -38,7 +39,7 @@ def _fail(code: int, msg: str) -> None:
 
 
 def _child_b(spec: ContainerSpec, xs: ExecSpec, base: process.Process,
-             sec: launch.Security, tty: bool) -> None:
+             sec: plan.Security, tty: bool) -> None:
     os.setsid()
     if tty:
         fcntl.ioctl(0, 0x540E, 0)                       # TIOCSCTTY
@@ -118,7 +119,7 @@ def _pump(master: int, child: int) -> int:
 
 
 def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
-             stdio: launch.Stdio, base: process.Process, sec: launch.Security) -> None:
+             stdio: launch.Stdio, base: process.Process, sec: plan.Security) -> None:
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
@@ -193,7 +194,7 @@ def spawn_exec(load_spec: Callable[[], ContainerSpec], pid1: int, cg_procs: list
             except ContainerRuntimeError:
                 base = process.Process(argv=(), env=(f"PATH={process.DEFAULT_PATH}",),
                                        cwd="/", user=process.User(0, 0, (), "/"))
-            sec = launch.Security.plan(spec, privileged=spec.privileged or xs.privileged)
+            sec = plan.Security.plan(spec, privileged=spec.privileged or xs.privileged)
             _child_a(spec, pid1, cg_procs, xs, stdio, base, sec)
         except BaseException as e:
             _fail(126, f"exec failed: {e}")

@@ -14,6 +14,7 @@ import platform
 from pystack.runtime.errors import ContainerRuntimeError
 
 _libc = ctypes.CDLL(None, use_errno=True)
+LIBC = _libc                # for the other ctypes users of this package (one handle)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                         ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]

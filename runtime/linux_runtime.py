@@ -181,7 +181,7 @@ class LinuxRuntime:
                 "CMD", "CMD-SHELL", "NONE"):
             raise ContainerRuntimeError(f"invalid healthcheck test {spec.healthcheck.test!r}")
         from pystack.runtime.cgroups import validate
-        from pystack.runtime.launch import Security, clamp_rlimits
+        from pystack.runtime.security.plan import Security, clamp_rlimits
 
         validate(spec.resources)             # Docker's limits checks, before anything exists
         _, warnings = clamp_rlimits(spec)

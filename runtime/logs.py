@@ -101,6 +101,8 @@ def _files(path: Path) -> list[Path]:
 def _parse(raw: bytes) -> LogEntry | None:
     try:
         d = json.loads(raw)
+        if not isinstance(d, dict):
+            return None                 # a torn or foreign line that happens to be JSON
         stream = "stderr" if d.get("stream") == "stderr" else "stdout"
         if stream == "stderr":
             return LogEntry(stream="stderr", time=str(d["time"]), line=str(d["log"]))

@@ -90,9 +90,10 @@ class Zygote:
 
 def _warm() -> None:
     """Do once, in the zygote, the work every start repeats (shared by all shims after)."""
-    from pystack.runtime import launch, state
+    from pystack.runtime import state
     from pystack.runtime.cgroups import layout
     from pystack.runtime.image.model import ImageConfig
+    from pystack.runtime.security import plan
     from pystack.runtime.spec import ContainerSpec, ExecSpec
 
     try:
@@ -104,7 +105,7 @@ def _warm() -> None:
     state.from_json(ContainerSpec, state.to_json(dummy))
     state.from_json(ExecSpec, state.to_json(ExecSpec(argv=("true",))))
     try:
-        launch.Security.plan(dummy)         # the default seccomp filter, compiled once
+        plan.Security.plan(dummy)         # the default seccomp filter, compiled once
     except ContainerRuntimeError:
         pass
 

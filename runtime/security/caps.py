@@ -18,7 +18,8 @@ import ctypes
 import os
 from collections.abc import Iterable
 
-from pystack.runtime.errors import SecurityConfigError
+from pystack.runtime import linux as L
+from pystack.runtime.errors import ContainerRuntimeError, SecurityConfigError
 
 NAMES: tuple[str, ...] = (
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
@@ -36,11 +37,11 @@ DEFAULT: frozenset[int] = frozenset(BY_NAME[n] for n in (
     "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
     "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"))
 
-PR_SET_DUMPABLE = 4
-PR_SET_KEEPCAPS = 8
+PR_SET_DUMPABLE = L.PR_SET_DUMPABLE
+PR_SET_KEEPCAPS = L.PR_SET_KEEPCAPS
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_NO_NEW_PRIVS = L.PR_SET_NO_NEW_PRIVS
 PR_GET_NO_NEW_PRIVS = 39
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -117,24 +118,13 @@ def current(pid: int | str = "self") -> dict[str, int]:
 
 # --- ctypes primitives ---
 
-_libc: ctypes.CDLL | None = None
-
-
-def _c() -> ctypes.CDLL:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    r = int(_c().prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
-                       ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)))
-    if r < 0:
-        e = ctypes.get_errno()
-        raise SecurityConfigError(f"prctl({option}) failed: {os.strerror(e)}") from OSError(
-            e, os.strerror(e))
-    return r
+    """runtime/linux.py's prctl, its failure as this package's error."""
+    try:
+        return L.prctl(option, arg2, arg3, arg4, arg5)
+    except ContainerRuntimeError as e:
+        raise SecurityConfigError(f"prctl({option}) failed: {os.strerror(L.errno_of(e))}") \
+            from e
 
 
 class _CapHeader(ctypes.Structure):
@@ -153,7 +143,7 @@ def capset(effective: frozenset[int], permitted: frozenset[int],
     for i, s in enumerate((mask(effective), mask(permitted), mask(inheritable))):
         for word in range(2):
             setattr(data[word], _CapData._fields_[i][0], (s >> (32 * word)) & 0xFFFFFFFF)
-    if _c().capset(ctypes.byref(hdr), data) != 0:
+    if L.LIBC.capset(ctypes.byref(hdr), data) != 0:
         e = ctypes.get_errno()
         raise SecurityConfigError(f"capset failed: {os.strerror(e)}") from OSError(
             e, os.strerror(e))

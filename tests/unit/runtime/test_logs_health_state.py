@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pystack.runtime import logs, state
@@ -137,6 +137,8 @@ def test_follow_gets_the_lines_written_just_before_the_exit(tmp_path: Path) -> N
 @settings(max_examples=50, deadline=None)
 @given(text=st.text(max_size=400), cuts=st.lists(st.integers(0, 400), max_size=8),
        garbage=st.binary(max_size=200))
+@example(text="x", cuts=[], garbage=b"0").via("a JSON line that is not an object")
+@example(text="x", cuts=[], garbage=b'["log"]').via("a JSON line that is not an object")
 def test_log_round_trip_and_garbage(tmp_path_factory: pytest.TempPathFactory, text: str,
                                     cuts: list[int], garbage: bytes) -> None:
     path = tmp_path_factory.mktemp("l") / "c-json.log"
