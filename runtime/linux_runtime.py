@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal as _signal
 import socket
@@ -26,6 +25,7 @@ from pystack.runtime import logs as _logs
 from pystack.runtime import process, state
 from pystack.runtime.api import ContainerState, Health, HealthResult, LogEntry, ProcessInfo, Stats
 from pystack.runtime.cgroups import open_cgroup
+from pystack.runtime.checks import ID_RE, check_spec, parse_signal
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.spec import ContainerSpec, ExecSpec
 from pystack.runtime.zygote import Zygote
@@ -33,41 +33,6 @@ from pystack.runtime.zygote import Zygote
 DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                  "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                  "ff02::2\tip6-allrouters\n")
-_ID = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-
-
-def parse_signal(sig: int | str) -> int:
-    if isinstance(sig, int) or str(sig).isdigit():
-        n = int(sig)
-        if 0 < n < _signal.NSIG:
-            return n
-    else:
-        name = str(sig).upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        try:
-            return int(_signal.Signals[name])
-        except KeyError:
-            pass
-    raise ContainerRuntimeError(f"invalid signal: {sig}")
-
-
-def check_sysctl(key: str, network_mode: str, ipc_namespace: str | None = None) -> None:
-    """Docker's rule (security/paths.py): only sysctls of a namespace the container owns."""
-    from pystack.runtime.security.paths import check_sysctl as check
-
-    check(key, own_netns=network_mode != "host", own_ipcns=not _is_host_ns(ipc_namespace, "ipc"))
-
-
-def _is_host_ns(path: str | None, kind: str) -> bool:
-    """Is the namespace file `path` (None: a new one) this process's own (the host's)?"""
-    if path is None:
-        return False
-    try:
-        a, b = os.stat(path), os.stat(f"/proc/self/ns/{kind}")
-    except OSError:
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 class LinuxRuntime:
@@ -79,7 +44,7 @@ class LinuxRuntime:
     # -- helpers -----------------------------------------------------------------------------
     def _paths(self, container_id: str) -> state.Paths:
         p = state.Paths(dir=self.containers / container_id, id=container_id)
-        if _ID.match(container_id) and p.spec.exists():
+        if ID_RE.match(container_id) and p.spec.exists():
             return p
         for st in self.list_containers():
             if st.name == container_id or (len(container_id) >= 4 and
@@ -158,36 +123,7 @@ class LinuxRuntime:
 
     # -- Runtime protocol ----------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> ContainerState:
-        if not _ID.match(spec.id):
-            raise ContainerRuntimeError(f"invalid container id {spec.id!r}: want 64 hex digits")
-        if not _NAME.match(spec.name):
-            raise ContainerRuntimeError(f"invalid container name {spec.name!r}",
-                                        hint="use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
-        for d in spec.lower_dirs:
-            if not os.path.isdir(d):
-                raise ContainerRuntimeError(f"image layer {d} is missing")
-        for m in spec.mounts:
-            if m.type != "tmpfs" and not os.path.exists(m.source):
-                raise ContainerRuntimeError(
-                    f"invalid mount config: bind source path does not exist: {m.source}")
-            if not m.target.startswith("/"):
-                raise ContainerRuntimeError(f"invalid mount target {m.target!r}: not absolute")
-        for key in spec.sysctls:
-            check_sysctl(key, spec.network_mode, spec.ipc_namespace)
-        for src in (spec.etc_hosts, spec.etc_resolv, spec.netns):
-            if src and not os.path.exists(src):
-                raise ContainerRuntimeError(f"{src} does not exist")
-        if spec.healthcheck and spec.healthcheck.test and spec.healthcheck.test[0] not in (
-                "CMD", "CMD-SHELL", "NONE"):
-            raise ContainerRuntimeError(f"invalid healthcheck test {spec.healthcheck.test!r}")
-        from pystack.runtime.cgroups import validate
-        from pystack.runtime.security.plan import Security, clamp_rlimits
-
-        validate(spec.resources)             # Docker's limits checks, before anything exists
-        _, warnings = clamp_rlimits(spec)
-        Security.plan(spec)                  # unknown capabilities, bad seccomp profile
-        layers = [Path(d) for d in reversed(spec.lower_dirs)]
-        process.build(spec, layers)          # bad user/command/workdir: fail now, not at start
+        warnings = check_spec(spec)
         for st in self.list_containers():
             if st.name == spec.name:
                 raise ContainerRuntimeError(

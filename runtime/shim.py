@@ -3,7 +3,8 @@
 One detached, single-threaded process per running container (DESIGN.md §3).  It is the
 subreaper parent of the container's PID 1, owns its stdout/stderr (pipes, or a pty for tty),
 writes the json-file log, records exit code / OOM kill / times in state.json (atomically), runs
-the healthcheck and the restart policy, and answers requests on a unix socket (control.py):
+the healthcheck (health.Prober) and the restart policy (restart.Restarter), and answers
+requests on a unix socket (control.py):
 state, stop, kill, pause, unpause, wait, exec.  Shims are forked by the zygote (zygote.py); the
 start work itself runs in a forked starter (launch.starter) so the shim's pages stay shared.
 It exits when the container has exited for good, removing its cgroup; a shim that is killed
@@ -25,13 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pystack.runtime import control, launch, state
+from pystack.runtime import control, launch, restart, state
 from pystack.runtime import health as H
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import HealthConfig
 from pystack.runtime.linux import set_cmdline, set_name, set_subreaper
 from pystack.runtime.logs import LogWriter, now_rfc3339
+from pystack.runtime.restart import Restarter
 from pystack.runtime.spec import (
     ContainerSpec,
     Healthcheck,
@@ -40,11 +42,8 @@ from pystack.runtime.spec import (
     RestartPolicy,
 )
 
-BACKOFF_START = 0.1
-BACKOFF_RESET_AFTER = 10.0
 
-
-class Shim(H.Prober):
+class Shim(H.Prober, Restarter):
     def __init__(self, cdir: Path) -> None:
         self.paths = state.Paths(dir=cdir, id=cdir.name)
         # Only the few fields the shim itself needs, decoded from the raw JSON: the full spec
@@ -73,7 +72,7 @@ class Shim(H.Prober):
         self.pid = 0
         self.started_mono = 0.0
         self.stopping = False          # stop/kill asked by the user: no restart
-        self.backoff = BACKOFF_START
+        self.backoff = restart.BACKOFF_START
         self.done = False
         self.exit_waiters: list[socket.socket] = []
         self.children: dict[int, Callable[[int], None]] = {}   # exec/health pid -> on exit
@@ -201,45 +200,6 @@ class Shim(H.Prober):
         if self.health is not None:
             self.health.stop()
         self.after_exit(code, ran, oom_killed=oom)
-
-    def after_exit(self, code: int, ran: float, **fields: Any) -> None:
-        """Record the exit and apply the restart policy, in ONE state write: a reader never
-        sees "exited" for a container that is about to restart."""
-        restart = self.should_restart(code)
-        self.save(status="restarting" if restart else "exited", pid=0, exit_code=code,
-                  finished_at=now_rfc3339(), **fields)
-        if restart:
-            self.backoff = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else self.backoff
-            delay = self.backoff
-            self.backoff = min(self.backoff * 2, 60.0)
-            self.timer(delay, self.restart)
-            return
-        self.finish()
-
-    def should_restart(self, code: int) -> bool:
-        pol = self.policy
-        if self.stopping or pol.name == "no":
-            return False
-        if pol.name == "on-failure":
-            if code == 0:
-                return False
-            return pol.max_retries is None or pol.max_retries <= 0 or \
-                int(self.st.get("restart_count", 0)) < pol.max_retries
-        return True
-
-    def restart(self) -> None:
-        if self.stopping:
-            self.finish()
-            return
-        self.st["restart_count"] = int(self.st.get("restart_count", 0)) + 1
-        try:
-            failure = self.run_once()
-        except (ContainerRuntimeError, OSError) as e:
-            failure = (launch.EXIT_SETUP, str(e))
-        if failure is not None:
-            # A failed restart counts as an exit: the policy decides again (Docker retries).
-            code, message = failure
-            self.after_exit(code, 0.0, error=message)
 
     def finish(self) -> None:
         """The container is gone for good: leave the loop (main cleans up, then replies)."""

@@ -10,10 +10,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pystack.runtime import logs, state
+from pystack.runtime.checks import check_sysctl, parse_signal
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.health import Checker, effective
 from pystack.runtime.image.model import HealthConfig, ImageConfig
-from pystack.runtime.linux_runtime import check_sysctl, parse_signal
 from pystack.runtime.spec import (
     ContainerSpec,
     Healthcheck,
