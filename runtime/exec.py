@@ -8,6 +8,8 @@ Forked from the single-threaded shim (runtime.md §2.2 "exec"):
   B: resolves user/cwd/PATH inside the container, applies the same NNP/caps/seccomp as the
      container (unless privileged), closes every other fd and execs.
 Errors in B are printed on its stderr with Docker's wording and exit 126/127.
+When the shim is dead the caller itself forks A (`run_direct`), after checking that the pid
+recorded in state.json is still the container's PID 1 (by its start time).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
-from pystack.runtime import launch, process
+from pystack.runtime import launch, process, state
 from pystack.runtime import linux as L
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.security import plan
@@ -119,7 +121,8 @@ def _pump(master: int, child: int) -> int:
 
 
 def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
-             stdio: launch.Stdio, base: process.Process, sec: plan.Security) -> None:
+             stdio: launch.Stdio, base: process.Process, sec: plan.Security,
+             pid_start: int | None = None) -> None:
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
@@ -131,6 +134,10 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     fds = []
     for name, kind in NAMESPACES:
         fds.append((os.open(f"/proc/{pid1}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), kind))
+    if pid_start is not None and not state.pid_alive(pid1, pid_start):
+        # The same process still runs AFTER the opens: the fds are its namespaces, not those
+        # of a process that got its pid again.
+        _fail(126, "exec failed: the container's PID 1 is gone")
     for procs in cg_procs:
         fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
         try:
@@ -176,7 +183,8 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
 
 
 def spawn_exec(load_spec: Callable[[], ContainerSpec], pid1: int, cg_procs: list[str],
-               xs: ExecSpec, stdio: launch.Stdio, layers: list[Path] | None = None) -> int:
+               xs: ExecSpec, stdio: launch.Stdio, layers: list[Path] | None = None,
+               pid_start: int | None = None) -> int:
     """Fork the exec helper (child A); return its pid.  The caller reaps it.
 
     Everything (the spec, the merged process, the security plan) is loaded and computed in
@@ -195,8 +203,31 @@ def spawn_exec(load_spec: Callable[[], ContainerSpec], pid1: int, cg_procs: list
                 base = process.Process(argv=(), env=(f"PATH={process.DEFAULT_PATH}",),
                                        cwd="/", user=process.User(0, 0, (), "/"))
             sec = plan.Security.plan(spec, privileged=spec.privileged or xs.privileged)
-            _child_a(spec, pid1, cg_procs, xs, stdio, base, sec)
+            _child_a(spec, pid1, cg_procs, xs, stdio, base, sec, pid_start)
         except BaseException as e:
             _fail(126, f"exec failed: {e}")
         os._exit(126)
     return pid
+
+
+def run_direct(load_spec: Callable[[], ContainerSpec], pid1: int, pid_start: int | None,
+               cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
+               layers: list[Path]) -> int:
+    """exec without the shim (it was killed; the container still runs): the helper is forked
+    by the caller, which waits for it.  Detached, it is forked through a short-lived middle
+    process, so that nobody has to reap it."""
+    if not xs.detach:
+        child = spawn_exec(load_spec, pid1, cg_procs, xs, stdio, layers, pid_start)
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
+    middle = os.fork()
+    if middle == 0:
+        code = 126
+        try:
+            spawn_exec(load_spec, pid1, cg_procs, xs, stdio, layers, pid_start)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(middle, 0)
+    return 0 if os.waitstatus_to_exitcode(status) == 0 else 126

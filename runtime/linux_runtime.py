@@ -28,6 +28,7 @@ from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.checks import ID_RE, check_spec, parse_signal
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.spec import ContainerSpec, ExecSpec
+from pystack.runtime.state import Paths
 from pystack.runtime.zygote import Zygote
 
 DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -306,9 +307,31 @@ class LinuxRuntime:
         from pystack.runtime.exec_client import run_exec
 
         p = self._paths(container_id)
-        return run_exec(lambda fds: self._request(p, {"op": "exec", "spec": state.to_json(spec)},
-                                                   fds=fds, timeout=None),
-                        spec, stdin, stdout, stderr)
+
+        def request(fds: tuple[int, ...]) -> dict[str, Any] | None:
+            reply = self._request(p, {"op": "exec", "spec": state.to_json(spec)}, fds=fds,
+                                  timeout=None)
+            return reply if reply is not None else self._exec_without_shim(p, spec, fds)
+        return run_exec(request, spec, stdin, stdout, stderr)
+
+    def _exec_without_shim(self, p: Paths, xs: ExecSpec,
+                           fds: tuple[int, ...]) -> dict[str, Any] | None:
+        """The shim is gone but the container may still run: exec through its PID 1."""
+        from pystack.runtime.exec import run_direct
+        from pystack.runtime.launch import Stdio
+
+        st = self._raw_state(p)
+        pid = int(st.get("pid") or 0)
+        if st.get("status") == "paused":
+            raise ContainerRuntimeError(f"container {p.id[:12]} is paused",
+                                        hint="unpause the container before exec")
+        if st.get("status") != "running" or not state.pid_alive(pid, st.get("pid_start")):
+            return None
+        spec = state.load_spec(p)
+        layers = [p.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
+        code = run_direct(lambda: spec, pid, st.get("pid_start"), open_cgroup(p.id).procs_files(),
+                          xs, Stdio(fds[0], fds[1], fds[2], tty=xs.tty), layers)
+        return {"exit_code": code}
 
     def logs(self, container_id: str, follow: bool = False, tail: int | None = None,
              since: str | None = None, until: str | None = None) -> Iterator[LogEntry]:

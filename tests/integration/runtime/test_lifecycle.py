@@ -240,3 +240,35 @@ def test_restart_right_after_stop_is_not_killed_by_the_old_shim(rt: LinuxRuntime
     st = rt.start(spec.id)
     time.sleep(0.3)
     assert rt.state(spec.id).status == "running" and Path(f"/proc/{st.pid}").exists()
+
+
+def test_exec_after_the_shim_was_killed(rt: LinuxRuntime, make: Make) -> None:
+    import io
+    import json
+
+    from pystack.runtime.spec import ExecSpec
+
+    spec = make("sleep", "100", hostname="orphan")
+    st = rt.start(spec.id)
+    path = Path(os.environ["PYSTACK_ROOT"]) / "containers" / spec.id / "state.json"
+    raw = json.loads(path.read_text())
+    os.kill(raw["shim_pid"], signal.SIGKILL)
+    _until("the shim to die", lambda: not state.pid_alive(raw["shim_pid"], raw["shim_start"]))
+    out = io.BytesIO()
+    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "hostname; cat /proc/1/cmdline; "
+                                           "grep -c . /proc/self/cgroup >/dev/null; exit 3")),
+                   stdout=out)
+    assert (code, out.getvalue()) == (3, b"orphan\nsleep\x00100\x00")
+    assert rt.exec(spec.id, ExecSpec(argv=("touch", "/tmp/x"), detach=True)) == 0
+    _until("the detached exec", lambda: rt.exec(spec.id, ExecSpec(argv=("ls", "/tmp/x")),
+                                                stdout=io.BytesIO()) == 0)
+    # A pid that is no longer the container's PID 1 (another start time) is never entered.
+    path.write_text(json.dumps({**json.loads(path.read_text()), "pid_start": 1}))
+    with pytest.raises(ContainerRuntimeError, match="not running"):
+        rt.exec(spec.id, ExecSpec(argv=("true",)))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "pid_start": raw["pid_start"]}))
+    os.kill(st.pid, signal.SIGKILL)
+    _until("PID 1 to die", lambda: not state.pid_alive(st.pid, raw["pid_start"]))
+    with pytest.raises(ContainerRuntimeError, match="not running"):
+        rt.exec(spec.id, ExecSpec(argv=("true",)))
+    rt.delete(spec.id, force=True)
