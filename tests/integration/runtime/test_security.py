@@ -152,3 +152,50 @@ def test_symlinks_in_the_image_never_lead_out(rt: LinuxRuntime, make: Make, tmp_
     assert not (tmp_path / "sub").exists()
     assert out.splitlines()[0] == "box"
     assert "sub" in out
+
+
+PROBE2 = r"""
+for p in /proc/sysrq-trigger /proc/irq /proc/bus /proc/fs /proc/sys; do
+  echo "ro_$p=$(awk -v p=$p '$5 == p {split($6, o, ","); print o[1]}' /proc/self/mountinfo)"
+done
+echo 1 > /proc/sysrq-trigger 2>/dev/null && echo sysrq=written || echo sysrq=refused
+echo "cgfs=$(awk '$5 == "/sys/fs/cgroup" {split($6, o, ","); print o[1]}' /proc/self/mountinfo)"
+ra=none
+for f in /sys/fs/cgroup/*/release_agent /sys/fs/cgroup/release_agent; do
+  [ -e "$f" ] || continue
+  ra=present
+  echo x > "$f" 2>/dev/null && { ra=writable; break; }
+done
+echo "release_agent=$ra"
+echo "cgroups=$(cut -d: -f3 /proc/self/cgroup | sort -u | tr '\n' ' ')"
+echo "localnet=$(cat /proc/sys/net/ipv4/conf/all/route_localnet)"
+echo "roots=$(awk '{print $4}' /proc/self/mountinfo | sort -u | tr '\n' ' ')"
+echo "sched_debug=$(wc -c < /proc/sched_debug 2>/dev/null || echo absent)"
+echo "fds=$(ls /proc/self/fd | tr '\n' ' ')"
+echo "cwd=$(readlink /proc/1/cwd)"
+"""
+
+
+def test_default_container_probe_rest_of_7_1(rt: LinuxRuntime, make: Make) -> None:
+    """The §7.1 rows the first probe leaves: every read-only /proc path, cgroupfs read-only
+    with no writable release_agent, the container's own cgroup, route_localnet, no host
+    directory bound in but the files the runtime gives (/etc/hosts, hostname, resolv.conf)."""
+    st, out = run(rt, make("sh", "-c", PROBE2, working_dir="/tmp"))
+    assert st.exit_code == 0, out
+    v = dict(ln.split("=", 1) for ln in out.splitlines() if "=" in ln)
+    for p in ("/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/sys"):
+        want = "ro" if os.path.exists(p) else ""            # not every kernel has them all
+        assert v[f"ro_{p}"] == want, (p, v[f"ro_{p}"])
+    assert v["sysrq"] == "refused"
+    assert v["cgfs"] in ("ro", "")                 # a ro tmpfs (v1) or the ro cgroup2 itself
+    assert v["release_agent"] in ("none", "present")
+    assert v["cgroups"].split() == ["/"]          # its own cgroup namespace: it sees its root
+    assert v["localnet"] == "0"
+    root, run_dir = os.environ["PYSTACK_ROOT"], os.environ.get("PYSTACK_RUN", "/run/pystack")
+    for r in v["roots"].split():
+        assert not r.startswith(run_dir), r       # no shim socket, no runtime state
+        if r.startswith(root):
+            assert r.rsplit("/", 1)[1] in ("hosts", "hostname", "resolv.conf"), r
+    assert v["sched_debug"] in ("0", "absent")
+    assert v["fds"].split() == ["0", "1", "2", "3"]    # ls's own dir fd is the 4th
+    assert v["cwd"] == "/tmp"
