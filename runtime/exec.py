@@ -19,7 +19,6 @@ import fcntl
 import os
 import select
 import signal
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def _child_b(spec: ContainerSpec, xs: ExecSpec, base: process.Process,
              sec: plan.Security, tty: bool) -> None:
     os.setsid()
     if tty:
-        fcntl.ioctl(0, 0x540E, 0)                       # TIOCSCTTY
+        fcntl.ioctl(0, L.TIOCSCTTY, 0)
     try:
         with open("/etc/passwd") as f:
             passwd = f.read()
@@ -151,10 +150,7 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     if stdio.tty:
         # The terminal comes from the CONTAINER's devpts (we are in its mount ns now), so
         # ttyname works inside; A pumps between it and the caller's streams.
-        master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))                  # TIOCSPTLCK
-        n = struct.unpack("I", fcntl.ioctl(master, 0x80045430, b"\0" * 4))[0]  # TIOCGPTN
-        slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        master, slave, _ = L.open_pty()
     child = os.fork()
     if child == 0:
         try:

@@ -95,10 +95,7 @@ def _close_all_but(keep: list[int]) -> None:
 def _console(sock_fd: int) -> None:
     """Make the container's terminal in ITS devpts (so ttyname works), stdio on the slave,
     /dev/console bound to it, and send the master to the shim."""
-    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))                    # TIOCSPTLCK
-    n = struct.unpack("I", fcntl.ioctl(master, 0x80045430, b"\0" * 4))[0]    # TIOCGPTN
-    slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY)
+    master, slave, n = L.open_pty()
     os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
     L.mount(f"/dev/pts/{n}", "/dev/console", None, L.MS_BIND)
     sock = socket.socket(fileno=sock_fd)
@@ -110,7 +107,7 @@ def _console(sock_fd: int) -> None:
     for i in range(3):
         os.dup2(slave, i)
     os.close(slave)
-    fcntl.ioctl(0, 0x540E, 0)                                                # TIOCSCTTY
+    fcntl.ioctl(0, L.TIOCSCTTY, 0)
 
 
 def _reset_signals() -> None:
@@ -130,7 +127,7 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
     hostname = hostname_of(spec)
     os.setsid()
     if stdio.tty and stdio.console < 0:
-        fcntl.ioctl(stdio.stdin, 0x540E, 0)     # TIOCSCTTY
+        fcntl.ioctl(stdio.stdin, L.TIOCSCTTY, 0)
     for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
         if fd != i:
             os.dup2(fd, i)

@@ -8,8 +8,10 @@ is chained.  libc is loaded once at import time, so nothing is dlopen'ed after p
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import platform
+import struct
 
 from pystack.runtime.errors import ContainerRuntimeError
 
@@ -191,3 +193,22 @@ def set_non_dumpable() -> None:
 def errno_of(e: BaseException) -> int:
     """The errno carried by one of our errors (0 if none)."""
     return int(getattr(e, "errno", 0) or 0)
+
+
+TIOCSPTLCK = 0x40045431
+TIOCGPTN = 0x80045430
+TIOCSCTTY = 0x540E
+
+
+def open_pty() -> tuple[int, int, int]:
+    """A new terminal from the /dev/ptmx of the CURRENT mount namespace (inside a container:
+    its own devpts, so ttyname works there): (master, slave, pts number), both CLOEXEC."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        n = int(struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0])
+        slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except BaseException:
+        os.close(master)
+        raise
+    return master, slave, n
