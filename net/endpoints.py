@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,18 @@ def refresh_names(mgr: NetworkManager, networks: set[str], also: tuple[str, ...]
                 continue        # a sandbox being removed concurrently by its owner
 
 
-def attach(mgr: NetworkManager, rec: dict[str, Any], spec: AttachSpec) -> Attachment:
+@dataclass
+class Reserved:
+    """An attachment recorded but not yet plumbed."""
+
+    a: dict[str, Any]
+    net: dict[str, Any]
+    old_primary: dict[str, Any] | None
+
+
+def reserve(mgr: NetworkManager, rec: dict[str, Any],
+            spec: AttachSpec) -> Attachment | Reserved:
+    """Under the lock: the existing attachment, or a new one with its address, recorded."""
     net = mgr._network(spec.network)
     for a in rec["attachments"]:
         if a["network"] == spec.network:
@@ -78,26 +90,38 @@ def attach(mgr: NetworkManager, rec: dict[str, Any], spec: AttachSpec) -> Attach
          "host": mgr.knobs.link_name("v", f"{rec['id']}/{spec.network}")}
     rec["attachments"].append(a)
     mgr.store.write(mgr.store.sandbox_path(rec["id"]), rec)
+    return Reserved(a, net, old_primary)
+
+
+def plumb(mgr: NetworkManager, rec: dict[str, Any], r: Reserved) -> None:
+    """Outside the lock: the veth pair into the sandbox, its address and routes; what was
+    made is deleted again on failure (the caller then drops the record's entry)."""
+    a, net = r.a, r.net
     pin = Path(rec["pin"])
     if mgr.links.wait_gone([a["host"]], timeout=1.0):
         mgr.links.delete(a["host"])     # left by a just-removed namespace of the same id
     try:
-        mgr.links.add_veth(a["host"], pin, iface, a["mac"], int(net.get("mtu") or 1500),
-                           net["bridge"])
+        mgr.links.add_veth(a["host"], pin, a["interface"], a["mac"],
+                           int(net.get("mtu") or 1500), net["bridge"])
         is_primary = _primary(rec) is a
-        mgr.links.configure_inside(pin, iface, ip, a["prefixlen"],
+        mgr.links.configure_inside(pin, a["interface"], a["ipv4"], a["prefixlen"],
                                    net["gateway"] if is_primary else None,
                                    a["ipv6"], a["gateway6"])
-        if _primary(rec) is not old_primary:
+        if _primary(rec) is not r.old_primary:
             _retarget_ports(mgr, rec)
     except BaseException:
-        mgr.links.delete_inside(pin, iface)
+        mgr.links.delete_inside(pin, a["interface"])
         mgr.links.delete(a["host"])
-        rec["attachments"].remove(a)
-        mgr.store.write(mgr.store.sandbox_path(rec["id"]), rec)
         raise
-    refresh_names(mgr, {spec.network})
-    return attachment_of(a)
+
+
+def unreserve(mgr: NetworkManager, container_id: str, r: Reserved) -> None:
+    """Under the lock: forget a reserved attachment that could not be plumbed."""
+    path = mgr.store.sandbox_path(container_id)
+    rec = mgr.store.read(path)
+    if rec is not None:
+        rec["attachments"] = [x for x in rec["attachments"] if x["network"] != r.a["network"]]
+        mgr.store.write(path, rec)
 
 
 def detach(mgr: NetworkManager, rec: dict[str, Any], network: str) -> None:

@@ -13,6 +13,7 @@ import errno
 import hashlib
 import ipaddress
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,14 +55,18 @@ def write_sysctl(path: str, value: str) -> str | None:
 class Links:
     def __init__(self) -> None:
         self._ipr: Any = None
+        # One host socket shared by the threads that attach containers in parallel: its
+        # requests are serialized here (the kernel serializes them under RTNL anyway).
+        self.lock = threading.RLock()
 
     @property
     def ipr(self) -> Any:
-        if self._ipr is None:
-            from pyroute2 import IPRoute
+        with self.lock:
+            if self._ipr is None:
+                from pyroute2 import IPRoute
 
-            self._ipr = IPRoute()
-        return self._ipr
+                self._ipr = IPRoute()
+            return self._ipr
 
     def close(self) -> None:
         if self._ipr is not None:
@@ -186,7 +191,7 @@ class Links:
         if idx is None:
             return
         try:
-            with _netlink(f"delete link {name}"):
+            with self.lock, _netlink(f"delete link {name}"):
                 self.ipr.link("del", index=idx)
         except NetError as e:
             if isinstance(e.__cause__, Exception) and getattr(e.__cause__, "code", 0) in (
@@ -203,14 +208,14 @@ class Links:
             raise NetError(f"bridge {bridge} is gone")
         fd = netns.open_fd(pin)
         try:
-            with _netlink(f"create veth {host}"):
+            with self.lock, _netlink(f"create veth {host}"):
                 self.ipr.link("add", ifname=host, kind="veth", mtu=mtu,
                               peer={"ifname": ifname, "net_ns_fd": fd, "address": mac,
                                     "mtu": mtu})
         finally:
             os.close(fd)
         idx = self.index(host)
-        with _netlink(f"attach {host} to {bridge}"):
+        with self.lock, _netlink(f"attach {host} to {bridge}"):
             self.ipr.link("set", index=idx, master=br, state="up")
 
     def configure_inside(self, pin: Path, ifname: str, address: str, prefixlen: int,

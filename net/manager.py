@@ -191,27 +191,46 @@ class NetworkManager:
     # sandboxes ----------------------------------------------------------------------------
 
     def create_sandbox(self, container_id: str, dns: DnsConfig) -> Sandbox:
+        """Idempotent: an existing sandbox is returned, with its name files written again if
+        they are gone (an admin cleaned PYSTACK_RUN: the bind mounts would fail).  Only the
+        record is written under the lock (teardown and the reaper go by records, and the record
+        precedes the pin); the namespace and the files are made outside it, in parallel."""
         check_name("container", container_id)
         names.check_dns(dns)
+        path = self.store.sandbox_path(container_id)
+        pin = self.store.pin_path(container_id)
         with self.store.lock():
             self.store.ensure_dirs()
-            path = self.store.sandbox_path(container_id)
             rec = self.store.read(path)
-            pin = self.store.pin_path(container_id)
-            if rec is not None and netns.is_pinned(pin):
-                return sandbox_of(rec)
-            rec = {"id": container_id, "project": self.project, "pin": str(pin),
-                   "hosts": str(self.store.hosts_path(container_id)),
-                   "resolv": str(self.store.resolv_path(container_id)),
-                   "dns": _dns_to_json(dns), "attachments": [], "ports": [],
-                   "owner_pid": os.getpid()}
-            self.store.write(path, rec)
+            fresh = rec is None or not netns.is_pinned(pin)
+            if fresh:
+                rec = {"id": container_id, "project": self.project, "pin": str(pin),
+                       "hosts": str(self.store.hosts_path(container_id)),
+                       "resolv": str(self.store.resolv_path(container_id)),
+                       "dns": _dns_to_json(dns), "attachments": [], "ports": [],
+                       "owner_pid": os.getpid()}
+                self.store.write(path, rec)
+        assert rec is not None
+        if fresh:
             if pin.exists():
                 netns.remove(pin)
             netns.create(pin)       # with lo up (a `network_mode: none` container has only it)
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns))
             names.write_in_place(Path(rec["hosts"]), names.render_hosts(dns, [], []))
-            return sandbox_of(rec)
+        else:
+            self._repair_files(rec)
+        return sandbox_of(rec)
+
+    def _repair_files(self, rec: dict[str, Any]) -> None:
+        """Write a sandbox's name files again when they are missing."""
+        from pystack.net.endpoints import refresh_names
+        from pystack.net.records import dns_of
+
+        if not os.path.exists(rec["resolv"]):
+            names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns_of(rec)))
+        if not os.path.exists(rec["hosts"]):
+            with self.store.lock():
+                refresh_names(self, set(), also=(rec["id"],))
 
     def sandbox(self, container_id: str) -> Sandbox | None:
         rec = self.store.read(self.store.sandbox_path(container_id))
@@ -224,10 +243,27 @@ class NetworkManager:
         return rec
 
     def attach(self, container_id: str, spec: AttachSpec) -> Attachment:
-        from pystack.net.endpoints import attach
+        """The address is chosen and recorded under the lock; the veth pair and its
+        configuration are made outside it (the attachments of many containers run in
+        parallel; the kernel serializes what it must), then the peers' names are refreshed
+        under the lock again."""
+        from pystack.net import endpoints
 
         with self.store.lock():
-            return attach(self, self._sandbox_rec(container_id), spec)
+            rec = self._sandbox_rec(container_id)
+            got = endpoints.reserve(self, rec, spec)
+        if isinstance(got, Attachment):
+            self._repair_files(rec)
+            return got
+        try:
+            endpoints.plumb(self, rec, got)
+        except BaseException:
+            with self.store.lock():
+                endpoints.unreserve(self, container_id, got)
+            raise
+        with self.store.lock():
+            endpoints.refresh_names(self, {spec.network})
+        return attachment_of(got.a)
 
     def detach(self, container_id: str, network: str) -> None:
         from pystack.net.endpoints import detach

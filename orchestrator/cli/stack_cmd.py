@@ -153,6 +153,7 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
 
     if force_recreate and no_recreate:
         raise click.UsageError("--force-recreate and --no-recreate are incompatible")
+    _prewarm("pyroute2")            # net needs it as soon as the file is loaded
     stack = load_stack(ctx, services, warm=not no_start)
     opts = UpOptions(services=services, no_deps=no_deps, force_recreate=force_recreate,
                      no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
