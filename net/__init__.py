@@ -3,7 +3,7 @@
 Knows nothing of services; never imports pystack.orchestrator or pystack.runtime.
 
 Map: manager.NetworkManager (the real `api.Network`) -> endpoints (attach/detach/publish/
-remove) -> links (netlink via pyroute2), netns (pinned namespaces via libc), nft (one inet
+remove) -> links (rtnetlink via rtnl.py), netns (pinned namespaces via libc), nft (one inet
 table), names (hosts/resolv.conf), ports (bind tests), ipam (pure), state (records, lock).
 fake.FakeNetwork is the in-memory twin for unit tests.
 

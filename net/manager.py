@@ -67,8 +67,8 @@ class NetworkManager:
     def _host_bridge(self, name: str) -> dict[str, Any]:
         """A host bridge not made by pystack, usable as an external network."""
         idx = self.links.index(name)
-        for a in self.links.ipr.get_addr(family=2, index=idx):
-            net = ipaddress.IPv4Interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+        for addr, plen in self.links.addresses(idx) if idx is not None else ():
+            net = ipaddress.IPv4Interface(f"{addr}/{plen}")
             return {"name": name, "project": "", "bridge": name, "subnet": str(net.network),
                     "gateway": str(net.ip), "external": True, "internal": False,
                     "reserved": [], "labels": {}}

@@ -90,23 +90,6 @@ def locked(stack: Stack) -> Iterator[None]:
         yield
 
 
-def _prewarm(module: str) -> None:
-    """Import a slow module on a thread while the main one mostly waits (stopping containers
-    is waiting on shims): net's teardown needs pyroute2 at the end, and its import alone takes
-    a few hundred ms."""
-    import threading
-    from importlib import import_module
-
-    def load() -> None:
-        try:
-            import_module(module)
-        except ImportError:
-            pass
-
-    if BACKENDS is None:
-        threading.Thread(target=load, daemon=True).start()
-
-
 def _scale(values: tuple[str, ...]) -> dict[str, int]:
     out = {}
     for v in values:
@@ -153,7 +136,6 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
 
     if force_recreate and no_recreate:
         raise click.UsageError("--force-recreate and --no-recreate are incompatible")
-    _prewarm("pyroute2")            # net needs it as soon as the file is loaded
     stack = load_stack(ctx, services, warm=not no_start)
     opts = UpOptions(services=services, no_deps=no_deps, force_recreate=force_recreate,
                      no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
@@ -210,7 +192,6 @@ def down(ctx: click.Context, volumes: bool, rmi: str | None, remove_orphans: boo
     from pystack.orchestrator.engine import ops
 
     stack = load_stack(ctx, need_file=False)
-    _prewarm("pyroute2")
     with locked(stack), rendering(ctx, stack, "Running"):
         if services:
             ops.rm(stack, services, force=True, stop_first=True, timeout=timeout)

@@ -1,5 +1,5 @@
 """What the engine drives: a Runtime, a Network (per project), an image source and the state
-store.  `real_backends` builds the Linux ones (imported lazily: pyroute2 is slow to import);
+store.  `real_backends` builds the Linux ones (imported lazily);
 unit tests pass the fakes."""
 
 from __future__ import annotations
