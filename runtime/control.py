@@ -58,7 +58,7 @@ def handle(self: Shim, conn: socket.socket) -> None:
     try:
         dispatch(self, conn, op, req, fds)
     except ContainerRuntimeError as e:
-        reply(self, conn, {"error": str(e)})
+        reply(self, conn, {"error": str(e), "hint": e.hint})
     except OSError as e:
         reply(self, conn, {"error": f"{op}: {e.strerror}"})
 
@@ -105,6 +105,9 @@ def dispatch(self: Shim, conn: socket.socket, op: str, req: dict[str, Any],
             self.save(status="running")
         reply(self, conn, {"ok": True})
     elif op == "exec":
+        if running and self.st.get("status") == "paused":
+            raise ContainerRuntimeError(f"container {self.name} is paused",
+                                        hint="unpause the container before exec")
         if not running or self.st.get("status") != "running":
             raise ContainerRuntimeError(f"container {self.name} is not running")
         xs = state.from_json(ExecSpec, req["spec"])

@@ -119,7 +119,8 @@ class LinuxRuntime:
             s.close()
         reply: dict[str, Any] = json.loads(buf)
         if reply.get("error") and "status" not in reply:
-            raise ContainerRuntimeError(str(reply["error"]))
+            hint = reply.get("hint")
+            raise ContainerRuntimeError(str(reply["error"]), hint=str(hint) if hint else None)
         return reply
 
     # -- Runtime protocol ----------------------------------------------------------------------

@@ -107,6 +107,10 @@ def test_kill_signal_exit_code_pause_and_delete(rt: LinuxRuntime, make: Make) ->
     _until("tini's child", lambda: len(rt.processes(spec.id)) == 2)
     rt.pause(spec.id)
     assert rt.state(spec.id).status == "paused"
+    from pystack.runtime.spec import ExecSpec
+    with pytest.raises(ContainerRuntimeError, match="is paused") as exc:
+        rt.exec(spec.id, ExecSpec(argv=("true",)))
+    assert exc.value.hint == "unpause the container before exec"
     stat = Path(f"/proc/{st.pid}/stat").read_text()
     assert stat[stat.rfind(")") + 2] in "DS"      # frozen tasks sleep in the freezer
     rt.unpause(spec.id)
