@@ -11,8 +11,10 @@ path is resolved here the way overlayfs and a chroot would, never by the host's 
   layer has a non-directory there;
 - a symlink is followed INSIDE that tree (an absolute target restarts at the tree's root, ".."
   never climbs above it), at most MAX_LINKS times;
-- only a regular file is read (opened O_NOFOLLOW|O_NONBLOCK, checked with fstat), at most
-  MAX_SIZE bytes.
+- only a regular file is read, at most MAX_SIZE bytes: it is opened one component at a time
+  from its layer's root with O_NOFOLLOW (a running container may swap a directory of its
+  upper dir for a symlink between the resolution and the open), O_NONBLOCK (no FIFO blocks
+  us), and checked with fstat.
 """
 
 from __future__ import annotations
@@ -55,9 +57,13 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
-def _lookup(parent: _Dir, name: str, xattr: str) -> tuple[Path, os.stat_result, _Dir | None] | None:
-    """The entry `name` of the union directory `parent`: (host path in the topmost layer that
-    has it, its lstat, the merged _Dir when it is a directory), or None (absent/whited out)."""
+_Hit = tuple[Path, tuple[str, ...], os.stat_result, _Dir | None]
+
+
+def _lookup(parent: _Dir, name: str, xattr: str) -> _Hit | None:
+    """The entry `name` of the union directory `parent`: (the topmost layer that has it, its
+    path below that layer, its lstat, the merged _Dir when it is a directory), or None
+    (absent or whited out)."""
     for i, layer in enumerate(parent.layers):
         path = layer.joinpath(*parent.rel, name)
         st = _lstat(path)
@@ -66,7 +72,7 @@ def _lookup(parent: _Dir, name: str, xattr: str) -> tuple[Path, os.stat_result, 
         if _is_whiteout(st):
             return None
         if not stat.S_ISDIR(st.st_mode):
-            return path, st, None
+            return layer, (*parent.rel, name), st, None
         merged = [layer]
         if not _is_opaque(path, xattr):
             for lower in parent.layers[i + 1:]:
@@ -79,18 +85,20 @@ def _lookup(parent: _Dir, name: str, xattr: str) -> tuple[Path, os.stat_result, 
                 merged.append(lower)
                 if _is_opaque(lpath, xattr):
                     break
-        return path, st, _Dir((*parent.rel, name), tuple(merged))
+        return layer, (*parent.rel, name), st, _Dir((*parent.rel, name), tuple(merged))
     return None
 
 
-def resolve(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> Path | None:
-    """The host path of the layer entry that `rel` names in the union of `layers` (topmost
-    first), every symlink resolved inside the union; None when it does not exist there."""
+def resolve(layers: Sequence[Path], rel: str,
+            xattr: str = OPAQUE_XATTR) -> tuple[Path, tuple[str, ...]] | None:
+    """The layer entry that `rel` names in the union of `layers` (topmost first), every
+    symlink resolved inside the union: (its layer, its path below it, free of symlinks), or
+    None when it does not exist there."""
     root = _Dir((), tuple(layers))
     stack = [root]                          # the directories walked, for ".."
     parts = [p for p in rel.split("/") if p not in ("", ".")]
     links = 0
-    found: Path | None = None
+    found: tuple[Path, tuple[str, ...]] | None = None
     while parts:
         part = parts.pop(0)
         if part == "..":
@@ -100,7 +108,8 @@ def resolve(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> Path
         hit = _lookup(stack[-1], part, xattr)
         if hit is None:
             return None
-        path, st, merged = hit
+        layer, below, st, merged = hit
+        path = layer.joinpath(*below)
         if stat.S_ISLNK(st.st_mode):
             links += 1
             if links > MAX_LINKS:
@@ -113,23 +122,41 @@ def resolve(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> Path
             continue
         if merged is not None:
             stack.append(merged)
-            found = path
+            found = layer, below
             continue
         if parts:
             return None                      # a file used as a directory: ENOTDIR
-        return path
+        return layer, below
     return found
+
+
+def _open_beneath(layer: Path, below: tuple[str, ...]) -> int:
+    """Open layer/below for reading, one component at a time relative to the previous one,
+    never following a symlink: a layer that changes under us (a running container's upper
+    dir) cannot send the open outside it.  OSError when it is not what it was."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(layer, flags | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate(below):
+            last = i == len(below) - 1
+            nxt = os.open(part, flags | (os.O_NONBLOCK | os.O_NOCTTY if last else
+                                         os.O_DIRECTORY), dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def read_text(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> str:
     """The text of the regular file `rel` of the image; "" when it is absent, not a regular
     file, or unreadable (a user lookup then fails with its own clear message)."""
-    path = resolve(layers, rel, xattr)
-    if path is None:
+    hit = resolve(layers, rel, xattr)
+    if hit is None or not hit[1]:
         return ""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-                     | os.O_NOCTTY)
+        fd = _open_beneath(*hit)
     except OSError:
         return ""
     try:

@@ -153,3 +153,19 @@ def test_only_regular_files_are_read(tmp_path: Path) -> None:
     _write(top, "f", "x")
     assert read_rootfs_file([top], "f/passwd") == ""      # a file used as a directory
     assert read_rootfs_file([], "etc/passwd") == ""
+
+
+def test_a_directory_swapped_for_a_symlink_after_resolution_is_not_followed(
+        tmp_path: Path, host: Path) -> None:
+    # A running container owns its upper dir: it may replace /etc by a symlink to a host
+    # directory between our resolution and our open.
+    (top,) = _layers(tmp_path, 1)
+    _write(top, "etc/secret", "image's\n")
+    hit = layerview.resolve([top], "etc/secret")
+    assert hit == (top, ("etc", "secret"))
+    (top / "etc" / "secret").unlink()
+    (top / "etc").rmdir()
+    os.symlink(str(host.parent), top / "etc")
+    with pytest.raises(OSError):
+        layerview._open_beneath(*hit)
+    assert read_rootfs_file([top], "etc/secret") == ""      # re-resolved: not in the image
