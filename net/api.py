@@ -8,6 +8,7 @@ teardown removes exactly it, and carries PYSTACK_IFPREFIX (links) / PYSTACK_NFT_
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -122,4 +123,6 @@ class Network(Protocol):
     def published(self, container_id: str) -> list[PublishedPort]: ...
     def sandbox(self, container_id: str) -> Sandbox | None: ...
     def remove_sandbox(self, container_id: str) -> None: ...    # detaches all, unpublishes
-    def teardown(self) -> None: ...     # everything of this project, also what dead owners left
+    def teardown(self, keep: Collection[str] = ()) -> None: ...
+    # ^ everything of this project (but the sandboxes in `keep` and the networks they are on),
+    #   also what dead owners left

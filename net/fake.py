@@ -11,7 +11,7 @@ containers that share a network (`resolve`).  `calls` records every protocol cal
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from pystack.net.api import (
@@ -233,13 +233,18 @@ class FakeNetwork:
             self.detach(container_id, a.network)
         del self._boxes[container_id]
 
-    def teardown(self) -> None:
-        self.calls.append(("teardown", ()))
+    def teardown(self, keep: Collection[str] = ()) -> None:
+        self.calls.append(("teardown", (tuple(sorted(keep)),) if keep else ()))
+        kept_nets: set[str] = set()
         for cid in list(self._boxes):
             if self._boxes[cid].sandbox.project == self.project:
-                self.remove_sandbox(cid)
+                if cid in keep:
+                    kept_nets |= {a.network for a in self._boxes[cid].sandbox.attachments}
+                else:
+                    self.remove_sandbox(cid)
         for name, net in list(self._nets.items()):
-            if net.info.project == self.project and not net.info.external:
+            if net.info.project == self.project and not net.info.external \
+                    and name not in kept_nets:
                 del self._nets[name]
 
     # test helpers (not part of the protocol) ----------------------------------------------

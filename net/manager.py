@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -307,31 +308,49 @@ class NetworkManager:
 
     # teardown -----------------------------------------------------------------------------
 
-    def teardown(self) -> None:
+    def teardown(self, keep: Collection[str] = ()) -> None:
+        """Remove every sandbox of this project (but those in `keep`), its rules, and its
+        networks (but those a kept sandbox is still attached to), also what dead owners left.
+        Sandboxes go in parallel: unmounting pins and deleting files is kernel and disk time."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from pystack.net.endpoints import refresh_names, remove_sandbox
 
         with self.store.lock():
             veths: list[str] = []
             nets: set[str] = set()
+            kept_nets: set[str] = set()
+            gone: list[dict[str, Any]] = []
             for rec in self.store.all(self.store.sandboxes):
-                if rec.get("project") == self.project:
-                    veths += [a["host"] for a in rec["attachments"]]
-                    nets |= {a["network"] for a in rec["attachments"]}
-                    remove_sandbox(self, rec, bulk=True)
+                if rec.get("project") != self.project:
+                    continue
+                if rec["id"] in keep:
+                    kept_nets |= {a["network"] for a in rec["attachments"]}
+                    continue
+                veths += [a["host"] for a in rec["attachments"]]
+                nets |= {a["network"] for a in rec["attachments"]}
+                gone.append(rec)
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda r: remove_sandbox(self, r, bulk=True), gone))
             left = self.links.wait_gone(veths, timeout=2.0)
             mine = [r for r in self.store.all(self.store.networks)
-                    if r["project"] == self.project]
+                    if r["project"] == self.project and r["name"] not in kept_nets]
             bridges = {r["bridge"] for r in mine}
             for name in [*left, *self.links.names(self.knobs.ifprefix)]:
                 master = Path(f"/sys/class/net/{name}/master")
                 if name in left or (master.exists() and
                                      os.path.basename(os.readlink(master)) in bridges):
                     self.links.delete(name)     # held by a live process, or record lost
-            self.table.remove(f"p={self.project} ")
+            if not keep:
+                self.table.remove(f"p={self.project} ")
+            else:
+                self.table.remove_exact({f"p={self.project} ctr={r['id']}" for r in gone}
+                                        | {f"p={self.project} net={r['name']}" for r in mine})
             for r in mine:
                 self._destroy_network(r)
-            if nets - {r["name"] for r in mine}:
-                refresh_names(self, nets - {r["name"] for r in mine})     # shared networks
+            shared = nets - {r["name"] for r in mine}
+            if shared:
+                refresh_names(self, shared)     # networks still used by others
             self._reap_orphans()
 
     def _reap_orphans(self) -> None:

@@ -127,6 +127,17 @@ class Table:
             run("\n".join(lines) + "\n")
         return len(mine)
 
+    def remove_exact(self, comments: set[str]) -> int:
+        """Delete every rule whose comment is one of `comments` (in one nft run)."""
+        rules = self._list() if comments else None
+        if rules is None:
+            return 0
+        mine = [r for r in rules if r.get("comment", "") in comments]
+        lines = [f"delete rule {self.ref} {r['chain']} handle {r['handle']}" for r in mine]
+        if lines:
+            run("\n".join(lines) + "\n")
+        return len(mine)
+
     def comments(self) -> list[str]:
         rules = self._list() or []
         return [str(r.get("comment", "")) for r in rules]

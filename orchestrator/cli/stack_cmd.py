@@ -182,7 +182,8 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
 @click.option("-v", "--volumes", is_flag=True, help="Remove named and anonymous volumes.")
 @click.option("--rmi", type=click.Choice(["local", "all"]), default=None,
               help="Remove images used by services.")
-@click.option("--remove-orphans", is_flag=True, help="(always done: down leaves nothing)")
+@click.option("--remove-orphans", is_flag=True,
+              help="Remove containers of services not in the stack file.")
 @click.option("-t", "--timeout", type=float, default=None, help="Stop timeout, seconds.")
 @click.argument("services", nargs=-1)
 @click.pass_context
@@ -196,7 +197,8 @@ def down(ctx: click.Context, volumes: bool, rmi: str | None, remove_orphans: boo
         if services:
             ops.rm(stack, services, force=True, stop_first=True, timeout=timeout)
         else:
-            ops.down(stack, ops.DownOptions(volumes=volumes, rmi=rmi, timeout=timeout))
+            ops.down(stack, ops.DownOptions(volumes=volumes, rmi=rmi, timeout=timeout,
+                                            remove_orphans=remove_orphans))
 
 
 @click.command(cls=PystackCommand)

@@ -24,8 +24,17 @@ from pystack.runtime.errors import ContainerRuntimeError
 class DownOptions:
     volumes: bool = False
     rmi: str | None = None              # "local" | "all"
-    remove_orphans: bool = True
+    remove_orphans: bool = False
     timeout: float | None = None
+
+
+def orphans(stack: Stack, containers: Iterable[Existing]) -> list[Existing]:
+    """Containers of services the stack file no longer has (not one-offs: `down` removes
+    those anyway, docker/compose#9880).  Without a file, nothing is an orphan."""
+    if stack.project is None:
+        return []
+    known = set(stack.project.services) | set(stack.project.disabled)
+    return [e for e in containers if not e.oneoff and e.service not in known]
 
 
 def _parallel(items: Iterable[Existing], fn: Callable[[Existing], None]) -> list[str]:
@@ -67,8 +76,17 @@ def _raise(errs: list[str]) -> None:
 
 
 def down(stack: Stack, opts: DownOptions) -> None:
+    """Like Compose v2: orphan containers stay (with a warning) unless `remove_orphans`, and
+    so do the networks they are attached to."""
     live = stack.containers(oneoff=None)
     ids = {e.id for e in live}
+    kept = [] if opts.remove_orphans else orphans(stack, live)
+    if kept:
+        stack.emit.warn("Found orphan containers (" + ", ".join(e.name for e in kept) +
+                        ") for this project. If you removed or renamed this service in your "
+                        "compose file, you can run this command with the --remove-orphans "
+                        "flag to clean it up.")
+        live = [e for e in live if e not in kept]
     record = stack.b.state.load(stack.name)
     ghosts = [c for c in record.containers if c.id not in ids]
     # Stop along the graph (dependents first), then remove everything at once; sandboxes
@@ -88,14 +106,20 @@ def down(stack: Stack, opts: DownOptions) -> None:
             for net, *_ in S.service_networks(stack.project, svc):
                 if not net.external and net.name not in nets and net.name in record.networks:
                     nets.append(net.name)
+    keep = {e.id for e in kept}
+    in_use = {a.network for e in kept if (sb := stack.b.network.sandbox(e.id)) is not None
+              for a in sb.attachments}
     for n in nets:
         stack.emit("network", n, "Removing")
     try:
-        stack.b.network.teardown()
+        stack.b.network.teardown(keep) if keep else stack.b.network.teardown()
     except NetError as e:
         errs.append(f"network teardown: {e.message}")
     for n in nets:
-        stack.emit("network", n, "Removed")
+        if n in in_use:
+            stack.emit("network", n, "Error", "Resource is still in use")
+        else:
+            stack.emit("network", n, "Removed")
     if opts.volumes:
         names = set(record.volumes)
         if stack.project is not None:
@@ -115,7 +139,12 @@ def down(stack: Stack, opts: DownOptions) -> None:
                 except Exception as e:
                     stack.emit("image", svc.image, "Error", str(e))
     _raise(errs)
-    stack.b.state.remove(stack.name)
+    if kept:
+        for g in record.containers:
+            if g.id not in keep:
+                stack.b.state.drop_container(stack.name, g.id)
+    else:
+        stack.b.state.remove(stack.name)
 
 
 def _pick(stack: Stack, services: Iterable[str], oneoff: bool | None = False) -> list[Existing]:

@@ -132,6 +132,10 @@ def test_scale_orphans_and_stop_start(make_project: Callable[[str], Project]) ->
     r = p.run("up", "-d")
     assert "orphan" in r.stderr
     assert f"{p.name}-b-1" in p.ids()
+    r = p.run("down")               # Compose v2: the orphan stays, and so does its network
+    assert "orphan" in r.stderr and "still in use" in r.stderr
+    assert [(r["Name"], r["State"]) for r in p.ps()] == [(f"{p.name}-b-1", "running")]
+    p.run("up", "-d")
     p.run("up", "-d", "--remove-orphans")
     assert list(p.ids()) == [f"{p.name}-a-1"]
     p.run("stop")

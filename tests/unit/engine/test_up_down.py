@@ -237,3 +237,20 @@ def test_rm_v_removes_anonymous_volumes_only(env: Env, tmp_path: object) -> None
     ops.stop(st)
     ops.rm(st, volumes=True)
     assert sorted(d.name for d in volumes_dir().iterdir()) == ["demo_keep"]
+
+
+def test_down_keeps_orphans_unless_asked(env: Env) -> None:
+    """Compose v2: `down` warns about orphans and keeps them (and their network);
+    `down --remove-orphans` removes them too."""
+    up(env.stack(project("demo", svc("a"), svc("b"))), UpOptions())
+    p = project("demo", svc("a"))
+    ops.down(env.stack(p), DownOptions())
+    assert env.statuses() == {"demo-b-1": "running"}
+    assert any("orphan" in e.detail and "demo-b-1" in e.detail
+               for e in env.events.history if e.kind == "warning")
+    assert [n.name for n in env.network.list_networks()] == ["demo_default"]
+    assert [c.name for c in env.state.load("demo").containers] == ["demo-b-1"]
+    ops.down(env.stack(p), DownOptions(remove_orphans=True))
+    assert env.runtime.list_containers() == []
+    assert env.network.list_networks() == []
+    assert env.state.projects() == []
