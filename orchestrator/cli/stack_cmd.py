@@ -90,6 +90,16 @@ def locked(stack: Stack) -> Iterator[None]:
         yield
 
 
+def misplaced_file(command: str, flag: str, services: tuple[str, ...]) -> None:
+    """`pystack logs -f stack.yml`: after `logs` -f is --follow, after `rm` --force (as in
+    Compose), so the file became a service name: say so instead of "no such service"."""
+    for s in services:
+        if s.endswith((".yml", ".yaml", ".json")) or os.path.isfile(s):
+            raise click.UsageError(
+                f"{s!r} is not a service: after `{command}`, -f means {flag} (as in Compose); "
+                f"give the stack file before the command: pystack -f {s} {command} ...")
+
+
 def _scale(values: tuple[str, ...]) -> dict[str, int]:
     out = {}
     for v in values:
@@ -276,6 +286,8 @@ def rm(ctx: click.Context, force: bool, stop_: bool, volumes: bool,
     """Remove stopped service containers."""
     from pystack.orchestrator.engine import ops
 
+    if force:
+        misplaced_file("rm", "--force", services)
     stack = load_stack(ctx, need_file=False)
     with locked(stack), rendering(ctx, stack):
         removed = ops.rm(stack, services, force=force, stop_first=stop_, volumes=volumes)

@@ -75,6 +75,10 @@ def logs(ctx: click.Context, follow: bool, tail: str, since: str | None, until: 
     from pystack.orchestrator.engine.query import follow_logs, log_time
     from pystack.orchestrator.ui.logs import LogPrinter, short_label
 
+    if follow:
+        from pystack.orchestrator.cli.stack_cmd import misplaced_file
+
+        misplaced_file("logs", "--follow", services)
     since, until = log_time(since), log_time(until)
     stack = load_stack(ctx, need_file=False)
     if stack.project is not None:

@@ -49,6 +49,20 @@ def _publish(spec: str) -> PortMapping:
                        protocol=proto or "tcp")
 
 
+def parse_publish(values: tuple[str, ...]) -> tuple[PortMapping, ...]:
+    out = []
+    for v in values:
+        try:
+            out.append(_publish(v))
+        except (ValueError, IndexError):
+            hint = "expected [[HOST_IP:]PUBLISHED:]TARGET[/PROTOCOL], e.g. 8080:80"
+            if not any(c.isdigit() for c in v):
+                hint = (f"-p after `run` means --publish (as in Compose); a project name goes "
+                        f"before the command: pystack -p {v} run ...")
+            raise OrchestratorError(f"invalid --publish value {v!r}", hint=hint) from None
+    return tuple(out)
+
+
 def _volume(spec: str, workdir: str) -> VolumeMount:
     import os
 
@@ -68,15 +82,12 @@ def create_oneoff(stack: Stack, opts: RunOptions, pull: str = "policy") -> Exist
     """Start the service's dependencies (unless --no-deps), then create the one-off."""
     proj = stack.need_project()
     svc = proj.service(opts.service)
+    ports = parse_publish(opts.publish)     # bad input changes nothing: checked before deps
     if not opts.no_deps:
         deps = [d for d in stack.with_dependencies([svc.name]) if d != svc.name]
         if deps:
             up(stack, UpOptions(services=tuple(deps), pull=pull))
     image = stack.ensure_image(svc, pull)
-    try:
-        ports = tuple(_publish(p) for p in opts.publish)
-    except ValueError as e:
-        raise OrchestratorError(f"invalid --publish value: {e}") from e
     if opts.service_ports:
         ports = (*svc.ports, *ports)
     env = {**svc.environment, **opts.env}

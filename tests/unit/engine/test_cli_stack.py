@@ -153,3 +153,15 @@ def test_ls_lists_projects(cli_env: Env) -> None:
     rows = json.loads(out)
     assert rows[0]["Name"] == "clitest" and rows[0]["Status"] == "running(3)"
     assert rows[0]["ConfigFiles"].endswith("stack.yml")
+
+
+def test_flags_after_logs_rm_run_mean_what_compose_means(cli_env: Env) -> None:
+    """-f after logs/rm is --follow/--force and -p after run is --publish (as in Compose):
+    a file or a project name there is a clear usage error, and nothing is created."""
+    code, out = invoke("logs", "-f", "stack.yml")
+    assert code == 2 and "-f means --follow" in out and "pystack -f stack.yml logs" in out
+    code, out = invoke("rm", "-f", "stack.yml")
+    assert code == 2 and "-f means --force" in out
+    code, out = invoke("-f", "stack.yml", "run", "-p", "myproj", "web", "true")
+    assert code == 1 and "-p after `run` means --publish" in out, out
+    assert cli_env.runtime.list_containers() == []      # the dependencies were not started
