@@ -98,7 +98,6 @@ def resolve(layers: Sequence[Path], rel: str,
     stack = [root]                          # the directories walked, for ".."
     parts = [p for p in rel.split("/") if p not in ("", ".")]
     links = 0
-    found: tuple[Path, tuple[str, ...]] | None = None
     while parts:
         part = parts.pop(0)
         if part == "..":
@@ -122,12 +121,12 @@ def resolve(layers: Sequence[Path], rel: str,
             continue
         if merged is not None:
             stack.append(merged)
-            found = layer, below
             continue
         if parts:
             return None                      # a file used as a directory: ENOTDIR
         return layer, below
-    return found
+    top = stack[-1]                          # `rel` names a directory
+    return (top.layers[0], top.rel) if top.layers else None
 
 
 def _open_beneath(layer: Path, below: tuple[str, ...]) -> int:

@@ -163,6 +163,9 @@ def test_a_directory_swapped_for_a_symlink_after_resolution_is_not_followed(
     _write(top, "etc/secret", "image's\n")
     hit = layerview.resolve([top], "etc/secret")
     assert hit == (top, ("etc", "secret"))
+    assert layerview.resolve([top], "etc/x/..") is None             # no x: ENOENT, as Linux
+    assert layerview.resolve([top], "etc/../etc/./") == (top, ("etc",))
+    assert layerview.resolve([top], "etc/..") == (top, ())
     (top / "etc" / "secret").unlink()
     (top / "etc").rmdir()
     os.symlink(str(host.parent), top / "etc")
