@@ -215,6 +215,9 @@ class FakeRuntime:
         with self._lock:
             box = self._box(container_id)
             self._record("exec", box.spec.id)
+            if box.state.status == "paused":
+                raise ContainerRuntimeError(f"container {box.spec.name} is paused",
+                                            hint="unpause the container before exec")
             if box.state.status != "running":
                 raise ContainerRuntimeError(f"container {box.spec.name} is not running")
             b = self._behaviour(box.spec)

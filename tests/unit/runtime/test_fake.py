@@ -81,3 +81,16 @@ def test_wait_wakes_on_exit_and_health() -> None:
     assert rt.wait(s.id, timeout=5).exit_code == 7
     with pytest.raises(ContainerRuntimeError, match="not running"):
         rt.kill(s.id)
+
+
+def test_exec_into_a_paused_container_says_so() -> None:
+    rt = FakeRuntime()
+    s = _spec()
+    rt.create(s)
+    rt.start(s.id)
+    rt.pause(s.id)
+    with pytest.raises(ContainerRuntimeError, match="is paused") as exc:
+        rt.exec(s.id, ExecSpec(argv=("true",)))
+    assert exc.value.hint == "unpause the container before exec"
+    rt.unpause(s.id)
+    assert rt.exec(s.id, ExecSpec(argv=("true",))) == 0
