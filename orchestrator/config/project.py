@@ -57,7 +57,8 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
         canonical = normalize.normalize(selection.data, ctx)
     except (EnvFileError, ValueError) as e:
         raise ConfigError([str(e)]) from e
-    warnings = [*raw.warnings, *unsupported_warnings(selection.data)]
+    warnings = [*raw.warnings, *unsupported_warnings(selection.data),
+                *command_warnings(selection.data)]
     try:
         project = build_project(
             canonical, working_dir=str(raw.working_dir), files=tuple(raw.files),
@@ -108,4 +109,26 @@ def unsupported_warnings(data: Mapping[str, Any]) -> list[str]:
                 node = node.get(part) if isinstance(node, Mapping) else None
             if node not in (None, {}, []):
                 out.append(f"not supported yet: services.{name}.{dotted}")
+    return out
+
+
+def command_warnings(data: Mapping[str, Any]) -> list[str]:
+    """Compose silently drops what follows an unquoted ; & | < > in a command string; pystack
+    does the same (same meaning) but says so."""
+    from pystack.orchestrator.config.shortsyntax import split_command_tail
+
+    out: list[str] = []
+    services = data.get("services")
+    for name, svc in (services.items() if isinstance(services, Mapping) else []):
+        for key in ("command", "entrypoint"):
+            value = svc.get(key) if isinstance(svc, Mapping) else None
+            if isinstance(value, str):
+                try:
+                    _, tail = split_command_tail(value)
+                except ValueError:
+                    continue
+                if tail:
+                    out.append(f"services.{name}.{key}: '{tail}' is ignored, as Compose "
+                               "ignores it (no shell runs the command; use sh -c '...' or a "
+                               "list)")
     return out

@@ -24,11 +24,17 @@ def split_command(text: str) -> list[str]:
     no environment or backtick expansion): quotes and backslashes group words, an unquoted
     `;`, `&`, `|`, `<` or `>` ends the command (the rest is dropped, as Compose drops it),
     `$(...)` is kept as text, and a bare `(` or an unclosed quote is an error (ValueError)."""
+    return split_command_tail(text)[0]
+
+
+def split_command_tail(text: str) -> tuple[list[str], str]:
+    """split_command, plus the text Compose drops (from an unquoted ; & | < > on)."""
     args: list[str] = []
+    tail = ""
     buf = ""
     got = False
     escaped = single = double = back = dollar = False
-    for ch in text:
+    for index, ch in enumerate(text):
         if escaped:
             buf += ch
             escaped = False
@@ -72,6 +78,7 @@ def split_command(text: str) -> list[str]:
         elif ch in ";&|<>" and not (quoted or back or dollar):
             if ch == ">" and buf[:1].isdigit():
                 got = False         # `2>` is a redirection, not a word
+            tail = text[index:]
             break
         got = True
         buf += ch
@@ -80,7 +87,7 @@ def split_command(text: str) -> list[str]:
                          "brackets)")
     if got:
         args.append(buf)
-    return args
+    return args, tail
 
 
 def to_mapping(value: Any, empty: str | None) -> dict[str, Any]:

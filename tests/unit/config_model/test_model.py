@@ -144,3 +144,10 @@ def test_unsupported_keys_kept_raw(load: Loader) -> None:
                                              "pull_refresh_after": "1h"}
     assert p.unsupported == {"models": {"llm": {"model": "ai/smollm2"}}}
     assert "not supported yet: models" in p.warnings
+
+
+def test_dropped_command_tail_is_warned(load: Loader) -> None:
+    p = load("services:\n  web: {image: x, command: 'run && echo never'}\n")
+    assert p.services["web"].command == ("run",)
+    assert ("services.web.command: '&& echo never' is ignored, as Compose ignores it (no shell "
+            "runs the command; use sh -c '...' or a list)") in p.warnings
