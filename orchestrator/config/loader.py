@@ -149,7 +149,7 @@ def _load(options: LoadOptions) -> RawProject:
             name = discovery.normalize_project_name(raw_name)
         else:
             name = discovery.normalize_project_name(wd.name)
-        if not name:
+        if not name and not ctx.problems:  # a file that could not be read says enough
             name_problems.append("project name must not be empty (set one with -p or a "
                                  "top-level `name:`)")
     ctx.problems.extend(name_problems)
