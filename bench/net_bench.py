@@ -258,7 +258,7 @@ def main() -> None:
     base = _env()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     t = time.perf_counter()
-    import pyroute2  # noqa: F401  (its import, ~0.15-0.3 s, is paid once per CLI run)
+    import pystack.net.manager  # noqa: F401  (net's import, paid once per CLI run)
 
     imp = time.perf_counter() - t
     use_floor = not args.no_floor and FLOOR.exists()
@@ -277,7 +277,7 @@ def main() -> None:
         fu, fd = 0.258, 0.4
         print(f"  floor (RESULTS.md)               up {fu:.3f} s   down {fd:.3f} s")
     print(f"  pystack.net                      up {up:.3f} s   down {down:.3f} s   "
-          f"(up cpu {cpu:.3f} s; pyroute2 import {imp:.3f} s once)")
+          f"(up cpu {cpu:.3f} s; pystack.net import {imp:.3f} s once)")
     print(f"  ratio pystack/floor              up {up / fu:.2f}x     down {down / fd:.2f}x")
     if not args.no_ports:
         print("published TCP port on loopback (median of 3 x 500 connections / 200 MiB stream):")

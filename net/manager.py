@@ -234,8 +234,12 @@ class NetworkManager:
                 refresh_names(self, set(), also=(rec["id"],))
 
     def sandbox(self, container_id: str) -> Sandbox | None:
+        """The sandbox, None when it has no record or its namespace is gone (a reboot, an
+        admin): such a container needs a new one (`up` recreates it)."""
         rec = self.store.read(self.store.sandbox_path(container_id))
-        return sandbox_of(rec) if rec else None
+        if rec is None or not netns.is_pinned(Path(rec["pin"])):
+            return None
+        return sandbox_of(rec)
 
     def _sandbox_rec(self, container_id: str) -> dict[str, Any]:
         rec = self.store.read(self.store.sandbox_path(container_id))

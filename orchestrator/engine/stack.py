@@ -8,12 +8,13 @@ remove it even if this process dies right after.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
 
-from pystack.net.api import PublishedPort
+from pystack.net.api import DnsConfig, PublishedPort
 from pystack.net.errors import NetError
 from pystack.orchestrator.config.model import Project, Service
 from pystack.orchestrator.engine import specs as S
@@ -153,15 +154,18 @@ class Stack:
         ports = S.port_specs(svc)
         if ports:
             self.b.network.check_ports(ports)
-        dns = S.dns_config(svc, cid)
-        if any(ip == "host-gateway" for _, ip in dns.extra_hosts):
-            dns = replace(dns, extra_hosts=self._host_gateway(svc, dns.extra_hosts))
-        sb = self.b.network.create_sandbox(cid, dns)
+        sb = self.b.network.create_sandbox(cid, self._dns(svc, cid))
         for att in S.attach_specs(proj, svc, name, cid):
             self.b.network.attach(cid, att)
         if ports:
             self.b.network.publish(cid, ports)
         return S.NetPlacement("ns", sb.netns_path, sb.hosts_path, sb.resolv_path)
+
+    def _dns(self, svc: Service, cid: str) -> DnsConfig:
+        dns = S.dns_config(svc, cid)
+        if any(ip == "host-gateway" for _, ip in dns.extra_hosts):
+            dns = replace(dns, extra_hosts=self._host_gateway(svc, dns.extra_hosts))
+        return dns
 
     def _host_gateway(self, svc: Service,
                       hosts: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -234,11 +238,32 @@ class Stack:
                 pass
         self.b.state.drop_container(self.name, cid)
 
+    def own_sandbox(self, service: str) -> bool:
+        """Whether the service's containers get a network sandbox of their own."""
+        svc = self.project.services.get(service) if self.project is not None else None
+        return svc is not None and not svc.network_mode
+
+    def sandbox_lost(self, cid: str, service: str) -> bool:
+        """The container should have a network sandbox, and it is gone (`up` recreates)."""
+        return self.own_sandbox(service) and self.b.network.sandbox(cid) is None
+
+    def _heal_names(self, cid: str, service: str) -> None:
+        """Name files deleted behind our back (an admin cleaned PYSTACK_RUN): net writes them
+        again (create_sandbox is idempotent), or the start's bind mounts would fail."""
+        if not self.own_sandbox(service):
+            return
+        sb = self.b.network.sandbox(cid)
+        if sb is not None and not (os.path.exists(sb.hosts_path)
+                                   and os.path.exists(sb.resolv_path)):
+            svc = self.need_project().services[service]
+            self.b.network.create_sandbox(cid, self._dns(svc, cid))
+
     def start(self, cid: str, name: str, service: str = "") -> None:
         if self.cancelled.is_set():
             raise OrchestratorError(f"container {name}: not started (interrupted)")
         self.emit("container", name, "Starting", service=service)
         try:
+            self._heal_names(cid, service)
             self.b.runtime.start(cid)
         except ContainerRuntimeError as e:
             self.emit("container", name, "Error", e.message, service=service)

@@ -93,6 +93,14 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                      force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
                      names=names)
 
+    # A stopped container whose network sandbox is gone (reboot, an admin) cannot start:
+    # recreate it (its state on disk is partly gone; `up` must still work).
+    steps = tuple(Step("recreate", st.service, st.number, st.name, st.container_id,
+                       "network sandbox gone")
+                  if st.action == "start" and stack.sandbox_lost(st.container_id, st.service)
+                  else st for st in plan.steps)
+    plan = Plan(steps, plan.orphans)
+
     from pystack.orchestrator.logging import log
 
     log("plan", level="info", project=stack.name,

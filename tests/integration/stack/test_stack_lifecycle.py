@@ -227,3 +227,46 @@ def test_ctrl_c_while_attached_up_is_still_starting(make_project: Callable[[str]
     assert "Gracefully stopping" in err
     state = {str(r["Service"]): str(r["State"]) for r in p.ps()}
     assert state == {"first": "exited", "second": "exited", "third": "created"}
+
+
+PAIR = f"""
+services:
+  a:
+    image: local/busybox:latest
+    command: {SLEEP}
+  b:
+    image: local/busybox:latest
+    command: {SLEEP}
+"""
+
+
+def test_up_recovers_when_recorded_net_state_is_partly_gone(
+        make_project: Callable[[str], Project]) -> None:
+    """Name files deleted by an admin: the next start writes them again.  A sandbox whose
+    namespace is gone (a reboot): `up` recreates that container.  `down` then leaves nothing."""
+    from pathlib import Path
+
+    from pystack.net import netns
+
+    p = make_project(PAIR)
+    p.run("up", "-d")
+    p.run("stop")
+    net = os.path.join(os.environ["PYSTACK_RUN"], "net")
+    for cid in os.listdir(os.path.join(net, "files")):
+        for f in ("hosts", "resolv.conf"):
+            os.unlink(os.path.join(net, "files", cid, f))
+    p.run("up", "-d")
+    assert [r["State"] for r in p.ps()] == ["running", "running"]
+    assert " b" in p.run("exec", "-T", "a", "cat", "/etc/hosts").stdout
+    old = p.ids()
+    p.run("stop", "b")
+    (pin,) = [f for f in os.listdir(os.path.join(net, "ns"))
+              if f.startswith(old[f"{p.name}-b-1"])]
+    netns.remove(Path(net, "ns", pin))     # its namespace is gone, as after a reboot
+    r = p.run("up", "-d")
+    new = p.ids()
+    assert new[f"{p.name}-b-1"] != old[f"{p.name}-b-1"] and "Recreate" in r.stderr
+    assert new[f"{p.name}-a-1"] == old[f"{p.name}-a-1"]
+    assert p.run("exec", "-T", "a", "ping", "-c1", "-W2", "b").returncode == 0
+    p.run("down")
+    assert p.ps() == []
