@@ -1,11 +1,14 @@
 """NetworkManager: the real `Network` for one project — bridges, sandboxes, ports, teardown.
 
-Every mutating call takes the host-wide net lock (state.Store.lock), reads the records it
-needs, writes the record of what it is about to create, then creates it (netlink via links,
-rules via nft).  So records are a superset of the host objects, and teardown, which walks the
-records of this project (whoever wrote them, even a process that died half-way), removes
-exactly this project's objects.  Networks are global across projects (external networks and
-the subnet allocation see all of them).
+Every mutating call takes the net lock of the state dir (state.Store.lock), reads the records
+it needs and writes the record of what it is about to create; then it creates it (netlink via
+links/rtnl, rules via nft).  So records are a superset of the host objects, and teardown, which
+walks the records of this project (whoever wrote them, even a process that died half-way),
+removes exactly this project's objects.  The slow part of a container's networking (its netns,
+the veth pair, addresses and routes) runs outside the lock, so the containers of an `up` are
+plumbed in parallel: the lock covers only the choice of an address and the records (and the
+rewrite of the peers' hosts files); the host-wide lock (Store.host_lock) only subnet choice.
+Networks are global across projects (external networks and the subnet allocation see all).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pystack.net.errors import (
 )
 from pystack.net.links import Links, write_sysctl
 from pystack.net.nft import Table
-from pystack.net.records import attachment_of, info_of, sandbox_of
+from pystack.net.records import attachment_of, dns_to_json, info_of, same_config, sandbox_of
 from pystack.net.state import Knobs, Store, check_name
 
 MTU_OPT = "com.docker.network.driver.mtu"
@@ -92,7 +95,7 @@ class NetworkManager:
                     raise NetConfigError(f"network {spec.name} exists and belongs to project "
                                          f"{rec['project']}",
                                          hint="declare it `external: true` to share it")
-                _same_config(spec, rec)
+                same_config(spec, rec)
                 self._create_network(rec)   # repairs a half-made network (crash, reboot)
                 return info_of(rec)
             mtu = self._mtu(spec)
@@ -208,7 +211,7 @@ class NetworkManager:
                 rec = {"id": container_id, "project": self.project, "pin": str(pin),
                        "hosts": str(self.store.hosts_path(container_id)),
                        "resolv": str(self.store.resolv_path(container_id)),
-                       "dns": _dns_to_json(dns), "attachments": [], "ports": [],
+                       "dns": dns_to_json(dns), "attachments": [], "ports": [],
                        "owner_pid": os.getpid()}
                 self.store.write(path, rec)
         assert rec is not None
@@ -384,27 +387,6 @@ def _nameservers() -> list[ipaddress.IPv4Network]:
         except ValueError:
             continue
     return out
-
-
-def _same_config(spec: NetworkSpec, rec: dict[str, Any]) -> None:
-    """An existing network must match its declaration (compose refuses a silent drift)."""
-    diff = []
-    if spec.internal != bool(rec["internal"]):
-        diff.append("internal")
-    if spec.enable_ipv6 and not rec.get("subnet6"):
-        diff.append("enable_ipv6")
-    v4 = [p.subnet for p in spec.ipam if p.subnet and ":" not in p.subnet]
-    if v4 and ipaddress.IPv4Network(v4[0], strict=False) != ipaddress.IPv4Network(rec["subnet"]):
-        diff.append("ipam subnet")
-    if diff:
-        raise NetConfigError(f"network {spec.name} exists with a different {', '.join(diff)}",
-                             hint="remove it (`pystack down`) so it is created again")
-
-
-def _dns_to_json(dns: DnsConfig) -> dict[str, Any]:
-    return {"servers": list(dns.servers), "search": list(dns.search),
-            "options": list(dns.options), "extra_hosts": [list(h) for h in dns.extra_hosts],
-            "hostname": dns.hostname, "domainname": dns.domainname}
 
 
 __all__ = ["NetworkManager", "attachment_of"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
-from pystack.net.api import Attachment, DnsConfig, NetworkInfo, Sandbox
+from pystack.net.api import Attachment, DnsConfig, NetworkInfo, NetworkSpec, Sandbox
+from pystack.net.errors import NetConfigError
 from pystack.net.names import Peer
 
 
@@ -40,3 +42,24 @@ def dns_of(rec: dict[str, Any]) -> DnsConfig:
 def peers_of(rec: dict[str, Any]) -> list[Peer]:
     return [Peer(a["network"], a["ipv4"], a.get("ipv6"), tuple(a.get("aliases", ())))
             for a in rec["attachments"]]
+
+
+def same_config(spec: NetworkSpec, rec: dict[str, Any]) -> None:
+    """An existing network must match its declaration (compose refuses a silent drift)."""
+    diff = []
+    if spec.internal != bool(rec["internal"]):
+        diff.append("internal")
+    if spec.enable_ipv6 and not rec.get("subnet6"):
+        diff.append("enable_ipv6")
+    v4 = [p.subnet for p in spec.ipam if p.subnet and ":" not in p.subnet]
+    if v4 and ipaddress.IPv4Network(v4[0], strict=False) != ipaddress.IPv4Network(rec["subnet"]):
+        diff.append("ipam subnet")
+    if diff:
+        raise NetConfigError(f"network {spec.name} exists with a different {', '.join(diff)}",
+                             hint="remove it (`pystack down`) so it is created again")
+
+
+def dns_to_json(dns: DnsConfig) -> dict[str, Any]:
+    return {"servers": list(dns.servers), "search": list(dns.search),
+            "options": list(dns.options), "extra_hosts": [list(h) for h in dns.extra_hosts],
+            "hostname": dns.hostname, "domainname": dns.domainname}

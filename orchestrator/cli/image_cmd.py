@@ -1,8 +1,8 @@
 """Image commands: `images`, `pull`, `push`, `rmi` and the `image` group (load, import,
 inspect, prune, ls, rm, tag).
 
-The top-level `images`, `pull` and `push` take image references, or act on the project's
-services like `docker compose images/pull/push` (stack_images.py decides which).
+The top-level `images`, `pull` and `push` (in stack_images.py, re-exported here) take image
+references, or act on the project's services like `docker compose images/pull/push`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pystack.orchestrator.cli.main import GlobalOptions, PystackCommand, project_options
+from pystack.orchestrator.cli.main import GlobalOptions, PystackCommand
 
 if TYPE_CHECKING:
     from pystack.runtime.image.model import Image, ImageConfig
@@ -196,77 +196,6 @@ def _print_rows(rows: list[dict[str, Any]], fmt: str, quiet: bool, no_trunc: boo
 
 # -- commands ---------------------------------------------------------------------------------
 
-@click.command("images", cls=PystackCommand)
-@project_options
-@click.argument("names", nargs=-1, metavar="[REPOSITORY | SERVICE...]")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.option("-q", "--quiet", is_flag=True, help="Only image IDs.")
-@click.option("--no-trunc", is_flag=True, help="Full image IDs.")
-@click.pass_context
-def images(ctx: click.Context, names: tuple[str, ...], fmt: str, quiet: bool,
-           no_trunc: bool) -> None:
-    """List images: the project's containers' (with a stack file, or services named), or
-    every image (REPOSITORY, TAG, IMAGE ID, CREATED, SIZE; `image ls` always does this)."""
-    from pystack.orchestrator.cli import stack_images as P
-
-    stack = P.project_for(ctx, names)
-    if stack is not None:
-        P.print_container_rows(P.container_image_rows(stack, names), fmt, quiet, no_trunc)
-        return
-    if len(names) > 1:
-        raise click.UsageError("give one REPOSITORY (or service names of the stack file)")
-    _print_rows(image_rows(_store(), names[0] if names else None), fmt, quiet, no_trunc)
-
-
-@click.command(cls=PystackCommand)
-@project_options
-@click.argument("names", nargs=-1, metavar="[IMAGE... | SERVICE...]")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
-@click.option("--ignore-pull-failures", is_flag=True, help="Go on when an image fails.")
-@click.pass_context
-def pull(ctx: click.Context, names: tuple[str, ...], quiet: bool, insecure: bool,
-         ignore_pull_failures: bool) -> None:
-    """Pull images from a registry (linux/amd64): the references given, or the images of
-    the project's services (all, or those named); `pull_policy: never|build` are skipped."""
-    from pystack.orchestrator.cli import stack_images as P
-    from pystack.runtime.image.reference import parse
-
-    stack = P.project_for(ctx, names, need="pull")
-    if stack is not None:
-        refs = P.service_refs(stack, names, skip_policies=("never", "build"))
-        P.transfer(refs, "pull", lambda r: pull_images([r], quiet, insecure),
-                   ignore_pull_failures)
-        return
-    for img, ref in zip(pull_images(names, quiet, insecure), names, strict=True):
-        if not quiet:
-            click.echo(f"Digest: {img.digest}")
-            click.echo(f"Image ID: {img.id}")
-        click.echo(str(parse(ref)))
-
-
-@click.command(cls=PystackCommand)
-@project_options
-@click.argument("names", nargs=-1, metavar="[IMAGE... | SERVICE...]")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
-@click.option("--ignore-push-failures", is_flag=True, help="Go on when an image fails.")
-@click.pass_context
-def push(ctx: click.Context, names: tuple[str, ...], quiet: bool, insecure: bool,
-         ignore_push_failures: bool) -> None:
-    """Push images to their registry: the references given, or the images of the
-    project's services (all, or those named)."""
-    from pystack.orchestrator.cli import stack_images as P
-
-    stack = P.project_for(ctx, names, need="push")
-    refs = list(names) if stack is None else P.service_refs(stack, names)
-
-    def one(ref: str) -> None:
-        click.echo(f"{ref}: digest: {push_images([ref], quiet, insecure)[0]}")
-
-    P.transfer(refs, "push", one, ignore_push_failures or False)
-
-
 @click.command(cls=PystackCommand)
 @click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("-f", "--force", is_flag=True, help="Remove even if tagged several times or in "
@@ -285,10 +214,42 @@ def image() -> None:
     """Manage images."""
 
 
-image.add_command(images, "ls")
 image.add_command(rmi, "rm")
-image.add_command(pull, "pull")
-image.add_command(push, "push")
+
+
+@image.command("ls", cls=PystackCommand)
+@click.argument("repository", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-q", "--quiet", is_flag=True, help="Only image IDs.")
+@click.option("--no-trunc", is_flag=True, help="Full image IDs.")
+def ls(repository: str | None, fmt: str, quiet: bool, no_trunc: bool) -> None:
+    """List every image: REPOSITORY, TAG, IMAGE ID, CREATED, SIZE."""
+    _print_rows(image_rows(_store(), repository), fmt, quiet, no_trunc)
+
+
+@image.command("pull", cls=PystackCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
+def image_pull(refs: tuple[str, ...], quiet: bool, insecure: bool) -> None:
+    """Pull images from a registry (linux/amd64)."""
+    from pystack.runtime.image.reference import parse
+
+    for img, ref in zip(pull_images(refs, quiet, insecure), refs, strict=True):
+        if not quiet:
+            click.echo(f"Digest: {img.digest}")
+            click.echo(f"Image ID: {img.id}")
+        click.echo(str(parse(ref)))
+
+
+@image.command("push", cls=PystackCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
+def image_push(refs: tuple[str, ...], quiet: bool, insecure: bool) -> None:
+    """Push images to their registry."""
+    for digest, ref in zip(push_images(refs, quiet, insecure), refs, strict=True):
+        click.echo(f"{ref}: digest: {digest}")
 
 
 @image.command("load", cls=PystackCommand)
@@ -405,3 +366,7 @@ def apply_changes(changes: Sequence[str]) -> ImageConfig | None:
                              hint="use CMD, ENTRYPOINT, ENV K=V, WORKDIR, USER, EXPOSE, "
                                   "LABEL K=V, STOPSIGNAL or VOLUME")
     return cfg
+
+
+# The top-level commands that are also project commands (imported last: they use this module).
+from pystack.orchestrator.cli.stack_images import images, pull, push  # noqa: E402, F401

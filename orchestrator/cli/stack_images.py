@@ -1,4 +1,5 @@
-"""The project form of `images`, `pull` and `push` (like `docker compose images/pull/push`).
+"""The top-level `images`, `pull` and `push`: images by reference (like docker), or the
+project's services' (like `docker compose images/pull/push`).
 
 `pystack pull` with no argument, or with service names of the stack file, or with -f/-p,
 acts on the project's services; `pystack pull IMAGE...` (a reference: anything that is not a
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pystack.orchestrator.cli.main import GlobalOptions
+from pystack.orchestrator.cli.main import GlobalOptions, PystackCommand, project_options
 
 if TYPE_CHECKING:
     from pystack.orchestrator.engine.stack import Stack
@@ -63,11 +64,11 @@ def service_refs(stack: Stack, services: tuple[str, ...],
 
 def container_image_rows(stack: Stack, services: tuple[str, ...]) -> list[dict[str, Any]]:
     """One row per container of the project: its name and its image (what it runs)."""
-    from pystack.orchestrator.cli.image_cmd import _store
+    from pystack.orchestrator.cli import image_cmd as I
     from pystack.orchestrator.engine.plan import LABEL_IMAGE, LABEL_PROJECT, LABEL_SERVICE
     from pystack.runtime.image.reference import parse
 
-    by_id = {img.id: img for img in _store().list()}
+    by_id = {img.id: img for img in I._store().list()}
     rows = []
     states = [s for s in stack.b.runtime.list_containers()
               if s.labels.get(LABEL_PROJECT) == stack.name
@@ -120,3 +121,69 @@ def transfer(refs: list[str], verb: str, fn: Any, ignore_failures: bool) -> list
                 raise
             click.echo(f"WARN[0000] {verb} {ref} failed: {e.message}", err=True)
     return done
+
+
+@click.command("images", cls=PystackCommand)
+@project_options
+@click.argument("names", nargs=-1, metavar="[REPOSITORY | SERVICE...]")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-q", "--quiet", is_flag=True, help="Only image IDs.")
+@click.option("--no-trunc", is_flag=True, help="Full image IDs.")
+@click.pass_context
+def images(ctx: click.Context, names: tuple[str, ...], fmt: str, quiet: bool,
+           no_trunc: bool) -> None:
+    """List images: the project's containers' (with a stack file, or services named), or
+    every image (REPOSITORY, TAG, IMAGE ID, CREATED, SIZE; `image ls` always does this)."""
+    from pystack.orchestrator.cli import image_cmd as I
+
+    stack = project_for(ctx, names)
+    if stack is not None:
+        print_container_rows(container_image_rows(stack, names), fmt, quiet, no_trunc)
+        return
+    if len(names) > 1:
+        raise click.UsageError("give one REPOSITORY (or service names of the stack file)")
+    I._print_rows(I.image_rows(I._store(), names[0] if names else None), fmt, quiet, no_trunc)
+
+
+@click.command(cls=PystackCommand)
+@project_options
+@click.argument("names", nargs=-1, metavar="[IMAGE... | SERVICE...]")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
+@click.option("--ignore-pull-failures", is_flag=True, help="Go on when an image fails.")
+@click.pass_context
+def pull(ctx: click.Context, names: tuple[str, ...], quiet: bool, insecure: bool,
+         ignore_pull_failures: bool) -> None:
+    """Pull images from a registry (linux/amd64): the references given, or the images of
+    the project's services (all, or those named); `pull_policy: never|build` are skipped."""
+    from pystack.orchestrator.cli import image_cmd as I
+
+    stack = project_for(ctx, names, need="pull")
+    if stack is not None:
+        refs = service_refs(stack, names, skip_policies=("never", "build"))
+        transfer(refs, "pull", lambda r: I.pull_images([r], quiet, insecure),
+                   ignore_pull_failures)
+        return
+    ctx.invoke(I.image_pull, refs=names, quiet=quiet, insecure=insecure)
+
+
+@click.command(cls=PystackCommand)
+@project_options
+@click.argument("names", nargs=-1, metavar="[IMAGE... | SERVICE...]")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to the registry.")
+@click.option("--ignore-push-failures", is_flag=True, help="Go on when an image fails.")
+@click.pass_context
+def push(ctx: click.Context, names: tuple[str, ...], quiet: bool, insecure: bool,
+         ignore_push_failures: bool) -> None:
+    """Push images to their registry: the references given, or the images of the
+    project's services (all, or those named)."""
+    from pystack.orchestrator.cli import image_cmd as I
+
+    stack = project_for(ctx, names, need="push")
+    refs = list(names) if stack is None else service_refs(stack, names)
+
+    def one(ref: str) -> None:
+        click.echo(f"{ref}: digest: {I.push_images([ref], quiet, insecure)[0]}")
+
+    transfer(refs, "push", one, ignore_push_failures or False)
