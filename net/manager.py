@@ -170,8 +170,9 @@ class NetworkManager:
             write_sysctl(key, str(value))
         self.store.delete(self.store.sysctl)
 
-    def _destroy_network(self, rec: dict[str, Any]) -> None:
-        self.table.remove(f"p={rec['project']} net={rec['name']}")
+    def _destroy_network(self, rec: dict[str, Any], rules: bool = True) -> None:
+        if rules:               # teardown removes them all at once before
+            self.table.remove(f"p={rec['project']} net={rec['name']}")
         self.links.delete(rec["bridge"])
         self.store.delete(self.store.network_path(rec["name"]))
         self._forwarding_restore()
@@ -354,7 +355,7 @@ class NetworkManager:
                 self.table.remove_exact({f"p={self.project} ctr={r['id']}" for r in gone}
                                         | {f"p={self.project} net={r['name']}" for r in mine})
             for r in mine:
-                self._destroy_network(r)
+                self._destroy_network(r, rules=False)
             shared = nets - {r["name"] for r in mine}
             if shared:
                 refresh_names(self, shared)     # networks still used by others
