@@ -70,6 +70,15 @@ class LinuxRuntime:
         """Stop the shim template process (containers and their shims keep running)."""
         self._zygote.close()
 
+    def prewarm(self) -> None:
+        """Start the shim template now rather than on the first start: `up` calls this before
+        it loads the stack file, so the zygote's start-up overlaps with it (another process)."""
+        z = self._zygote
+        with z.lock:
+            if z.sock is None or z.proc is None or z.proc.poll() is not None:
+                z._close_locked()
+                z._start()
+
     def _to_state(self, p: state.Paths, st: dict[str, Any]) -> ContainerState:
         spec_labels: dict[str, str] = st.get("labels") or {}
         h = st.get("health")

@@ -270,3 +270,32 @@ def test_up_recovers_when_recorded_net_state_is_partly_gone(
     assert p.run("exec", "-T", "a", "ping", "-c1", "-W2", "b").returncode == 0
     p.run("down")
     assert p.ps() == []
+
+
+def _zygotes() -> list[int]:
+    root = os.environ["PYSTACK_ROOT"].encode()
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--zygote" in argv and root in argv:
+            out.append(int(pid))
+    return out
+
+
+def test_prewarmed_zygote_goes_with_a_failed_up(make_project: Callable[[str], Project]) -> None:
+    """`up` starts the shim template before it loads the file; an `up` that then fails
+    (unknown service) leaves no template process behind, and a good one still works."""
+    p = make_project(PAIR)
+    r = p.run("up", "-d", "nosuch", check=False)
+    assert r.returncode == 3 and "no such service: nosuch" in r.stderr
+    deadline = time.monotonic() + 5
+    while _zygotes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _zygotes() == []
+    p.run("up", "-d", "a")
+    assert [r["State"] for r in p.ps()] == ["running"]
+    p.run("down")
