@@ -21,7 +21,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,30 +76,17 @@ class Store:
         for d in (self.networks, self.sandboxes, self.pins, self.files):
             d.mkdir(parents=True, exist_ok=True)
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> AbstractContextManager[None]:
         self.base.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.base / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return _flock(self.base / "lock")
 
     @staticmethod
-    @contextmanager
-    def host_lock() -> Iterator[None]:
+    def host_lock() -> AbstractContextManager[None]:
         """A lock shared by every pystack on the host whatever its PYSTACK_RUN: subnet choice
         reads the host's routes, so two state dirs (parallel test sessions) must not choose
         at the same moment.  Held from the choice until the bridge's route exists."""
         folder = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
-        fd = os.open(folder / "pystack-net-ipam.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                     0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return _flock(folder / "pystack-net-ipam.lock")
 
     # generic records ----------------------------------------------------------------------
 
@@ -161,3 +148,14 @@ class Store:
 
     def resolv_path(self, cid: str) -> Path:
         return self.files / cid / "resolv.conf"
+
+
+@contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if missing) for the `with` block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

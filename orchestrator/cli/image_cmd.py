@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -35,6 +35,9 @@ def _opts() -> GlobalOptions:
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_object(GlobalOptions) if ctx else None
     return obj or GlobalOptions()
+
+
+T = TypeVar("T")
 
 
 def in_use_checker() -> Callable[[str], bool] | None:
@@ -94,32 +97,32 @@ class _LayerProgress:
 def pull_images(refs: Sequence[str], quiet: bool = False, insecure: bool = False,
                 store: ImageStore | None = None) -> list[Image]:
     """Pull each reference (the seam for `pystack pull` of a project's services)."""
-    store = store or _store()
-    mode = "quiet" if quiet else _opts().progress
-    out = []
-    for ref in refs:
-        progress = None if mode == "quiet" else _LayerProgress(mode, f"Pulling {ref}")
-        try:
-            out.append(store.pull(ref, progress=progress, insecure=insecure))
-        finally:
-            if progress:
-                progress.close()
-    return out
+    st = store or _store()
+    return _each_with_progress(refs, "Pulling", quiet,
+                               lambda ref, p: st.pull(ref, progress=p, insecure=insecure))
 
 
 def push_images(refs: Sequence[str], quiet: bool = False, insecure: bool = False,
                 store: ImageStore | None = None) -> list[str]:
-    store = store or _store()
+    """Push each reference; returns the manifest digests."""
+    st = store or _store()
+    return _each_with_progress(refs, "Pushing", quiet,
+                               lambda ref, p: st.push(ref, progress=p, insecure=insecure))
+
+
+def _each_with_progress(refs: Sequence[str], verb: str, quiet: bool,
+                        op: Callable[[str, _LayerProgress | None], T]) -> list[T]:
+    """Run `op` on each reference with its own layer-progress display (none when quiet)."""
     mode = "quiet" if quiet else _opts().progress
-    digests = []
+    out: list[T] = []
     for ref in refs:
-        progress = None if mode == "quiet" else _LayerProgress(mode, f"Pushing {ref}")
+        progress = None if mode == "quiet" else _LayerProgress(mode, f"{verb} {ref}")
         try:
-            digests.append(store.push(ref, progress=progress, insecure=insecure))
+            out.append(op(ref, progress))
         finally:
             if progress:
                 progress.close()
-    return digests
+    return out
 
 
 # -- listing ----------------------------------------------------------------------------------

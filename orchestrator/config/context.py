@@ -16,7 +16,12 @@ from pystack.orchestrator.config.interpolate import Interpolator
 from pystack.orchestrator.config.marks import Mark, problem
 from pystack.orchestrator.config.merge import merge_mappings
 from pystack.orchestrator.config.unicity import enforce_unicity
-from pystack.orchestrator.config.yamlread import MDict, YamlProblems, read_documents
+from pystack.orchestrator.config.yamlread import (
+    MDict,
+    YamlProblems,
+    clone_tree,
+    read_documents,
+)
 
 STDIN = "-"
 
@@ -119,25 +124,6 @@ class Context:
 
 def clone(node: MDict) -> MDict:
     """A deep copy of a tree, marks and tags included (cheap: no generic deepcopy)."""
-    from pystack.orchestrator.config.yamlread import MList
-
-    def c(v: object) -> object:
-        if isinstance(v, MDict):
-            d = MDict()
-            for k, x in v.items():
-                d[k] = c(x)
-            d.kmarks.update(v.kmarks)
-            d.vmarks.update(v.vmarks)
-            d.tags.update(v.tags)
-            return d
-        if isinstance(v, MList):
-            lst = MList()
-            lst.extend(c(x) for x in v)
-            lst.vmarks.extend(v.vmarks)
-            lst.tags.update(v.tags)
-            return lst
-        return v
-
-    out = c(node)
+    out = clone_tree(node)
     assert isinstance(out, MDict)
     return out

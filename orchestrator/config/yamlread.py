@@ -13,6 +13,7 @@ dicts/lists and one `Marks` table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -63,6 +64,28 @@ class MList(list[Any]):
     def add(self, value: Any, mark: Mark | None) -> None:
         self.append(value)
         self.vmarks.append(mark)
+
+
+def clone_tree(v: Any, tick: Callable[[], None] | None = None) -> Any:
+    """A deep copy of a marked tree, marks and tags included (no generic deepcopy).  `tick`
+    runs once per node: alias expansion uses it to enforce its budget."""
+    if tick is not None:
+        tick()
+    if isinstance(v, MDict):
+        d = MDict()
+        for k, x in v.items():
+            d[k] = clone_tree(x, tick)
+        d.kmarks.update(v.kmarks)
+        d.vmarks.update(v.vmarks)
+        d.tags.update(v.tags)
+        return d
+    if isinstance(v, MList):
+        lst = MList()
+        lst.extend(clone_tree(x, tick) for x in v)
+        lst.vmarks.extend(v.vmarks)
+        lst.tags.update(v.tags)
+        return lst
+    return v
 
 
 class YamlProblems(Exception):
@@ -125,23 +148,13 @@ class _Builder:
         return self.copy(self.anchors[name], path)
 
     def copy(self, v: Any, path: tuple[str | int, ...]) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
-            raise YamlProblems([problem(None, path, "document contains excessive aliasing")])
-        if isinstance(v, MDict):
-            d = MDict()
-            for k, x in v.items():
-                d[k] = self.copy(x, path)
-            d.kmarks.update(v.kmarks)
-            d.vmarks.update(v.vmarks)
-            d.tags.update(v.tags)
-            return d
-        if isinstance(v, MList):
-            lst = MList()
-            lst.extend(self.copy(x, path) for x in v)
-            lst.vmarks.extend(v.vmarks)
-            return lst
-        return v
+        def tick() -> None:
+            self.budget -= 1
+            if self.budget < 0:
+                raise YamlProblems([problem(None, path,
+                                            "document contains excessive aliasing")])
+
+        return clone_tree(v, tick)
 
     def sequence(self, path: tuple[str | int, ...]) -> MList:
         out = MList()
