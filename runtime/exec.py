@@ -3,6 +3,8 @@
 Forked from the single-threaded shim (runtime.md §2.2 "exec"):
   A: signals reset, stdio, non-dumpable, opens /proc/<pid1>/ns/* BEFORE the first switch,
      joins the container's cgroup, setns ipc, uts, net, cgroup, pid, then mnt last;
+     with tty makes the terminal in the container's devpts and hands its master to the caller
+     (who pumps it: the caller's own fds never enter the container, issue 9 item 6);
      forks B (so B is in the pid ns) and waits for it, forwarding SIGTERM as SIGKILL
      (the healthcheck timeout), and exits with B's code (128+signal when killed).
   B: resolves user/cwd/PATH inside the container, applies the same NNP/caps/seccomp as the
@@ -19,6 +21,7 @@ import fcntl
 import os
 import select
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,37 +89,19 @@ def _child_b(spec: ContainerSpec, xs: ExecSpec, base: process.Process,
               f'exec failed: exec: "{xs.argv[0]}": {e.strerror}')
 
 
-def _pump(master: int, child: int) -> int:
-    """Caller's stdin -> terminal, terminal -> caller's stdout, until the command exits (a
-    background process keeping the terminal open does not hold the exec); its wait status."""
-    inputs = [0, master]
-    status: int | None = None
-    while True:
-        try:
-            ready, _, _ = select.select(inputs, [], [], 0.1 if status is None else 0)
-        except InterruptedError:
-            continue
-        if master in ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:             # EIO: every holder of the slave side is gone
-                data = b""
-            if data:
-                os.write(1, data)
-                continue
-            return status if status is not None else os.waitpid(child, 0)[1]
-        if 0 in ready:
-            data = os.read(0, 65536)
-            if data:
-                os.write(master, data)
-            else:
-                inputs = [master]       # the caller's input ended; the output goes on
-            continue
-        if status is not None:
-            return status               # exited and nothing more to read
-        pid, st = os.waitpid(child, os.WNOHANG)
-        if pid:
-            status = st                 # one more pass drains what it wrote last
+def _hand_over(master: int) -> None:
+    """Send the terminal's master to the caller (fd 3, its unix socket) and wait until it
+    has set the size (so the command starts with it); the caller pumps it, we never see the
+    caller's own streams."""
+    sock = socket.socket(fileno=3)
+    try:
+        socket.send_fds(sock, [b"m"], [master])
+        ready, _, _ = select.select([sock], [], [], 30.0)
+        if not ready or not sock.recv(1):
+            _fail(126, "exec failed: the caller went away")
+    finally:
+        sock.close()
+        os.close(master)
 
 
 def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
@@ -125,10 +110,15 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
+    if stdio.tty and stdio.console < 0:
+        _fail(126, "exec failed: a terminal needs the caller's console socket")
+    console = fcntl.fcntl(stdio.console, fcntl.F_DUPFD_CLOEXEC, 10) if stdio.tty else -1
     for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
         if fd != i:
             os.dup2(fd, i)
-    os.closerange(3, 65536)
+    if console >= 0:
+        os.dup2(console, 3)
+    os.closerange(4 if console >= 0 else 3, 65536)
     L.set_non_dumpable()
     fds = []
     for name, kind in NAMESPACES:
@@ -146,11 +136,12 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     for fd, kind in fds:
         L.setns(fd, kind)
         os.close(fd)
-    master = slave = -1
+    slave = -1
     if stdio.tty:
         # The terminal comes from the CONTAINER's devpts (we are in its mount ns now), so
-        # ttyname works inside; A pumps between it and the caller's streams.
+        # ttyname works inside; its master goes to the caller, who pumps it.
         master, slave, _ = L.open_pty()
+        _hand_over(master)
     child = os.fork()
     if child == 0:
         try:
@@ -169,11 +160,9 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
             _fail(126, f"exec failed: {e}")
         os._exit(126)
     signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
-    if master >= 0:
+    if slave >= 0:
         os.close(slave)
-        status = _pump(master, child)
-    else:
-        _, status = os.waitpid(child, 0)
+    _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
 
