@@ -34,7 +34,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from pystack.runtime import launch, process, state
+from pystack.runtime import launch, process, state, users
 from pystack.runtime import linux as L
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.security import plan
@@ -68,13 +68,11 @@ def scrub_environ() -> None:
         ctypes.memset(start, 0, end - start)
 
 
-def exec_user(spec: ContainerSpec, xs: ExecSpec, layers: list[Path]) -> process.User:
+def exec_user(spec: ContainerSpec, xs: ExecSpec, layers: list[Path]) -> users.User:
     """Who the exec runs as, resolved ON THE HOST from the image's layers (the container's
     upper dir on top): the container never gets to hand the helper a file to read."""
-    who = xs.user or spec.user or spec.image.user or "0"
-    return process.resolve_user(who, process.read_rootfs_file(layers, "etc/passwd"),
-                                process.read_rootfs_file(layers, "etc/group"),
-                                () if xs.user else spec.group_add)
+    return users.resolve(layers, xs.user or spec.user or spec.image.user,
+                         () if xs.user else spec.group_add)
 
 
 def _child_b(xs: ExecSpec, env: dict[str, str], cwd: str, tty: bool) -> None:
@@ -159,7 +157,7 @@ def _kill_child(child: int) -> None:
 
 
 def _child_a(pid1: int, cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
-             user: process.User, env: dict[str, str], cwd: str, sec: plan.Security,
+             user: users.User, env: dict[str, str], cwd: str, sec: plan.Security,
              pid_start: int | None = None) -> None:
     L.set_non_dumpable()
     signal.set_wakeup_fd(-1)
