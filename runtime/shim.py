@@ -1,6 +1,6 @@
 """The per-container shim: `main([<container dir>, <ready fd>])`, forked by the zygote.
 
-One detached, single-threaded process per running container (DESIGN.md §3).  It is the
+One detached, single-threaded process per running container (docs/architecture.md §5).  It is the
 subreaper parent of the container's PID 1, owns its stdout/stderr (pipes, or a pty for tty),
 writes the json-file log, records exit code / OOM kill / times in state.json (atomically), runs
 the healthcheck (health.Prober) and the restart policy (restart.Restarter), and answers
