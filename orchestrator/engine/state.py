@@ -190,7 +190,8 @@ class ProjectLock:
                     os.close(fd)
                     raise LockTimeoutError(
                         f"project {self.project} is locked by another pystack command",
-                        hint="wait for it to finish, or raise --lock-timeout") from None
+                        hint="wait for it to finish, or raise PYSTACK_LOCK_TIMEOUT (seconds)",
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
         self._fd = fd
