@@ -42,8 +42,8 @@ def kind_of(ctx: Context, svc: m.Service) -> str:
                  f"(one of {', '.join(KINDS)}); using the default")
     if completion_waited(ctx, svc.name):
         return "Job"
-    restart = svc.restart or ""
-    if restart == "no" or restart.startswith("on-failure"):
+    restart = svc.restart.name if svc.restart else ""
+    if restart in ("no", "on-failure"):
         return "Job"
     named = [v for v in svc.volumes if v.type == "volume" and v.source]
     if named and svc.scale == 1:
@@ -69,15 +69,14 @@ def workload(ctx: Context, svc: m.Service) -> list[dict[str, Any]]:
         template["metadata"]["annotations"] = annotations
     spec: dict[str, Any]
     if kind == "Job":
-        restart = svc.restart or "no"
+        policy = svc.restart or m.Restart("no")
         limit = 0
-        if restart.startswith("on-failure"):
-            _, _, n = restart.partition(":")
-            limit = int(n) if n.isdigit() else 6
-            if not n:
+        if policy.name == "on-failure":
+            limit = policy.max_retries if policy.max_retries is not None else 6
+            if policy.max_retries is None:
                 ctx.warn(("services", svc.name, "restart"), "on-failure without a limit "
                          "retries forever in Compose; the Job's backoffLimit is 6")
-        pod["restartPolicy"] = "OnFailure" if restart.startswith("on-failure") else "Never"
+        pod["restartPolicy"] = "OnFailure" if policy.name == "on-failure" else "Never"
         if svc.scale != 1:
             ctx.warn(("services", svc.name, "scale"), "a Job runs one pod here (parallelism "
                      "and completions are left at 1)")
@@ -88,9 +87,10 @@ def workload(ctx: Context, svc: m.Service) -> list[dict[str, Any]]:
                 "template": template}
         if kind == "StatefulSet":
             spec["serviceName"] = name
-        if svc.restart in ("no",) or (svc.restart or "").startswith("on-failure"):
+        if svc.restart is not None and svc.restart.name in ("no", "on-failure"):
+            shown = ctx.project.data.get("services", {}).get(svc.name, {}).get("restart")
             ctx.warn(("services", svc.name, "restart"), f"a {kind} always restarts its pods "
-                     f"(restart: {svc.restart} cannot be kept)")
+                     f"(restart: {shown} cannot be kept)")
     api = "batch/v1" if kind == "Job" else "apps/v1"
     meta = ctx.meta(name, svc.name)
     if svc.labels:
