@@ -73,9 +73,14 @@ def peer_uid(conn: socket.socket) -> int:
     return int(struct.unpack("3i", raw)[1])
 
 
+REQUEST_TIMEOUT = 10.0      # seconds a client has to send its request once connected
+REPLY_TIMEOUT = 2.0         # seconds a reply may take to send: a client that does not read
+                            # cannot hold up the shim's single-threaded loop
+
+
 def reply(self: Shim, conn: socket.socket, obj: Any) -> None:
     try:
-        conn.setblocking(True)
+        conn.settimeout(REPLY_TIMEOUT)
         conn.sendall(json.dumps(obj).encode() + b"\n")
     except OSError:
         pass
@@ -95,6 +100,8 @@ def handle(self: Shim, conn: socket.socket) -> None:
         return
     try:
         raw, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+    except BlockingIOError:
+        return                          # nothing there after all (the socket is non-blocking)
     except OSError:
         raw, fds = b"", []
     if not raw:

@@ -75,6 +75,7 @@ class Shim(H.Prober, Restarter):
         self.backoff = restart.BACKOFF_START
         self.done = False
         self.exit_waiters: list[socket.socket] = []
+        self.idle: set[socket.socket] = set()     # accepted, no request read yet
         self.children: dict[int, Callable[[int], None]] = {}   # exec/health pid -> on exit
         self.streams: dict[int, str] = {}
         self.health = H.Checker.for_parts(
@@ -282,14 +283,30 @@ class Shim(H.Prober, Restarter):
                 conn, _ = listener.accept()
             except OSError:
                 return
+            # Never a blocking read on a client in this single-threaded loop: the connection
+            # is non-blocking, and one that sends no request in time is dropped.
+            conn.setblocking(False)
             self.sel.register(conn, selectors.EVENT_READ, ("conn", conn))
+            self.idle.add(conn)
+            self.timer(control.REQUEST_TIMEOUT, lambda: self.drop_idle(conn))
         elif kind == "conn":
+            self.idle.discard(arg)
             control.handle(self, arg)
         elif kind == "out":
             if arg in self.streams:
                 self.drain(arg)
         elif kind == "health":
-            self.health_read(*arg)
+            self.health_read(arg)
+
+    def drop_idle(self, conn: socket.socket) -> None:
+        if conn in self.idle:
+            self.idle.discard(conn)
+            try:
+                self.sel.unregister(conn)
+            except (KeyError, ValueError):
+                pass
+            conn.close()
+
 
 def _detach() -> None:
     if os.fork() > 0:
@@ -347,6 +364,7 @@ def main(argv: list[str]) -> int:
         shim = Shim(cdir)
         listener = control.listen(sock_path)
         sock_ino = os.stat(sock_path).st_ino
+        listener.setblocking(False)
         shim.cg.create()
         shim.cg.apply(shim.resources, shim.privileged)
         if shim.cg.warnings():
