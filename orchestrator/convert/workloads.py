@@ -29,6 +29,14 @@ def completion_waited(ctx: Context, service: str) -> bool:
                if n == service)
 
 
+def restart_of(svc: m.Service) -> tuple[str | None, int | None]:
+    """(policy name or None when the file gives none, max retries or None)."""
+    r = svc.restart
+    if r is None:
+        return None, None
+    return r.name, r.max_retries
+
+
 def kind_of(ctx: Context, svc: m.Service) -> str:
     asked = svc.labels.get("pystack.k8s.kind")
     ext = svc.extensions.get("x-k8s")
@@ -42,7 +50,7 @@ def kind_of(ctx: Context, svc: m.Service) -> str:
                  f"(one of {', '.join(KINDS)}); using the default")
     if completion_waited(ctx, svc.name):
         return "Job"
-    restart = svc.restart.name if svc.restart else ""
+    restart, _ = restart_of(svc)
     if restart in ("no", "on-failure"):
         return "Job"
     named = [v for v in svc.volumes if v.type == "volume" and v.source]
@@ -68,15 +76,15 @@ def workload(ctx: Context, svc: m.Service) -> list[dict[str, Any]]:
     if annotations:
         template["metadata"]["annotations"] = annotations
     spec: dict[str, Any]
+    restart, retries = restart_of(svc)
     if kind == "Job":
-        policy = svc.restart or m.Restart("no")
         limit = 0
-        if policy.name == "on-failure":
-            limit = policy.max_retries if policy.max_retries is not None else 6
-            if policy.max_retries is None:
+        if restart == "on-failure":
+            limit = retries if retries is not None else 6
+            if retries is None:
                 ctx.warn(("services", svc.name, "restart"), "on-failure without a limit "
                          "retries forever in Compose; the Job's backoffLimit is 6")
-        pod["restartPolicy"] = "OnFailure" if policy.name == "on-failure" else "Never"
+        pod["restartPolicy"] = "OnFailure" if restart == "on-failure" else "Never"
         if svc.scale != 1:
             ctx.warn(("services", svc.name, "scale"), "a Job runs one pod here (parallelism "
                      "and completions are left at 1)")
@@ -87,10 +95,9 @@ def workload(ctx: Context, svc: m.Service) -> list[dict[str, Any]]:
                 "template": template}
         if kind == "StatefulSet":
             spec["serviceName"] = name
-        if svc.restart is not None and svc.restart.name in ("no", "on-failure"):
-            shown = ctx.project.data.get("services", {}).get(svc.name, {}).get("restart")
+        if restart in ("no", "on-failure"):
             ctx.warn(("services", svc.name, "restart"), f"a {kind} always restarts its pods "
-                     f"(restart: {shown} cannot be kept)")
+                     f"(restart: {restart} cannot be kept)")
     api = "batch/v1" if kind == "Job" else "apps/v1"
     meta = ctx.meta(name, svc.name)
     if svc.labels:
