@@ -367,8 +367,9 @@ class ImageStore:
         """Delete unreferenced layers and blobs (caller holds content.deleting())."""
         c = self.content
         c.clean_tmp()
-        chains: set[str] = set()
-        blobs: set[str] = set()
+        from pystack.runtime.build.cache import kept_by_cache
+
+        chains, blobs = kept_by_cache(c.root)          # layers the build cache still names
         for rec in c.records():
             blobs.add(rec["id"])
             if rec.get("manifest"):
