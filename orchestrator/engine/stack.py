@@ -31,6 +31,12 @@ from pystack.runtime.image.model import Image
 POLL = 0.05
 
 
+def unsupervised(name: str) -> str:
+    """The error for a container whose shim died: nothing checks its health or exit any more."""
+    return (f"container {name} is unsupervised: its shim died, so its health and exit cannot "
+            "be known (run `pystack up` again: it recreates the container)")
+
+
 class Stack:
     def __init__(self, name: str, backends: Backends, project: Project | None = None,
                  emit: Emitter | None = None) -> None:
@@ -319,6 +325,9 @@ class Stack:
                 raise ConditionFailed(f"container {e.name}: interrupted")
             st = self.b.runtime.state(e.id)
             status = st.health.status if st.health else "starting"
+            if not st.supervised and st.status in ("running", "restarting", "paused"):
+                self.emit("container", e.name, "Error", "unsupervised", service=e.service)
+                raise ConditionFailed(unsupervised(e.name))
             if status == "healthy":
                 self.emit("container", e.name, "Healthy", service=e.service)
                 return
@@ -338,6 +347,9 @@ class Stack:
             st = self.b.runtime.wait(e.id, timeout)
         except ContainerRuntimeError as err:
             raise ConditionFailed(f"container {e.name}: {err.message}") from err
+        if not st.supervised and st.status in ("running", "restarting", "paused"):
+            self.emit("container", e.name, "Error", "unsupervised", service=e.service)
+            raise ConditionFailed(unsupervised(e.name))
         if st.exit_code != 0:
             self.emit("container", e.name, "Error", f"exited ({st.exit_code})",
                       service=e.service)
