@@ -75,7 +75,7 @@ def test_shim_killed_while_a_dependent_waits(make_project: Callable[[str], Proje
         assert proc.poll() is None
         os.kill(shim, signal.SIGKILL)
         t0 = time.monotonic()
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
         err = "".join(seen) + err
         took = time.monotonic() - t0
     finally:
