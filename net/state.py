@@ -34,6 +34,9 @@ _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 @dataclass(frozen=True)
 class Knobs:
+    """net's settings: every PYSTACK_* variable net reads (PYSTACK_ROOT, PYSTACK_RUN,
+    PYSTACK_IFPREFIX, PYSTACK_NFT_TABLE), with the one rule for empty values (`setting`)."""
+
     root: Path
     run: Path
     ifprefix: str
@@ -41,19 +44,25 @@ class Knobs:
 
     @classmethod
     def from_env(cls, root: Path | None = None, run: Path | None = None) -> Knobs:
-        prefix = os.environ.get("PYSTACK_IFPREFIX", "ps")
+        prefix = setting("PYSTACK_IFPREFIX") or "ps"
         if not re.fullmatch(r"[a-z][a-z0-9]{0,5}", prefix):
             raise NetConfigError(f"PYSTACK_IFPREFIX {prefix!r} must be 1-6 lowercase "
                                  "letters/digits starting with a letter")
-        return cls(root=root or Path(os.environ.get("PYSTACK_ROOT", "/var/lib/pystack")),
-                   run=run or Path(os.environ.get("PYSTACK_RUN", "/run/pystack")),
+        return cls(root=root or Path(setting("PYSTACK_ROOT") or "/var/lib/pystack"),
+                   run=run or Path(setting("PYSTACK_RUN") or "/run/pystack"),
                    ifprefix=prefix,
-                   nft_table=os.environ.get("PYSTACK_NFT_TABLE", "pystack"))
+                   nft_table=setting("PYSTACK_NFT_TABLE") or "pystack")
 
     def link_name(self, kind: str, key: str) -> str:
         """`<prefix><kind><hash>`, a stable device name of at most 15 characters."""
         room = IFNAMSIZ - len(self.ifprefix) - len(kind)
         return self.ifprefix + kind + hashlib.sha256(key.encode()).hexdigest()[:min(room, 10)]
+
+
+def setting(name: str) -> str | None:
+    """The rule of every package's settings (runtime/settings.py, which net may not import):
+    the variable's value, or None when it is unset, empty or blank."""
+    return os.environ.get(name, "").strip() or None
 
 
 def check_name(what: str, name: str) -> None:

@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pull": ("image_cmd", "pull", "Pull images from a registry."),
     "push": ("image_cmd", "push", "Push images to a registry."),
     "rmi": ("image_cmd", "rmi", "Remove images."),
-    "image": ("image_cmd", "image", "Manage images (load, import, inspect, prune, ls, rm, tag)."),
+    "image": ("image_cmd", "image", "Manage images (build, load, import, inspect, prune, ...)."),
 }
 
 

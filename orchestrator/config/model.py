@@ -21,8 +21,8 @@ UNSUPPORTED_SERVICE_KEYS: frozenset[str] = frozenset({
     "annotations", "attach", "build", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
     "cpu_rt_period", "cpu_rt_runtime", "credential_spec", "develop", "device_cgroup_rules",
     "devices", "external_links", "gpus", "isolation", "label_file", "models", "platform",
-    "post_start", "pre_stop", "provider", "runtime", "storage_opt", "use_api_socket", "userns_mode",
-    "uts", "mem_swappiness", "oom_kill_disable", "pull_refresh_after",
+    "post_start", "pre_stop", "provider", "runtime", "storage_opt", "use_api_socket",
+    "mem_swappiness", "oom_kill_disable", "pull_refresh_after",
 })
 # Top-level keys accepted but not acted on yet.
 UNSUPPORTED_TOP_KEYS: frozenset[str] = frozenset({"models"})
@@ -240,6 +240,7 @@ class Service:
     mac_address: str | None = None
     ipc: str | None = None
     pid: str | None = None
+    uts: str | None = None                      # "host" or None (nsmodes.py checks the values)
     pull_policy: str | None = None
     extensions: Mapping[str, Any] = field(default_factory=dict)    # x-* keys
     unsupported: Mapping[str, Any] = field(default_factory=dict)   # keys not acted on yet

@@ -69,6 +69,9 @@ def check(data: Any, marks: Marks, disabled: Iterable[str] = (),
     crosschecks.container_names(rep, services)
     crosschecks.cycles(rep, services)
     crosschecks.host_ports(rep, services)
+    from pystack.orchestrator.config import nsmodes
+
+    nsmodes.check(rep, services)
     return rep.lines
 
 

@@ -240,7 +240,7 @@ def container_spec(project: Project, svc: Service, *, container_id: str, name: s
         etc_hosts=net.etc_hosts, etc_resolv=net.etc_resolv,
         healthcheck=healthcheck(svc, image), restart=restart_policy(svc.restart),
         log=log_config(svc), labels=labels, pid_namespace=pid_namespace,
-        ipc_namespace=ipc_namespace)
+        ipc_namespace=ipc_namespace, uts_namespace="host" if svc.uts == "host" else None)
 
 
 def describe_command(spec: ContainerSpec) -> str:
