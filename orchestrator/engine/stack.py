@@ -25,6 +25,7 @@ from pystack.orchestrator.engine.plan import Existing, project_containers
 from pystack.orchestrator.engine.state import ContainerRecord
 from pystack.orchestrator.engine.volumes import prepare_mounts
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
+from pystack.runtime import faults
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError, ImageError
 from pystack.runtime.image.model import Image
 
@@ -206,6 +207,7 @@ class Stack:
         self.b.state.add_container(self.name, ContainerRecord(
             id=cid, name=name, service=svc.name, number=number, oneoff=oneoff,
             config_hash=config_hash, image_id=image.id))
+        faults.point("create:recorded")
         created_ok = False
         try:
             vols: list[str] = []
@@ -213,6 +215,7 @@ class Stack:
             for v in vols:
                 self.b.state.add_volume(self.name, v)
             net = self._placement(use, cid, name)
+            faults.point("create:sandbox")
             spec = S.container_spec(
                 proj, use, container_id=cid, name=name, number=number, image=image,
                 image_ref=self.image_ref(svc), config_hash=config_hash, mounts=mounts, net=net,

@@ -84,6 +84,7 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
         first = next(iter(errors.values()))
         raise first
 
+    _discard_ghosts(stack)
     desired = {}
     for s, svc in proj.services.items():
         scale = opts.scale.get(s, svc.scale)
@@ -197,6 +198,17 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
         lines = [f"service {s}: {r.error}" for s, r in sorted(res.failed.items())]
         raise UpError("\n".join(lines))
     return res
+
+
+def _discard_ghosts(stack: Stack) -> None:
+    """Containers in the intent log that the runtime does not know are creations that were
+    killed half-way (the CLI died; this command holds the project lock, so no other one is
+    creating).  What they made goes now, before planning: their sandbox still holds their
+    published ports, and their directory is not listed by anyone else."""
+    known = {st.id for st in stack.b.runtime.list_containers()}
+    for rec in stack.b.state.load(stack.name).containers:
+        if rec.id not in known:
+            stack.discard(rec.id)
 
 
 def _supervised(stack: Stack, cid: str) -> bool:
