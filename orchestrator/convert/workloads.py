@@ -29,6 +29,14 @@ def completion_waited(ctx: Context, service: str) -> bool:
                if n == service)
 
 
+def restart_of(svc: m.Service) -> tuple[str | None, int | None]:
+    """(policy name or None when the file gives none, max retries or None)."""
+    r = svc.restart
+    if r is None:
+        return None, None
+    return r.name, r.max_retries
+
+
 def kind_of(ctx: Context, svc: m.Service) -> str:
     asked = svc.labels.get("pystack.k8s.kind")
     ext = svc.extensions.get("x-k8s")
@@ -42,8 +50,8 @@ def kind_of(ctx: Context, svc: m.Service) -> str:
                  f"(one of {', '.join(KINDS)}); using the default")
     if completion_waited(ctx, svc.name):
         return "Job"
-    restart = svc.restart or ""
-    if restart == "no" or restart.startswith("on-failure"):
+    restart, _ = restart_of(svc)
+    if restart in ("no", "on-failure"):
         return "Job"
     named = [v for v in svc.volumes if v.type == "volume" and v.source]
     if named and svc.scale == 1:
@@ -68,16 +76,15 @@ def workload(ctx: Context, svc: m.Service) -> list[dict[str, Any]]:
     if annotations:
         template["metadata"]["annotations"] = annotations
     spec: dict[str, Any]
+    restart, retries = restart_of(svc)
     if kind == "Job":
-        restart = svc.restart or "no"
         limit = 0
-        if restart.startswith("on-failure"):
-            _, _, n = restart.partition(":")
-            limit = int(n) if n.isdigit() else 6
-            if not n:
+        if restart == "on-failure":
+            limit = retries if retries is not None else 6
+            if retries is None:
                 ctx.warn(("services", svc.name, "restart"), "on-failure without a limit "
                          "retries forever in Compose; the Job's backoffLimit is 6")
-        pod["restartPolicy"] = "OnFailure" if restart.startswith("on-failure") else "Never"
+        pod["restartPolicy"] = "OnFailure" if restart == "on-failure" else "Never"
         if svc.scale != 1:
             ctx.warn(("services", svc.name, "scale"), "a Job runs one pod here (parallelism "
                      "and completions are left at 1)")
@@ -88,9 +95,9 @@ def workload(ctx: Context, svc: m.Service) -> list[dict[str, Any]]:
                 "template": template}
         if kind == "StatefulSet":
             spec["serviceName"] = name
-        if svc.restart in ("no",) or (svc.restart or "").startswith("on-failure"):
+        if restart in ("no", "on-failure"):
             ctx.warn(("services", svc.name, "restart"), f"a {kind} always restarts its pods "
-                     f"(restart: {svc.restart} cannot be kept)")
+                     f"(restart: {restart} cannot be kept)")
     api = "batch/v1" if kind == "Job" else "apps/v1"
     meta = ctx.meta(name, svc.name)
     if svc.labels:
