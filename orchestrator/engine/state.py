@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 from pystack.orchestrator.errors import LockTimeoutError, OrchestratorError
-from pystack.runtime import faults
 from pystack.orchestrator.settings import settings
+from pystack.runtime import faults
 
 
 def root_dir() -> Path:
