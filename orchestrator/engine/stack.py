@@ -92,15 +92,30 @@ class Stack:
 
     # -- images --------------------------------------------------------------------------------
     def image_ref(self, svc: Service) -> str:
+        if svc.build is not None:
+            from pystack.orchestrator.engine.build import default_image_name
+
+            return default_image_name(self.need_project(), svc)
         if not svc.image:
             raise OrchestratorError(f"service {svc.name} has no image",
-                                    hint="`build:` is not supported yet: set `image:`")
+                                    hint="set `image:` or `build:`")
         return svc.image
 
-    def ensure_image(self, svc: Service, pull: str = "missing", quiet: bool = False) -> Image:
+    def ensure_image(self, svc: Service, pull: str = "missing", quiet: bool = False,
+                     build: str = "auto") -> Image:
+        """The service's image: built (engine/build.py) or pulled as its policy says."""
         ref = self.image_ref(svc)
         policy = pull if pull != "policy" else (svc.pull_policy or "missing")
         try:
+            if svc.build is not None and svc.pull_policy not in ("always", "daily", "weekly"):
+                from pystack.orchestrator.engine import build as B
+
+                if B.should_build(svc, build, self.b.images.exists(ref)):
+                    return B.build_service(self, svc)
+                if build == "never" and not self.b.images.exists(ref):
+                    raise OrchestratorError(f"service {svc.name}: image {ref} is not built",
+                                            hint="run `pystack build` or drop --no-build")
+                return self.b.images.get(ref)
             if policy in ("always", "daily", "weekly") or (
                     policy in ("missing", "if_not_present") and not self.b.images.exists(ref)):
                 if not quiet:
