@@ -32,9 +32,8 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
     """The project (from the files, or only its name with -p when no file is found and
     `need_file` is False) bound to its backends, with an Emitter and no sink yet.  `warm`:
     commands that will start containers let the runtime get ready while the file loads."""
-    from importlib import import_module
-
     from pystack.orchestrator import logging as plog
+    from pystack.orchestrator.config.project import load_project
     from pystack.orchestrator.engine.backends import linux_runtime, real_backends
     from pystack.orchestrator.engine.events import Emitter
     from pystack.orchestrator.engine.stack import Stack
@@ -43,10 +42,9 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
     opts = _options(ctx)
     plog.configure(opts.log_level, opts.log_format)
     runtime = linux_runtime(warm=True) if warm and BACKENDS is None else None
-    loader: Any = import_module("pystack.orchestrator.config.project")
     project = None
     try:
-        project = loader.load_project(opts, services)
+        project = load_project(opts, services)
     except ConfigError as e:
         # With -p, commands that act on what exists (down, ps, logs...) work from the state
         # on disk when no usable file is there, as `down` must after any crash.
@@ -56,7 +54,7 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
             click.echo(f"WARN[0000] ignoring the stack file ({e.problems[0]}); acting on "
                        f"project {opts.project_name} as recorded", err=True)
     if project is not None:
-        for w in getattr(project, "warnings", ()):
+        for w in project.warnings:
             click.echo(f"WARN[0000] {w}", err=True)
     name = project.name if project is not None else str(opts.project_name)
     if BACKENDS is not None:

@@ -8,7 +8,6 @@ remove it even if this process dies right after.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -202,8 +201,7 @@ class Stack:
             other = self.containers(services=[value[len("service:"):]])
             if not other:
                 raise OrchestratorError(f"service {svc.name}: {kind} {value}: no container")
-            pid = self.b.runtime.state(other[0].id).pid
-            return f"/proc/{pid}/ns/{kind}"
+            return self.b.runtime.namespace_path(other[0].id, kind)
         return None
 
     def create(self, svc: Service, number: int, name: str, image: Image, config_hash: str,
@@ -267,11 +265,8 @@ class Stack:
         again (create_sandbox is idempotent), or the start's bind mounts would fail."""
         if not self.own_sandbox(service):
             return
-        sb = self.b.network.sandbox(cid)
-        if sb is not None and not (os.path.exists(sb.hosts_path)
-                                   and os.path.exists(sb.resolv_path)):
-            svc = self.need_project().services[service]
-            self.b.network.create_sandbox(cid, self._dns(svc, cid))
+        svc = self.need_project().services[service]
+        self.b.network.ensure_name_files(cid, lambda: self._dns(svc, cid))
 
     def start(self, cid: str, name: str, service: str = "") -> None:
         if self.cancelled.is_set():
