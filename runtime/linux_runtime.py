@@ -77,11 +77,7 @@ class LinuxRuntime:
     def prewarm(self) -> None:
         """Start the shim template now rather than on the first start: `up` calls this before
         it loads the stack file, so the zygote's start-up overlaps with it (another process)."""
-        z = self._zygote
-        with z.lock:
-            if z.sock is None or z.proc is None or z.proc.poll() is not None:
-                z._close_locked()
-                z._start()
+        self._zygote.ensure_started()
 
     def _to_state(self, p: state.Paths, st: dict[str, Any]) -> ContainerState:
         spec_labels: dict[str, str] = st.get("labels") or {}
@@ -341,6 +337,9 @@ class LinuxRuntime:
     def state(self, container_id: str) -> ContainerState:
         p = self._paths(container_id)
         return self._to_state(p, self._raw_state(p))
+
+    def namespace_path(self, container_id: str, kind: str) -> str:
+        return f"/proc/{self.state(container_id).pid}/ns/{kind}"
 
     def spec(self, container_id: str) -> ContainerSpec:
         return state.load_spec(self._paths(container_id))

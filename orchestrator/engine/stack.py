@@ -8,7 +8,6 @@ remove it even if this process dies right after.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -99,15 +98,30 @@ class Stack:
 
     # -- images --------------------------------------------------------------------------------
     def image_ref(self, svc: Service) -> str:
+        if svc.build is not None:
+            from pystack.orchestrator.engine.build import default_image_name
+
+            return default_image_name(self.need_project(), svc)
         if not svc.image:
             raise OrchestratorError(f"service {svc.name} has no image",
-                                    hint="`build:` is not supported yet: set `image:`")
+                                    hint="set `image:` or `build:`")
         return svc.image
 
-    def ensure_image(self, svc: Service, pull: str = "missing", quiet: bool = False) -> Image:
+    def ensure_image(self, svc: Service, pull: str = "missing", quiet: bool = False,
+                     build: str = "auto") -> Image:
+        """The service's image: built (engine/build.py) or pulled as its policy says."""
         ref = self.image_ref(svc)
         policy = pull if pull != "policy" else (svc.pull_policy or "missing")
         try:
+            if svc.build is not None and svc.pull_policy not in ("always", "daily", "weekly"):
+                from pystack.orchestrator.engine import build as B
+
+                if B.should_build(svc, build, self.b.images.exists(ref)):
+                    return B.build_service(self, svc)
+                if build == "never" and not self.b.images.exists(ref):
+                    raise OrchestratorError(f"service {svc.name}: image {ref} is not built",
+                                            hint="run `pystack build` or drop --no-build")
+                return self.b.images.get(ref)
             if policy in ("always", "daily", "weekly") or (
                     policy in ("missing", "if_not_present") and not self.b.images.exists(ref)):
                 if not quiet:
@@ -194,8 +208,7 @@ class Stack:
             other = self.containers(services=[value[len("service:"):]])
             if not other:
                 raise OrchestratorError(f"service {svc.name}: {kind} {value}: no container")
-            pid = self.b.runtime.state(other[0].id).pid
-            return f"/proc/{pid}/ns/{kind}"
+            return self.b.runtime.namespace_path(other[0].id, kind)
         return None
 
     def create(self, svc: Service, number: int, name: str, image: Image, config_hash: str,
@@ -261,11 +274,8 @@ class Stack:
         again (create_sandbox is idempotent), or the start's bind mounts would fail."""
         if not self.own_sandbox(service):
             return
-        sb = self.b.network.sandbox(cid)
-        if sb is not None and not (os.path.exists(sb.hosts_path)
-                                   and os.path.exists(sb.resolv_path)):
-            svc = self.need_project().services[service]
-            self.b.network.create_sandbox(cid, self._dns(svc, cid))
+        svc = self.need_project().services[service]
+        self.b.network.ensure_name_files(cid, lambda: self._dns(svc, cid))
 
     def start(self, cid: str, name: str, service: str = "") -> None:
         if self.cancelled.is_set():

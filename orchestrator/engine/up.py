@@ -35,6 +35,7 @@ class UpOptions:
     remove_orphans: bool = False
     pull: str = "policy"                # always | missing | never | policy (service pull_policy)
     quiet_pull: bool = False
+    build: str = "auto"                 # auto (build if missing) | always | never (engine/build)
     wait: bool = False
     wait_timeout: float | None = None
     timeout: float | None = None        # stop timeout for recreate/remove
@@ -71,7 +72,8 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
 
     def get(s: str) -> None:
         try:
-            images[s] = stack.ensure_image(proj.services[s], opts.pull, opts.quiet_pull)
+            images[s] = stack.ensure_image(proj.services[s], opts.pull, opts.quiet_pull,
+                                           opts.build)
         except Exception as e:
             errors[s] = e
 
