@@ -11,7 +11,7 @@
 3. Seccomp: compiling the default profile, installing it, and the per-syscall cost of the
    filter (getppid loop with and without it); capability apply.
 Docker/podman are not running on this machine: no peer figures for these primitives exist in
-/work/shared/peers/RESULTS.md beyond the floor, so only the floor is compared.
+the peers' RESULTS.md (bench/README.md) beyond the floor, so only the floor is compared.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-FLOOR = Path("/work/shared/peers/floor/floor-containers.sh")
+FLOOR = Path(__file__).resolve().parent / "floor" / "floor-containers.sh"
 os.environ["PYSTACK_CGROUP_PARENT"] = f"pystack-bench-{os.getpid()}"
 
 from pystack.runtime.cgroups import open_cgroup  # noqa: E402

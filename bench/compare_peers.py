@@ -1,10 +1,10 @@
 """pystack beside Docker Compose v2/v1 and podman-compose, measured in ONE run, as ratios.
 
-For each stack of ../shared/peers/stacks, rounds alternate between the systems (pystack pair,
+For each stack of bench/stacks, rounds alternate between the systems (pystack pair,
 compose-v2 pair, compose-v1 pair, podman-compose pair, then again ...), each pair being
 `up -d` then `down` timed as whole processes; one warm-up round is not counted.  A peer is
-included only when it is set up (../shared/peers/README.md: setup.sh, start-docker.sh,
-build-image.sh); otherwise its column says "not installed".  Never a test.
+included only when it is set up (bench/README.md); otherwise its column says
+"not installed".  Never a test.
 
     .venv/bin/python bench/compare_peers.py [--rounds 5] [--stacks a,b,c]
 """
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PEERS_DIR = Path(os.environ.get("PEERS_DIR", REPO.parent / "shared" / "peers"))
+STACKS = REPO / "bench" / "stacks"
 PYSTACK = str(Path(sys.executable).parent / "pystack")
 VENV = Path(os.environ.get("PEERS_VENV", Path(tempfile.gettempdir()) / "peers-venv"))
 
@@ -85,7 +85,7 @@ def main() -> None:
     print(f"{'stack':<6}{'system':<16}{'up -d median':>13}{'down median':>13}"
           f"{'pystack/peer up':>17}{'down':>7}")
     for s in a.stacks.split(","):
-        stack = PEERS_DIR / "stacks" / f"stack-{s}.yml"
+        stack = STACKS / f"stack-{s}.yml"
         systems = peer_commands(stack, f"cmp{s}")
         times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in systems}
         for rnd in range(a.rounds + 1):

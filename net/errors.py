@@ -1,12 +1,12 @@
-"""The net package's exception tree: netlink/nft failures are translated here at the boundary."""
+"""The net package's exception tree, rooted at `NetError`: netlink/nft failures are translated
+into it at the boundary (`raise ... from e`).  net never chooses an exit code: the CLI maps
+these types to exit codes (orchestrator/cli/exit_codes.py)."""
 
 from __future__ import annotations
 
 
 class NetError(Exception):
-    """Base of networking errors.  `hint` says how to fix it when we know."""
-
-    exit_code: int = 1
+    """Root of the networking errors.  `hint` says how to fix it when we know."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -18,7 +18,7 @@ class NetError(Exception):
 
 
 class NetworkNotFoundError(NetError):
-    exit_code = 4
+    """No network of that name exists (an `external` one, or one asked for by name)."""
 
 
 class PortInUseError(NetError):
@@ -26,9 +26,12 @@ class PortInUseError(NetError):
 
 
 class NetConfigError(NetError):
-    """A network, attachment or port request is invalid (bad subnet, address outside it...)."""
+    """A network, attachment or port request is invalid (bad subnet, address outside it...),
+    or one of net's settings is (PYSTACK_IFPREFIX)."""
 
-    exit_code = 3
+
+class NetworkConflictError(NetError):
+    """A network of that name exists and belongs to another project, or with another config."""
 
 
 class AddressInUseError(NetError):
@@ -40,4 +43,4 @@ class PoolExhaustedError(NetError):
 
 
 class SandboxNotFoundError(NetError):
-    exit_code = 4
+    """No sandbox (network namespace and its attachments) exists for that container."""

@@ -34,6 +34,7 @@ from pystack.net.api import (
 from pystack.net.errors import (
     NetConfigError,
     NetError,
+    NetworkConflictError,
     NetworkNotFoundError,
     SandboxNotFoundError,
 )
@@ -92,9 +93,9 @@ class NetworkManager:
                 return info_of(rec or self._host_bridge(spec.name), external=True)
             if rec is not None:
                 if rec["project"] != self.project:
-                    raise NetConfigError(f"network {spec.name} exists and belongs to project "
-                                         f"{rec['project']}",
-                                         hint="declare it `external: true` to share it")
+                    raise NetworkConflictError(
+                        f"network {spec.name} exists and belongs to project {rec['project']}",
+                        hint="declare it `external: true` to share it")
                 same_config(spec, rec)
                 self._create_network(rec)   # repairs a half-made network (crash, reboot)
                 return info_of(rec)

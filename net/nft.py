@@ -6,6 +6,12 @@ matches, in one batch, and deletes the table once it holds no rule.  Changes go 
 `nft -f -` as one batch per operation (atomic in the kernel).
 
 Rules per network (bridge B, subnet S), modelled on Docker's and netavark's:
+  guard (prerouting, priority raw, before conntrack and NAT):  iifname B ip daddr
+    127.0.0.0/8 drop.  route_localnet=1 on B (needed so that replies to a 127.0.0.1-published
+    port, un-NATed to 127.0.0.1, may arrive on B) would otherwise let a container's crafted
+    packet to 127.0.0.1 reach host services bound to loopback (CVE-2020-8558; Kubernetes'
+    "block incoming localnet connections").  A legitimate reply still carries the gateway's
+    address here: it is rewritten to 127.0.0.1 only later, by NAT.
   forward (inserted at the top, so isolation wins over other bridges' accepts):
     oifname B ct state established,related accept;  oifname B ct status dnat accept;
     oifname B iifname != B drop
@@ -27,6 +33,7 @@ from typing import Any
 from pystack.net.errors import NetError
 
 CHAINS = {
+    "guard": "type filter hook prerouting priority -300; policy accept;",
     "prerouting": "type nat hook prerouting priority -100; policy accept;",
     "output": "type nat hook output priority -100; policy accept;",
     "postrouting": "type nat hook postrouting priority 100; policy accept;",
@@ -73,6 +80,8 @@ class Table:
                f"oifname {b} iifname != {b} drop"]
         if internal:
             top.insert(0, f"iifname {b} oifname != {b} drop")
+        lines.append(f"add rule {self.ref} guard iifname {b} ip daddr 127.0.0.0/8 drop "
+                     f"comment {c}")
         for rule in reversed(top):
             lines.append(f"insert rule {self.ref} forward {rule} comment {c}")
         if not internal:

@@ -6,7 +6,7 @@ import ipaddress
 from typing import Any
 
 from pystack.net.api import Attachment, DnsConfig, NetworkInfo, NetworkSpec, Sandbox
-from pystack.net.errors import NetConfigError
+from pystack.net.errors import NetworkConflictError
 from pystack.net.names import Peer
 
 
@@ -55,8 +55,9 @@ def same_config(spec: NetworkSpec, rec: dict[str, Any]) -> None:
     if v4 and ipaddress.IPv4Network(v4[0], strict=False) != ipaddress.IPv4Network(rec["subnet"]):
         diff.append("ipam subnet")
     if diff:
-        raise NetConfigError(f"network {spec.name} exists with a different {', '.join(diff)}",
-                             hint="remove it (`pystack down`) so it is created again")
+        raise NetworkConflictError(
+            f"network {spec.name} exists with a different {', '.join(diff)}",
+            hint="remove it (`pystack down`) so it is created again")
 
 
 def dns_to_json(dns: DnsConfig) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Where net/ keeps its records, how host objects are named, and the host-wide lock.
 
-Layout (the knobs come from the environment, DESIGN.md §3):
+Layout (the knobs come from the environment, docs/architecture.md):
   $PYSTACK_ROOT/net/networks/<name>.json   one record per pystack network, every project
   $PYSTACK_RUN/net/sandboxes/<id>.json     one record per sandbox: pin, attachments, ports
   $PYSTACK_RUN/net/ns/<id>                 the bind-mounted netns pin

@@ -1,21 +1,24 @@
-"""The orchestrator's exception tree.  Only the CLI turns these into messages and exit codes.
+"""The orchestrator's exception tree; its root is `PystackError`.
 
-Exit codes (documented in README.md):
-  0  success
-  1  an operation failed (a container, network or image step)
-  2  usage error (bad flags; raised by click)
-  3  the stack file is invalid (every problem is listed)
-  4  a named object does not exist (service, container, image)
-  5  the project is locked by another pystack process and waiting timed out
+Each package has its own tree with one documented root: `PystackError` here,
+`pystack.runtime.errors.ContainerRuntimeError` and `pystack.net.errors.NetError`.  Every root
+carries `message` and `hint` (how to fix it, when known).  No error chooses its exit code:
+the CLI maps exception types to exit codes in ONE table (orchestrator/cli/exit_codes.py, the
+README's "Exit codes"), and only the CLI prints or exits.
+
+    PystackError
+      OrchestratorError            planning or running a stack failed            (exit 1)
+        ConfigError                the stack file is invalid, every problem listed (exit 3)
+          NoConfigFileError        no stack file was named and none was found      (exit 3)
+        NotFoundError              a named object does not exist                  (exit 4)
+        LockTimeoutError           the project is locked by another pystack       (exit 5)
 """
 
 from __future__ import annotations
 
 
 class PystackError(Exception):
-    """Base of every error pystack reports to the user (any package)."""
-
-    exit_code: int = 1
+    """Root of the orchestrator's errors (runtime and net have roots of their own)."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -33,16 +36,19 @@ class OrchestratorError(PystackError):
 class ConfigError(OrchestratorError):
     """The stack file cannot be loaded; `problems` holds every message, each with file:line:col."""
 
-    exit_code = 3
-
     def __init__(self, problems: list[str], hint: str | None = None) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems), hint)
 
 
+class NoConfigFileError(ConfigError):
+    """No stack file was named (-f, COMPOSE_FILE) and none was found from the working
+    directory up.  Commands that can act on the recorded state (`down -p NAME`) catch it."""
+
+
 class NotFoundError(OrchestratorError):
-    exit_code = 4
+    """A named service, container, image or network does not exist."""
 
 
 class LockTimeoutError(OrchestratorError):
-    exit_code = 5
+    """Another pystack process holds the project's lock and waiting for it timed out."""

@@ -28,9 +28,14 @@ if TYPE_CHECKING:
     from pystack.runtime.shim import Shim
 
 
+REQUEST_TIMEOUT = 10.0      # seconds a client has to send its request once connected
+REPLY_TIMEOUT = 2.0         # seconds a reply may take to send: a client that does not read
+                            # cannot hold up the shim's single-threaded loop
+
+
 def reply(self: Shim, conn: socket.socket, obj: Any) -> None:
     try:
-        conn.setblocking(True)
+        conn.settimeout(REPLY_TIMEOUT)
         conn.sendall(json.dumps(obj).encode() + b"\n")
     except OSError:
         pass
@@ -43,6 +48,8 @@ def reply(self: Shim, conn: socket.socket, obj: Any) -> None:
 def handle(self: Shim, conn: socket.socket) -> None:
     try:
         raw, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+    except BlockingIOError:
+        return                          # nothing there after all (the socket is non-blocking)
     except OSError:
         raw, fds = b"", []
     if not raw:

@@ -1,12 +1,12 @@
-"""The runtime's exception tree: errno and kernel failures are translated here at the boundary."""
+"""The runtime's exception tree, rooted at `ContainerRuntimeError`: errno and kernel failures
+are translated into it at the boundary (`raise ... from e`).  The runtime never chooses an
+exit code: the CLI maps these types to exit codes (orchestrator/cli/exit_codes.py)."""
 
 from __future__ import annotations
 
 
 class ContainerRuntimeError(Exception):
-    """Base of runtime errors.  `hint` says how to fix it when we know."""
-
-    exit_code: int = 1
+    """Root of the runtime's errors.  `hint` says how to fix it when we know."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -22,11 +22,11 @@ class ImageError(ContainerRuntimeError):
 
 
 class ImageNotFoundError(ImageError):
-    exit_code = 4
+    """No image of that reference (or id) is in the store or the registry."""
 
 
 class ContainerNotFoundError(ContainerRuntimeError):
-    exit_code = 4
+    """No container of that id exists."""
 
 
 class CgroupError(ContainerRuntimeError):

@@ -1,19 +1,31 @@
 """Run a process inside a running container (`exec`, and the shim's healthchecks).
 
-Forked from the single-threaded shim (runtime.md §2.2 "exec"):
-  A: signals reset, stdio, non-dumpable, opens /proc/<pid1>/ns/* BEFORE the first switch,
-     joins the container's cgroup, setns ipc, uts, net, cgroup, pid, then mnt last;
-     forks B (so B is in the pid ns) and waits for it, forwarding SIGTERM as SIGKILL
-     (the healthcheck timeout), and exits with B's code (128+signal when killed).
-  B: resolves user/cwd/PATH inside the container, applies the same NNP/caps/seccomp as the
-     container (unless privileged), closes every other fd and execs.
-Errors in B are printed on its stderr with Docker's wording and exit 126/127.
+Forked from the single-threaded shim (runtime.md §2.2 "exec").  Everything that reads the
+container's files, and every privilege that is not the target's, ends BEFORE the helper
+becomes visible in the container's pid namespace (runc's setns-init order).  A container
+holding CAP_SYS_PTRACE can attach to anything it can see; what it can see must be no more
+than another of its own processes (issue 9 item 4):
+  spawn_exec (still on the host, in no namespace of the container): non-dumpable, loads the
+     spec, merges the process (env, cwd) and resolves the user and groups from the image's
+     layers with the container's upper dir on top (layerview: no FIFO, no symlink out, no
+     device is ever opened), and plans NNP/caps/seccomp;
+  A: signals reset, stdio, every other fd closed, the environment scrubbed (nothing of the
+     caller's survives in its memory for B to inherit), opens /proc/<pid1>/ns/* BEFORE the
+     first switch, joins the container's cgroup, setns ipc, uts, net, cgroup, pid, then mnt
+     last; then drops to the target: NNP, bounding set, user and groups, capability sets,
+     seccomp, non-dumpable again (a uid change may reset it).  Only then it makes the tty
+     (from the container's devpts) and forks B (so B is in the pid ns), waits for it,
+     forwarding SIGTERM as SIGKILL (the healthcheck timeout), and exits with B's code (128+signal
+     when killed).  A itself is never in the container's pid namespace.
+  B: setsid, the tty, chdir, PATH lookup inside the container, closes every other fd, execs.
+Errors are printed on the helper's stderr with Docker's wording and exit 126/127.
 When the shim is dead the caller itself forks A (`run_direct`), after checking that the pid
 recorded in state.json is still the container's PID 1 (by its start time).
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
@@ -22,7 +34,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from pystack.runtime import launch, process, state
+from pystack.runtime import launch, process, state, users
 from pystack.runtime import linux as L
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.security import plan
@@ -39,46 +51,44 @@ def _fail(code: int, msg: str) -> None:
         os._exit(code)
 
 
-def _child_b(spec: ContainerSpec, xs: ExecSpec, base: process.Process,
-             sec: plan.Security, tty: bool) -> None:
+def scrub_environ() -> None:
+    """Forget this process's environment: os.environ, libc's, and the strings themselves at
+    the top of the stack (what /proc/<pid>/environ shows, and what a fork inherits).  For a
+    helper forked from the caller (`run_direct`), whose environment is root's shell's."""
+    os.environ.clear()
+    L.LIBC.clearenv()
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            raw = f.read()
+        fields = raw[raw.rfind(b")") + 2:].split()
+        start, end = int(fields[47]), int(fields[48])      # env_start, env_end (50-51)
+    except (OSError, IndexError, ValueError):
+        return
+    if 0 < start < end:
+        ctypes.memset(start, 0, end - start)
+
+
+def exec_user(spec: ContainerSpec, xs: ExecSpec, layers: list[Path]) -> users.User:
+    """Who the exec runs as, resolved ON THE HOST from the image's layers (the container's
+    upper dir on top): the container never gets to hand the helper a file to read."""
+    return users.resolve(layers, xs.user or spec.user or spec.image.user,
+                         () if xs.user else spec.group_add)
+
+
+def _child_b(xs: ExecSpec, env: dict[str, str], cwd: str, tty: bool) -> None:
+    """In the container's pid namespace, already confined: the terminal, cwd, PATH, execve."""
     os.setsid()
     if tty:
         fcntl.ioctl(0, L.TIOCSCTTY, 0)
     try:
-        with open("/etc/passwd") as f:
-            passwd = f.read()
-    except OSError:
-        passwd = ""
-    try:
-        with open("/etc/group") as f:
-            group = f.read()
-    except OSError:
-        group = ""
-    try:
-        user = process.resolve_user(xs.user or spec.user or spec.image.user or "0", passwd,
-                                    group, () if xs.user else spec.group_add)
-    except ContainerRuntimeError as e:
-        _fail(126, f"exec failed: {e}")
-        return
-    env = process.merge_env(base.env, xs.env)
-    if xs.user:
-        env["HOME"] = user.home
-    env_list = tuple(f"{k}={v}" for k, v in env.items())
-    cwd = xs.working_dir or base.cwd
-    try:
         os.chdir(cwd)
     except OSError as e:
         _fail(126, f"exec failed: chdir to cwd ({cwd!r}): {e.strerror}")
-    exe = process.lookup_path(xs.argv[0], env_list)
+    exe = process.lookup_path(xs.argv[0], tuple(f"{k}={v}" for k, v in env.items()))
     if exe is None:
         _fail(127, f'exec failed: exec: "{xs.argv[0]}": executable file not found in $PATH')
         return
-    try:
-        sec.apply(user)
-    except (ContainerRuntimeError, OSError) as e:
-        _fail(126, f"exec failed: {e}")
     os.closerange(3, 65536)
-    sec.install_seccomp()
     try:
         os.execve(exe, xs.argv, env)
     except OSError as e:
@@ -119,17 +129,8 @@ def _pump(master: int, child: int) -> int:
             status = st                 # one more pass drains what it wrote last
 
 
-def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
-             stdio: launch.Stdio, base: process.Process, sec: plan.Security,
-             pid_start: int | None = None) -> None:
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
-    for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
-        if fd != i:
-            os.dup2(fd, i)
-    os.closerange(3, 65536)
-    L.set_non_dumpable()
+def _enter(pid1: int, cg_procs: list[str], pid_start: int | None) -> None:
+    """Join the container's cgroup and namespaces (mnt last); A stays out of its pid ns."""
     fds = []
     for name, kind in NAMESPACES:
         fds.append((os.open(f"/proc/{pid1}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), kind))
@@ -146,6 +147,35 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
     for fd, kind in fds:
         L.setns(fd, kind)
         os.close(fd)
+
+
+def _kill_child(child: int) -> None:
+    try:
+        os.kill(child, signal.SIGKILL)
+    except OSError:         # it became someone we may not signal (a setuid program): leave
+        os._exit(128 + signal.SIGKILL)
+
+
+def _child_a(pid1: int, cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
+             user: users.User, env: dict[str, str], cwd: str, sec: plan.Security,
+             pid_start: int | None = None) -> None:
+    L.set_non_dumpable()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
+        if fd != i:
+            os.dup2(fd, i)
+    os.closerange(3, 65536)
+    scrub_environ()
+    _enter(pid1, cg_procs, pid_start)
+    # The target's confinement, in full, before anything of ours is visible inside.
+    try:
+        sec.apply(user)
+        sec.install_seccomp()
+        L.set_non_dumpable()            # a uid change resets it to fs.suid_dumpable
+    except (ContainerRuntimeError, OSError) as e:
+        _fail(126, f"exec failed: {e}")
     master = slave = -1
     if stdio.tty:
         # The terminal comes from the CONTAINER's devpts (we are in its mount ns now), so
@@ -164,11 +194,11 @@ def _child_a(spec: ContainerSpec, pid1: int, cg_procs: list[str], xs: ExecSpec,
                         signal.signal(sig, signal.SIG_DFL)
                     except (OSError, ValueError):
                         pass
-            _child_b(spec, xs, base, sec, stdio.tty)
+            _child_b(xs, env, cwd, stdio.tty)
         except BaseException as e:
             _fail(126, f"exec failed: {e}")
         os._exit(126)
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
+    signal.signal(signal.SIGTERM, lambda *_: _kill_child(child))
     if master >= 0:
         os.close(slave)
         status = _pump(master, child)
@@ -183,23 +213,33 @@ def spawn_exec(load_spec: Callable[[], ContainerSpec], pid1: int, cg_procs: list
                pid_start: int | None = None) -> int:
     """Fork the exec helper (child A); return its pid.  The caller reaps it.
 
-    Everything (the spec, the merged process, the security plan) is loaded and computed in
-    the child, so the long-lived shim touches none of it.
+    Everything (the spec, the merged process, the user, the security plan) is loaded and
+    computed in the child, on the host, so the long-lived shim touches none of it.
     """
     if not xs.argv:
         raise ContainerRuntimeError("exec: no command given")
     pid = os.fork()
     if pid == 0:
         try:
+            L.set_non_dumpable()
             signal.set_wakeup_fd(-1)
             spec = load_spec()
             try:
                 base = process.build(spec, layers or [])
+                base_env, cwd = base.env, base.cwd
             except ContainerRuntimeError:
-                base = process.Process(argv=(), env=(f"PATH={process.DEFAULT_PATH}",),
-                                       cwd="/", user=process.User(0, 0, (), "/"))
+                base_env, cwd = (f"PATH={process.DEFAULT_PATH}",), "/"
+            try:
+                user = exec_user(spec, xs, layers or [])
+            except ContainerRuntimeError as e:
+                _fail(126, f"exec failed: {e}")
+                return 0
+            env = process.merge_env(base_env, xs.env)
+            if xs.user:
+                env["HOME"] = user.home
             sec = plan.Security.plan(spec, privileged=spec.privileged or xs.privileged)
-            _child_a(spec, pid1, cg_procs, xs, stdio, base, sec, pid_start)
+            _child_a(pid1, cg_procs, xs, stdio, user, env, xs.working_dir or cwd, sec,
+                     pid_start)
         except BaseException as e:
             _fail(126, f"exec failed: {e}")
         os._exit(126)

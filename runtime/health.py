@@ -114,6 +114,24 @@ class Checker:
         return {"status": self.status, "failing_streak": self.streak, "log": list(self.log)}
 
 
+class Probe:
+    """One probe run's output pipe: `fd` is -1 once closed (never reused by number)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf: list[bytes] = []
+
+    def close(self, sel: selectors.BaseSelector) -> None:
+        fd, self.fd = self.fd, -1
+        if fd < 0:
+            return
+        try:
+            sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+        os.close(fd)
+
+
 class Prober:
     """The shim's side of the healthcheck (a mixin of shim.Shim): run the probe through the
     exec path on the Checker's schedule, collect its output, time it out, record the result.
@@ -163,16 +181,16 @@ class Prober:
             os.close(null)
         os.set_blocking(out_r, False)
         begun = now_rfc3339()
-        buf: list[bytes] = []
-        self.sel.register(out_r, selectors.EVENT_READ, ("health", (out_r, buf)))
+        probe = Probe(out_r)
+        self.sel.register(out_r, selectors.EVENT_READ, ("health", probe))
 
         def timeout() -> None:
             if child in self.children:
                 os.kill(child, signal.SIGTERM)
 
         def done(code: int) -> None:
-            self.health_read(out_r, buf, final=True)
-            msg = b"".join(buf)[:4096].decode(errors="replace")
+            self.health_read(probe, final=True)
+            msg = b"".join(probe.buf)[:4096].decode(errors="replace")
             if code == 137 and chk.timed_out_hint:
                 msg = f"Health check exceeded timeout ({chk.timeout}s)"
             chk.record(begun, code, msg)
@@ -188,10 +206,14 @@ class Prober:
         self.children[child] = done
         self.timer(chk.timeout, on_timeout)
 
-    def health_read(self, fd: int, buf: list[bytes], final: bool = False) -> None:
-        while True:
+    def health_read(self, probe: Probe, final: bool = False) -> None:
+        """Read what the probe wrote; at EOF (or, when `final`, at the end of what is there)
+        unregister and close its pipe.  A probe whose pipe is closed is never read again: its
+        fd number may belong by now to a control connection accepted since (reading that
+        would steal the client's request and block the single-threaded shim)."""
+        while probe.fd >= 0:
             try:
-                data = os.read(fd, 4096)
+                data = os.read(probe.fd, 4096)
             except BlockingIOError:
                 if not final:
                     return
@@ -199,14 +221,10 @@ class Prober:
             except OSError:
                 data = b""
             if not data:
-                try:
-                    self.sel.unregister(fd)
-                    os.close(fd)
-                except (KeyError, ValueError, OSError):
-                    pass
+                probe.close(self.sel)
                 return
-            if sum(map(len, buf)) < 4096:
-                buf.append(data)
+            if sum(map(len, probe.buf)) < MAX_OUTPUT:
+                probe.buf.append(data)
 
     def after_health(self, gen: int) -> None:
         chk = self.health

@@ -1,4 +1,4 @@
-"""The container start sequence: stage-1 and stage-2 (runtime.md §1.2, §2.2).
+"""The container start sequence: stage-1 and stage-2.
 
 Called by the shim (a fresh single-threaded interpreter):
   shim   fork stage-1 -> put it in the cgroup -> "go"

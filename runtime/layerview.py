@@ -171,8 +171,8 @@ def open_in_layer(layer: Path, below: tuple[str, ...], directory: bool = False) 
     never following a symlink: a layer that changes under us (a running container's upper
     dir) cannot send the open outside it.  OSError when it is not what it was."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    # The layer's own path is the store's (trusted; <store>/layers/l/<id> is a symlink to
-    # the diff dir): followed.  Nothing below it is.
+    # The layer's own path is the store's (<store>/layers/l/<id> is a symlink to the diff
+    # dir, made by the store, never by the image): it is followed; nothing below it is.
     fd = os.open(layer, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY)
     try:
         for i, part in enumerate(below):

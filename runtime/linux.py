@@ -1,4 +1,4 @@
-"""Thin ctypes wrappers over the Linux syscalls Python 3.11 lacks (runtime.md §2.1).
+"""Thin ctypes wrappers over the Linux syscalls Python 3.11 lacks.
 
 mount/umount2, unshare, setns, pivot_root, prctl, setdomainname, and the flag constants.
 Every failure raises ContainerRuntimeError naming the call and the errno text; the raw OSError

@@ -36,6 +36,9 @@ DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopbac
                  "ff02::2\tip6-allrouters\n")
 
 
+STOP_SLACK = 5.0        # seconds a stop waits for the shim beyond the grace period
+
+
 class LinuxRuntime:
     def __init__(self, root: Path | None = None) -> None:
         self.root = state.root_dir(root)
@@ -195,11 +198,33 @@ class LinuxRuntime:
         spec = state.load_spec(p)
         grace = spec.stop_grace_period if timeout is None else timeout
         sig = parse_signal(spec.stop_signal or spec.image.stop_signal or "SIGTERM")
-        reply = self._request(p, {"op": "stop", "timeout": grace, "signal": sig},
-                              timeout=grace + 30)
+        try:
+            reply = self._request(p, {"op": "stop", "timeout": grace, "signal": sig},
+                                  timeout=grace + STOP_SLACK)
+        except ContainerRuntimeError:
+            # The shim did not answer within the grace period (plus its own kill and clean-up
+            # time): it is hung or stopped.  A stop must stop: kill the shim, then the cgroup.
+            self._kill_shim(p)
+            reply = None
         if reply is None:
             self._kill_orphan(p)
         return self.state(p.id)
+
+    def _kill_shim(self, p: state.Paths) -> None:
+        try:
+            st = state.read_json(p.state)
+        except ContainerRuntimeError:
+            return
+        pid = int(st.get("shim_pid") or 0)
+        if not self._shim_alive(p, st):
+            return
+        try:
+            os.kill(pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 2
+        while state.pid_alive(pid, st.get("shim_start")) and time.monotonic() < deadline:
+            time.sleep(0.005)            # gone (or a zombie) at once: SIGKILL is not caught
 
     def _kill_orphan(self, p: state.Paths) -> None:
         cg = open_cgroup(p.id)

@@ -80,13 +80,35 @@ def _overlay(spec: ContainerSpec, paths: Paths, target: str) -> None:
     if len(opts) <= PAGE_LIMIT:
         L.mount("overlay", target, "overlay", 0, opts)
         return
-    # mount(2) data must fit one page: the new mount API takes one layer per call.
+    # mount(2) data must fit one page.  The new mount API's repeated "lowerdir+" would lift
+    # that, but only from kernel 6.8 (Debian 12's 6.1 refuses it), so do what Docker's
+    # overlay2 driver does on every kernel: short symlinks to the layers in a directory of
+    # the container's own, named relative to it (the mount runs with that directory as cwd).
     if len(lowers) > 500:
         raise ContainerRuntimeError(f"too many image layers ({len(lowers)}): overlayfs takes "
                                     "at most 500")
-    L.mount_new_api("overlay", target, [*(("lowerdir+", x) for x in lowers),
-                                        ("upperdir", str(paths.upper)),
-                                        ("workdir", str(paths.work))])
+    links = paths.dir / "l"
+    if links.is_symlink() or links.exists():
+        for name in os.listdir(links):
+            os.unlink(links / name)
+    else:
+        os.mkdir(links, 0o700)
+    names = []
+    for i, lower in enumerate(lowers):
+        name = format(i, "x")
+        os.symlink(lower, links / name)
+        names.append(name)
+    opts = f"lowerdir={':'.join(names)},upperdir={paths.upper},workdir={paths.work}"
+    if len(opts) > PAGE_LIMIT:
+        raise ContainerRuntimeError("the container's directory path is too long for overlayfs "
+                                    "(set a shorter PYSTACK_ROOT)")
+    here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.chdir(links)
+        L.mount("overlay", target, "overlay", 0, opts)
+    finally:
+        os.fchdir(here)
+        os.close(here)
 
 
 def _dev(root: str, shm_size: int | None) -> None:
@@ -129,11 +151,12 @@ def _cgroupfs(sys_: str) -> None:
         return
     base = os.path.join(sys_, "fs/cgroup")
     try:
-        L.mount("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755")
-        for mp, fstype, data in hier:
-            if mp == "/sys/fs/cgroup":          # a unified (v2-only) host
+        for mp, fstype, _data in hier:
+            if mp == "/sys/fs/cgroup":          # a unified (v2-only) host: no tmpfs under it
                 L.mount(fstype, base, fstype, NOSUID_NODEV_NOEXEC | L.MS_RDONLY, None)
                 return
+        L.mount("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755")
+        for mp, fstype, data in hier:
             target = os.path.join(base, os.path.basename(mp))
             os.mkdir(target, 0o755)
             L.mount(fstype, target, fstype, NOSUID_NODEV_NOEXEC | L.MS_RDONLY,

@@ -1,6 +1,6 @@
 """The per-container shim: `main([<container dir>, <ready fd>])`, forked by the zygote.
 
-One detached, single-threaded process per running container (DESIGN.md §3).  It is the
+One detached, single-threaded process per running container (docs/architecture.md §5).  It is the
 subreaper parent of the container's PID 1, owns its stdout/stderr (pipes, or a pty for tty),
 writes the json-file log, records exit code / OOM kill / times in state.json (atomically), runs
 the healthcheck (health.Prober) and the restart policy (restart.Restarter), and answers
@@ -75,6 +75,7 @@ class Shim(H.Prober, Restarter):
         self.backoff = restart.BACKOFF_START
         self.done = False
         self.exit_waiters: list[socket.socket] = []
+        self.idle: set[socket.socket] = set()     # accepted, no request read yet
         self.children: dict[int, Callable[[int], None]] = {}   # exec/health pid -> on exit
         self.streams: dict[int, str] = {}
         self.health = H.Checker.for_parts(
@@ -282,14 +283,30 @@ class Shim(H.Prober, Restarter):
                 conn, _ = listener.accept()
             except OSError:
                 return
+            # Never a blocking read on a client in this single-threaded loop: the connection
+            # is non-blocking, and one that sends no request in time is dropped.
+            conn.setblocking(False)
             self.sel.register(conn, selectors.EVENT_READ, ("conn", conn))
+            self.idle.add(conn)
+            self.timer(control.REQUEST_TIMEOUT, lambda: self.drop_idle(conn))
         elif kind == "conn":
+            self.idle.discard(arg)
             control.handle(self, arg)
         elif kind == "out":
             if arg in self.streams:
                 self.drain(arg)
         elif kind == "health":
-            self.health_read(*arg)
+            self.health_read(arg)
+
+    def drop_idle(self, conn: socket.socket) -> None:
+        if conn in self.idle:
+            self.idle.discard(conn)
+            try:
+                self.sel.unregister(conn)
+            except (KeyError, ValueError):
+                pass
+            conn.close()
+
 
 def _detach() -> None:
     if os.fork() > 0:
@@ -351,6 +368,7 @@ def main(argv: list[str]) -> int:
         listener.bind(str(sock_path))
         sock_ino = os.stat(sock_path).st_ino
         listener.listen(16)
+        listener.setblocking(False)
         shim.cg.create()
         shim.cg.apply(shim.resources, shim.privileged)
         if shim.cg.warnings():

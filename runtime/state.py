@@ -1,6 +1,6 @@
 """On-disk container state: where things live and how they are (de)serialised.
 
-Layout under $PYSTACK_ROOT/containers/<id>/ (DESIGN.md §3):
+Layout under $PYSTACK_ROOT/containers/<id>/ (docs/architecture.md):
   spec.json      the ContainerSpec, written once by create
   state.json     the live state, written atomically (tmp + fsync + rename) by the shim
   <id>-json.log  the json-file log (+ .1, .2 ... when rotated)

@@ -28,6 +28,15 @@ SHIM_BOOT = ("import sys,types;m=types.ModuleType('pystack');m.__path__=[sys.arg
              "sys.exit(main(sys.argv[2:]))")
 
 
+def shim_environment() -> dict[str, str]:
+    """The zygote's, every shim's and every exec helper's environment: pystack's own knobs
+    and a fixed PATH, never the caller's shell environment (its secrets would be readable
+    from /proc/<pid>/environ and from the helpers' memory inside containers)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("PYSTACK_")}
+    env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return env
+
+
 class Zygote:
     """A pre-imported shim template (`shim.zygote`), started on the first `start`.
 
@@ -50,7 +59,7 @@ class Zygote:
                  str(self.root), str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                cwd="/")
+                cwd="/", env=shim_environment())
         except OSError as e:
             mine.close()
             raise ContainerRuntimeError(f"cannot start the shim: {e}") from e

@@ -121,23 +121,23 @@ def cli(ctx: click.Context, files: tuple[str, ...], project_name: str | None,
 
 
 def report(exc: BaseException) -> int:
-    """Print a pystack error (any package's tree) to stderr; return its exit code."""
+    """Print a pystack error (any package's tree) to stderr; return its exit code from the one
+    table (cli/exit_codes.py)."""
+    from pystack.orchestrator.cli.exit_codes import exit_code
+
     message = getattr(exc, "message", None) or str(exc)
     hint = getattr(exc, "hint", None)
     click.echo(f"error: {message}" if "\n" not in message else message, err=True)
     if hint:
         click.echo(f"hint: {hint}", err=True)
-    code = getattr(exc, "exit_code", 1)
-    return code if isinstance(code, int) else 1
+    return exit_code(exc)
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    # Imported lazily: each is a tiny module with no heavy imports.
-    from pystack.net.errors import NetError
-    from pystack.orchestrator.errors import PystackError
-    from pystack.runtime.errors import ContainerRuntimeError
+def _known_errors() -> tuple[type[Exception], ...]:
+    # Imported lazily: the error modules are tiny, but --help needs none of them.
+    from pystack.orchestrator.cli.exit_codes import KNOWN
 
-    return (PystackError, ContainerRuntimeError, NetError)
+    return KNOWN
 
 
 def main(argv: list[str] | None = None) -> Any:

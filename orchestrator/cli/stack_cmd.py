@@ -38,7 +38,7 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
     from pystack.orchestrator.engine.backends import linux_runtime, real_backends
     from pystack.orchestrator.engine.events import Emitter
     from pystack.orchestrator.engine.stack import Stack
-    from pystack.orchestrator.errors import ConfigError
+    from pystack.orchestrator.errors import ConfigError, NoConfigFileError
 
     opts = _options(ctx)
     plog.configure(opts.log_level, opts.log_format)
@@ -52,8 +52,7 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
         # on disk when no usable file is there, as `down` must after any crash.
         if need_file or not opts.project_name:
             raise
-        missing = any("no configuration file" in p.lower() for p in e.problems)
-        if not missing:
+        if not isinstance(e, NoConfigFileError):
             click.echo(f"WARN[0000] ignoring the stack file ({e.problems[0]}); acting on "
                        f"project {opts.project_name} as recorded", err=True)
     if project is not None:

@@ -25,7 +25,7 @@ def project_for(ctx: click.Context, names: tuple[str, ...], need: str = "") -> S
     file is here); None when they are image references.  `need` (a command name): with no
     name and no stack file, a usage error instead of None."""
     from pystack.orchestrator.cli.stack_cmd import load_stack
-    from pystack.orchestrator.errors import ConfigError
+    from pystack.orchestrator.errors import ConfigError, NoConfigFileError
 
     opts = ctx.find_object(GlobalOptions) or GlobalOptions()
     explicit = bool(opts.files or opts.project_name)
@@ -34,7 +34,7 @@ def project_for(ctx: click.Context, names: tuple[str, ...], need: str = "") -> S
     try:
         stack = load_stack(ctx, (), need_file=not opts.project_name)
     except ConfigError as e:
-        if explicit or not any("no configuration file" in p.lower() for p in e.problems):
+        if explicit or not isinstance(e, NoConfigFileError):
             raise
         if need and not names:
             raise click.UsageError(

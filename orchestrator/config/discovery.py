@@ -33,6 +33,10 @@ class DiscoveryError(Exception):
         self.problems = problems
 
 
+class NoConfigFile(DiscoveryError):
+    """No compose file was named and none was found from the working directory up."""
+
+
 @dataclass(frozen=True)
 class Found:
     files: tuple[str, ...]  # absolute paths, or "-"
@@ -73,7 +77,7 @@ def find_default_files(start: Path) -> Found:
                 files.append(str(overrides[0]))
             return Found(tuple(files), tuple(warnings))
         if here.parent == here:
-            raise DiscoveryError(["no configuration file provided: not found (looked for "
+            raise NoConfigFile(["no configuration file provided: not found (looked for "
                                   + ", ".join(DEFAULT_FILES) + f" in {start} and its parents)"])
         here = here.parent
 

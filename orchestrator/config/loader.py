@@ -25,7 +25,7 @@ from pystack.orchestrator.config.marks import Marks
 from pystack.orchestrator.config.merge import merge_mappings
 from pystack.orchestrator.config.unicity import enforce_unicity
 from pystack.orchestrator.config.yamlread import MDict, MList
-from pystack.orchestrator.errors import ConfigError
+from pystack.orchestrator.errors import ConfigError, NoConfigFileError
 
 
 def _environ() -> Mapping[str, str]:
@@ -102,6 +102,8 @@ def _load(options: LoadOptions) -> RawProject:
             environ[k] = v
     try:
         found = discovery.config_files(options.files, environ, cwd, project_dir)
+    except discovery.NoConfigFile as e:
+        raise NoConfigFileError(e.problems) from e
     except discovery.DiscoveryError as e:
         raise ConfigError(e.problems) from e
     wd = discovery.working_dir(found.files, cwd, project_dir)

@@ -143,8 +143,12 @@ def down(stack: Stack, opts: DownOptions) -> None:
         for g in record.containers:
             if g.id not in keep:
                 stack.b.state.drop_container(stack.name, g.id)
-    else:
+    elif opts.volumes:
         stack.b.state.remove(stack.name)
+    else:
+        # The named volumes outlive the project (Compose keeps them): their names stay
+        # recorded, so `-p NAME down -v` without the file can still remove them.
+        stack.b.state.keep_only_volumes(stack.name)
 
 
 def _pick(stack: Stack, services: Iterable[str], oneoff: bool | None = False) -> list[Existing]:

@@ -113,10 +113,26 @@ class StateStore:
         except OSError:
             pass
 
+    def keep_only_volumes(self, project: str) -> None:
+        """After `down` without -v: forget all but the named volumes (none: the file)."""
+        with self._mutex:
+            st = self.load(project)
+            if st.volumes:
+                self.save(ProjectState(name=st.name, volumes=st.volumes))
+            else:
+                self.remove(project)
+
     def projects(self) -> list[str]:
+        """Projects with containers or networks (not one that only left volumes behind)."""
         if not self.base.is_dir():
             return []
-        return sorted(p.name for p in self.base.iterdir() if (p / "state.json").exists())
+        out = []
+        for p in self.base.iterdir():
+            if (p / "state.json").exists():
+                st = self.load(p.name)
+                if st.containers or st.networks:
+                    out.append(p.name)
+        return sorted(out)
 
     # Thread-safe read-modify-write helpers used while the engine works.
     def update(self, project: str, **changes: object) -> ProjectState:
@@ -174,7 +190,8 @@ class ProjectLock:
                     os.close(fd)
                     raise LockTimeoutError(
                         f"project {self.project} is locked by another pystack command",
-                        hint="wait for it to finish, or raise --lock-timeout") from None
+                        hint="wait for it to finish, or raise PYSTACK_LOCK_TIMEOUT (seconds)",
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
         self._fd = fd

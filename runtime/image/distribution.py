@@ -1,4 +1,4 @@
-"""Pull and push over the OCI distribution API (research/runtime.md §4.5).
+"""Pull and push over the OCI distribution API.
 
 Pull: manifest by tag or digest (index / manifest list -> the linux/amd64 entry, fetched by
 digest), every manifest checked against the digest that named it, config and layers

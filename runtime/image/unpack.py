@@ -1,4 +1,4 @@
-"""Safe unpacking of one layer tarball into an empty directory (research/runtime.md §4.2-4.3).
+"""Safe unpacking of one layer tarball into an empty directory.
 
 Our own extractor over tarfile members; tarfile's extract()/extractall() and its filters are
 never used.  Every write is made relative to a directory fd reached from the layer root by
@@ -18,7 +18,7 @@ tarball are dropped).  `.wh.NAME` becomes an overlay whiteout (char device 0/0) 
 hashed while it is read: that is the layer's DiffID, checked here when an expected one is
 given.  gzip, zstd and plain tar are recognised by their magic bytes.
 
-Why fd walks and not a forked chroot (research/runtime.md §4.3): pulls unpack in worker
+Why fd walks and not a forked chroot: pulls unpack in worker
 threads, where fork() is unsafe; resolving every component with O_NOFOLLOW below the layer's
 dir fd gives the same guarantee (no path a member names can leave the dir), and the dir is a
 private temp dir no other process writes to while we unpack.

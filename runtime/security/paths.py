@@ -1,7 +1,7 @@
 """What a default container's /proc, /sys and /dev look like (data for the mount code), and
 which sysctls a container may set.
 
-From Docker's daemon/pkg/oci/defaults.go and runc's libcontainer (research/runtime.md §1.3):
+From Docker's daemon/pkg/oci/defaults.go and runc's libcontainer:
 - masked paths: a directory gets a read-only empty tmpfs over it, a file gets /dev/null bound
   over it (runc's maskPath);
 - read-only paths: bind-mounted over themselves, then remounted read-only;

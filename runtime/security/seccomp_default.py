@@ -1,4 +1,4 @@
-"""pystack's default seccomp profile, written from the rules in research/runtime.md §1.6.
+"""pystack's default seccomp profile (Docker's default profile's rules).
 
 Docker's shape: deny (EPERM) by default, allow a list of ordinary syscalls, allow a few only
 with safe arguments (clone without namespace flags, socket without AF_VSOCK, personality with

@@ -1,5 +1,5 @@
-"""The documented normalisations applied to both outputs before comparing (see
-../shared/reference/README.md): drop nulls and empty maps the JSON output adds (except the
+"""The documented normalisations applied to both outputs before comparing (as
+the reference's README describes them): drop nulls and empty maps the JSON output adds (except the
 `null` of a service's network attachment, which means "attached with defaults"), and replace
 the project directory by a placeholder."""
 

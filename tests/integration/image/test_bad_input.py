@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pystack.orchestrator.cli.exit_codes import exit_code
 from pystack.runtime.errors import ImageError, ImageNotFoundError
 from pystack.runtime.image.registry import RegistryClient
 from pystack.runtime.image.store import ImageStore
@@ -46,7 +47,7 @@ def skopeo_copy(src: str, dest: str, all_: bool = False) -> None:
 def test_unknown_local_image(loaded: ImageStore) -> None:
     e = unchanged(loaded, lambda: loaded.get("nothing:here"), ImageNotFoundError,
                   "no such image: nothing:here")
-    assert e.exit_code == 4
+    assert exit_code(e) == 4
 
 
 def test_invalid_reference(loaded: ImageStore) -> None:
@@ -57,7 +58,7 @@ def test_invalid_reference(loaded: ImageStore) -> None:
 def test_unknown_remote_image(loaded: ImageStore, registry: Registry) -> None:
     e = unchanged(loaded, lambda: loaded.pull(registry.ref("no/such:1")), ImageNotFoundError,
                   "not found in registry")
-    assert e.exit_code == 4
+    assert exit_code(e) == 4
 
 
 def test_unreachable_registry(loaded: ImageStore) -> None:

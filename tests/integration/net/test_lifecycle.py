@@ -16,7 +16,12 @@ import pytest
 
 from pystack.net import netns
 from pystack.net.api import AttachSpec, DnsConfig, IpamPool, NetworkSpec, PortSpec
-from pystack.net.errors import AddressInUseError, NetConfigError, NetworkNotFoundError
+from pystack.net.errors import (
+    AddressInUseError,
+    NetConfigError,
+    NetworkConflictError,
+    NetworkNotFoundError,
+)
 from pystack.net.manager import NetworkManager
 from tests.support import hostenv
 
@@ -70,7 +75,7 @@ def test_subnet_skips_existing_route_and_mtu(mgr: NetworkManager) -> None:
         with pytest.raises(AddressInUseError, match="overlaps"):
             mgr.ensure_network(NetworkSpec(f"{p}_b", p, ipam=(IpamPool(subnet=str(squat)),)))
         assert [n.name for n in mgr.list_networks()] == [f"{p}_a"]
-        with pytest.raises(NetConfigError, match="different internal"):
+        with pytest.raises(NetworkConflictError, match="different internal"):
             mgr.ensure_network(NetworkSpec(f"{p}_a", p, internal=True))
         # a host bridge serves as an external network, and is never removed
         ext = mgr.ensure_network(NetworkSpec(name, "", external=True))
@@ -92,7 +97,7 @@ def test_external_network_of_another_project() -> None:
         shared = owner.ensure_network(NetworkSpec("sh" + owner.project, owner.project))
         got = user.ensure_network(NetworkSpec(shared.name, user.project, external=True))
         assert got.external and got.subnet == shared.subnet
-        with pytest.raises(NetConfigError, match="belongs to project"):
+        with pytest.raises(NetworkConflictError, match="belongs to project"):
             user.ensure_network(NetworkSpec(shared.name, user.project))
         user.create_sandbox(f"{user.project}-1", LOCAL_DNS)
         user.attach(f"{user.project}-1", AttachSpec(shared.name, aliases=("u",)))

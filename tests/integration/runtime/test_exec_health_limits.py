@@ -147,8 +147,12 @@ def test_cpu_quota_shows_in_the_cgroup(rt: LinuxRuntime, make: Make) -> None:
     cg = open_cgroup(spec.id)
     cpu = cg.path("cpu")
     assert cpu is not None
-    with open(f"{cpu}/cpu.cfs_quota_us") as f:
-        assert int(f.read()) == 50000
+    if os.path.exists(f"{cpu}/cpu.max"):                  # v2: "quota period"
+        with open(f"{cpu}/cpu.max") as f:
+            assert f.read().split() == ["50000", "100000"]
+    else:
+        with open(f"{cpu}/cpu.cfs_quota_us") as f:
+            assert int(f.read()) == 50000
     stats = rt.stats(spec.id)
     assert stats.memory_limit == 64 << 20 and stats.pids == 1
     out = io.BytesIO()

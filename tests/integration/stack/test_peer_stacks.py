@@ -1,4 +1,4 @@
-"""The peers' benchmark stacks (../shared/peers/stacks a, b, c) run unchanged under pystack
+"""The benchmark stacks (bench/stacks a, b, c, the peers' stacks) run unchanged under pystack
 (stack a with its published port moved to a free one, so parallel sessions never collide)."""
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from tests.integration.stack.conftest import Project, free_port
 
 pytestmark = pytest.mark.root
 
-STACKS = Path(__file__).resolve().parents[4] / "shared" / "peers" / "stacks"
+STACKS = Path(__file__).resolve().parents[3] / "bench" / "stacks"
 
 
-@pytest.mark.skipif(not STACKS.is_dir(), reason="../shared/peers/stacks not present")
 @pytest.mark.parametrize("key", ["a", "b", "c"])
 def test_peer_stack_up_down(key: str, make_project: Callable[[str], Project]) -> None:
     text = (STACKS / f"stack-{key}.yml").read_text()

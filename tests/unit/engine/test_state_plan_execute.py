@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pystack.orchestrator.cli.exit_codes import exit_code
 from pystack.orchestrator.engine.execute import Dependency, walk
 from pystack.orchestrator.engine.plan import Desired, Existing, make_plan
 from pystack.orchestrator.engine.state import ContainerRecord, ProjectLock, StateStore
@@ -60,7 +61,7 @@ def test_lock_serializes_one_project_not_two(tmp_path: Path) -> None:
     with (ProjectLock("one", run=tmp_path), pytest.raises(LockTimeoutError) as ei,
           ProjectLock("one", timeout=0.1, run=tmp_path)):
         pass
-    assert ei.value.exit_code == 5
+    assert exit_code(ei.value) == 5
 
 
 def ex(service: str, number: int, h: str = "h", status: str = "running") -> Existing:

@@ -1,0 +1,113 @@
+"""The shim never hangs a stop (issue 15, item 2), on the real kernel.
+
+- The stop race, looped (bounded): fast healthchecks while a client keeps opening `wait`
+  connections; a connection accepted between a probe's EOF and its reap got the probe pipe's
+  fd number, the shim read it again and blocked for good with PID 1 unreaped.  Every stop must
+  be answered by the shim itself, gracefully, within the grace period.
+- A shim that cannot answer (stopped with SIGSTOP: the worst case of a hung one): `stop` still
+  returns within the grace period plus runtime.linux_runtime.STOP_SLACK, and nothing is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from pystack.runtime import linux_runtime
+from pystack.runtime import state as rstate
+from pystack.runtime.cgroups import open_cgroup
+from pystack.runtime.linux_runtime import LinuxRuntime
+from pystack.runtime.spec import Healthcheck
+from tests.integration.runtime.conftest import Make
+
+pytestmark = pytest.mark.root
+
+TRAP = ("sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.05; done")
+
+
+def _health_runs(rt: LinuxRuntime, cid: str) -> int:
+    h = rt.state(cid).health
+    return len(h.log) if h else 0
+
+
+def _waiters(path: str, stop: threading.Event, held: list[socket.socket]) -> None:
+    """Open `wait` connections back to back and hold them (each is answered at exit only)."""
+    while not stop.is_set():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(1.0)                   # a hung shim stops accepting: do not hang too
+        try:
+            s.connect(path)
+            s.sendall(json.dumps({"op": "wait"}).encode())
+        except OSError:
+            s.close()
+            return
+        held.append(s)
+        stop.wait(0.003)
+
+
+def test_stop_is_answered_while_probes_race_with_clients(rt: LinuxRuntime, make: Make) -> None:
+    grace = 3.0
+    for _ in range(6):
+        spec = make(*TRAP, stop_grace_period=grace,
+                    healthcheck=Healthcheck(test=("CMD", "true"), interval=0.01, timeout=5.0,
+                                            retries=3))
+        rt.start(spec.id)
+        deadline = time.monotonic() + 20
+        while _health_runs(rt, spec.id) < 1:
+            assert time.monotonic() < deadline, "no probe ran"
+            time.sleep(0.01)
+        stop = threading.Event()
+        held: list[socket.socket] = []
+        t = threading.Thread(target=_waiters,
+                             args=(str(rstate.paths_for(spec.id).socket), stop, held))
+        t.start()
+        try:
+            n0 = _health_runs(rt, spec.id)
+            deadline = time.monotonic() + 20
+            while _health_runs(rt, spec.id) < min(5, n0 + 4):   # probes ran with clients in
+                assert time.monotonic() < deadline, "the shim stopped probing: it hangs"
+                time.sleep(0.01)
+            t0 = time.monotonic()
+            st = rt.stop(spec.id)
+            took = time.monotonic() - t0
+        finally:
+            stop.set()
+            t.join()
+            for s in held:
+                s.close()
+        assert st.status == "exited"
+        assert st.exit_code == 0, "the shim did not answer the stop (killed by the fallback)"
+        assert took < grace, took
+        rt.delete(spec.id)
+
+
+def test_stop_of_a_hung_shim_returns_within_grace_plus_slack(rt: LinuxRuntime,
+                                                             make: Make) -> None:
+    grace = 1.0
+    spec = make(*TRAP, stop_grace_period=grace)
+    rt.start(spec.id)
+    raw = rstate.read_json(rstate.paths_for(spec.id).state)
+    shim, pid1 = int(raw["shim_pid"]), int(raw["pid"])
+    os.kill(shim, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        st = rt.stop(spec.id)
+        took = time.monotonic() - t0
+    finally:
+        try:
+            os.kill(shim, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    assert took < grace + linux_runtime.STOP_SLACK + 2, took
+    assert st.status == "exited" and st.pid == 0
+    assert not rstate.pid_alive(pid1, raw["pid_start"])
+    assert not rstate.pid_alive(shim, raw["shim_start"])
+    rt.delete(spec.id)
+    assert not rstate.paths_for(spec.id).dir.exists()
+    assert open_cgroup(spec.id).pids() == []
