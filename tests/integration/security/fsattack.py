@@ -34,7 +34,7 @@ def load_image(tmp: Path, ref: str, base_layer: bytes, layers: Sequence[Sequence
     from pystack.runtime.image.store import ImageStore
 
     tars = [base_layer, *(images.crafted_tar(m) for m in layers)]
-    built = images.build(tars, "gzip", extra=config)
+    built = images.build(tars, "", extra={"StopSignal": "SIGTERM", **(config or {})})
     archive = images.docker_save(built, tmp / f"{ref.replace('/', '_').replace(':', '_')}.tar",
                                  tags=(ref,))
     ImageStore().load(archive)
