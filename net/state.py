@@ -8,6 +8,10 @@ Layout (the knobs come from the environment, docs/architecture.md):
   $PYSTACK_RUN/net/sysctl.json             host sysctl values pystack changed, to restore
   $PYSTACK_RUN/net/lock                    flock held by every mutating operation
   /run/lock/pystack-net-ipam.lock          host-wide flock around subnet choice
+Paths and host link names are never taken from a record: a sandbox record's pin, name files
+and veth names, and a network record's bridge, are derived again from its (checked) id and
+names when it is read, so an edited record cannot make root unmount, delete or unplug anything
+outside pystack's own (issue 9 item 8).  A record whose id is not its file's name is ignored.
 Records are written atomically (write, rename; plus fsync for the durable ones under
 PYSTACK_ROOT — those under PYSTACK_RUN die with the boot anyway) and before the object they
 describe is created, so a crash leaves a record that teardown follows to the object.
@@ -34,6 +38,9 @@ _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 @dataclass(frozen=True)
 class Knobs:
+    """net's settings: every PYSTACK_* variable net reads (PYSTACK_ROOT, PYSTACK_RUN,
+    PYSTACK_IFPREFIX, PYSTACK_NFT_TABLE), with the one rule for empty values (`setting`)."""
+
     root: Path
     run: Path
     ifprefix: str
@@ -41,19 +48,25 @@ class Knobs:
 
     @classmethod
     def from_env(cls, root: Path | None = None, run: Path | None = None) -> Knobs:
-        prefix = os.environ.get("PYSTACK_IFPREFIX", "ps")
+        prefix = setting("PYSTACK_IFPREFIX") or "ps"
         if not re.fullmatch(r"[a-z][a-z0-9]{0,5}", prefix):
             raise NetConfigError(f"PYSTACK_IFPREFIX {prefix!r} must be 1-6 lowercase "
                                  "letters/digits starting with a letter")
-        return cls(root=root or Path(os.environ.get("PYSTACK_ROOT", "/var/lib/pystack")),
-                   run=run or Path(os.environ.get("PYSTACK_RUN", "/run/pystack")),
+        return cls(root=root or Path(setting("PYSTACK_ROOT") or "/var/lib/pystack"),
+                   run=run or Path(setting("PYSTACK_RUN") or "/run/pystack"),
                    ifprefix=prefix,
-                   nft_table=os.environ.get("PYSTACK_NFT_TABLE", "pystack"))
+                   nft_table=setting("PYSTACK_NFT_TABLE") or "pystack")
 
     def link_name(self, kind: str, key: str) -> str:
         """`<prefix><kind><hash>`, a stable device name of at most 15 characters."""
         room = IFNAMSIZ - len(self.ifprefix) - len(kind)
         return self.ifprefix + kind + hashlib.sha256(key.encode()).hexdigest()[:min(room, 10)]
+
+
+def setting(name: str) -> str | None:
+    """The rule of every package's settings (runtime/settings.py, which net may not import):
+    the variable's value, or None when it is unset, empty or blank."""
+    return os.environ.get(name, "").strip() or None
 
 
 def check_name(what: str, name: str) -> None:
@@ -65,6 +78,7 @@ class Store:
     """The JSON records and the lock."""
 
     def __init__(self, knobs: Knobs) -> None:
+        self.knobs = knobs
         self.networks = knobs.root / "net" / "networks"
         self.base = knobs.run / "net"
         self.sandboxes = self.base / "sandboxes"
@@ -101,8 +115,7 @@ class Store:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
 
-    @staticmethod
-    def read(path: Path) -> dict[str, Any] | None:
+    def read(self, path: Path) -> dict[str, Any] | None:
         try:
             with open(path) as f:
                 data = json.load(f)
@@ -110,7 +123,36 @@ class Store:
             return None
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        if path.parent == self.sandboxes:
+            return self._sane_sandbox(path, data)
+        if path.parent == self.networks:
+            return self._sane_network(path, data)
+        return data
+
+    def _sane_sandbox(self, path: Path, rec: dict[str, Any]) -> dict[str, Any] | None:
+        cid = rec.get("id")
+        if not isinstance(cid, str) or f"{cid}.json" != path.name or not _SAFE.match(cid):
+            return None
+        rec.update(pin=str(self.pin_path(cid)), hosts=str(self.hosts_path(cid)),
+                   resolv=str(self.resolv_path(cid)))
+        atts = rec.get("attachments")
+        if not isinstance(atts, list) or not isinstance(rec.get("ports"), list):
+            return None
+        for a in atts:
+            net = a.get("network") if isinstance(a, dict) else None
+            if not isinstance(net, str) or not _SAFE.match(net):
+                return None
+            a["host"] = self.knobs.link_name("v", f"{cid}/{net}")
+        return rec
+
+    def _sane_network(self, path: Path, rec: dict[str, Any]) -> dict[str, Any] | None:
+        name = rec.get("name")
+        if not isinstance(name, str) or f"{name}.json" != path.name or not _SAFE.match(name):
+            return None
+        rec["bridge"] = self.knobs.link_name("b", name)
+        return rec
 
     @staticmethod
     def delete(path: Path) -> None:

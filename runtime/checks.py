@@ -41,6 +41,12 @@ def check_spec(spec: ContainerSpec) -> list[str]:
     for src in (spec.etc_hosts, spec.etc_resolv, spec.netns):
         if src and not os.path.exists(src):
             raise ContainerRuntimeError(f"{src} does not exist")
+    for kind, value in (("ipc", spec.ipc_namespace), ("pid", spec.pid_namespace)):
+        if value and value not in ("host", "none") and not value.startswith("/proc/"):
+            raise ContainerRuntimeError(f"invalid {kind} namespace {value!r}",
+                                        hint="host, none, or a /proc/<pid>/ns path")
+    if spec.pid_namespace == "none" or spec.uts_namespace not in (None, "host"):
+        raise ContainerRuntimeError("invalid pid or uts namespace: only host is supported")
     if spec.healthcheck and spec.healthcheck.test and spec.healthcheck.test[0] not in (
             "CMD", "CMD-SHELL", "NONE"):
         raise ContainerRuntimeError(f"invalid healthcheck test {spec.healthcheck.test!r}")
@@ -79,8 +85,10 @@ def check_sysctl(key: str, network_mode: str, ipc_namespace: str | None = None) 
 
 def _is_host_ns(path: str | None, kind: str) -> bool:
     """Is the namespace file `path` (None: a new one) this process's own (the host's)?"""
-    if path is None:
+    if path is None or path == "none":
         return False
+    if path == "host":
+        return True
     try:
         a, b = os.stat(path), os.stat(f"/proc/self/ns/{kind}")
     except OSError:

@@ -9,6 +9,10 @@
   {"op": "exec", "spec": ExecSpec}     -> {"exit_code": n} when it ends (3 stdio fds attached
                                           with SCM_RIGHTS; detach replies at once)
 Errors reply {"error": "message"}.  Runs inside the shim's single-threaded loop.
+
+Only root talks to a shim (issue 9 item 8): the socket is made 0600 (set on the socket before
+bind, so no umask decides it) in a 0700 directory owned by root (made, or checked, here), and
+every connection's peer is checked with SO_PEERCRED before a byte of it is read.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import json
 import os
 import signal
 import socket
+import stat
+import struct
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pystack.runtime import launch, state
@@ -26,6 +33,44 @@ from pystack.runtime.spec import ExecSpec
 
 if TYPE_CHECKING:
     from pystack.runtime.shim import Shim
+
+
+def private_dir(path: Path) -> None:
+    """`path` as a directory only root can enter: made 0700 when missing, refused when it is
+    a symlink or not root's, set back to 0700 when its mode is looser."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise ContainerRuntimeError(f"{path} is not a directory owned by root",
+                                    hint="remove it; pystack makes it again")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700, follow_symlinks=False)
+
+
+def listen(path: Path) -> socket.socket:
+    """The shim's listening socket at `path`: 0600 whatever the umask, in a 0700 dir."""
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.fchmod(sock.fileno(), 0o600)     # bind() takes the mode of the socket's inode
+        sock.bind(str(path))
+        os.chmod(path, 0o600)
+        sock.listen(16)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def peer_uid(conn: socket.socket) -> int:
+    """The uid of the process that connected (SO_PEERCRED, taken by the kernel at connect)."""
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", raw)[1])
 
 
 REQUEST_TIMEOUT = 10.0      # seconds a client has to send its request once connected
@@ -46,6 +91,13 @@ def reply(self: Shim, conn: socket.socket, obj: Any) -> None:
     conn.close()
 
 def handle(self: Shim, conn: socket.socket) -> None:
+    try:
+        allowed = peer_uid(conn) in (0, os.geteuid())
+    except OSError:
+        allowed = False
+    if not allowed:
+        reply(self, conn, {"error": "permission denied: only root may control a container"})
+        return
     try:
         raw, fds, _, _ = socket.recv_fds(conn, 65536, 3)
     except BlockingIOError:

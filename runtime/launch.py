@@ -2,7 +2,8 @@
 
 Called by the shim (a fresh single-threaded interpreter):
   shim   fork stage-1 -> put it in the cgroup -> "go"
-  stage-1  non-dumpable; setns net/ipc/pid paths; unshare(mnt, uts, ipc, pid, cgroup[, net]);
+  stage-1  non-dumpable; setns net/ipc/pid paths; unshare(mnt, cgroup and each of uts, ipc,
+           pid, net the spec does not share with the host or another container);
            fork stage-2; send its pid; _exit
   stage-2  (PID 1) rootfs.prepare -> pivot_root -> masks/ro paths -> hostname, sysctls, rlimits,
            oom_score_adj -> NNP, caps, user, seccomp -> close fds, reset signals -> chdir, execve
@@ -65,9 +66,14 @@ def _lo_up() -> None:
         s.close()
 
 
+HOST_OR_NONE = ("host", "none")        # namespace keywords of the spec (not paths to join)
+
+
 def _unshare_flags(spec: ContainerSpec) -> int:
-    flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWCGROUP
-    if spec.ipc_namespace is None:
+    flags = L.CLONE_NEWNS | L.CLONE_NEWCGROUP
+    if spec.uts_namespace != "host":
+        flags |= L.CLONE_NEWUTS
+    if spec.ipc_namespace in (None, "none"):
         flags |= L.CLONE_NEWIPC
     if spec.pid_namespace is None:
         flags |= L.CLONE_NEWPID
@@ -140,9 +146,10 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
         _lo_up()
     root = rootfs.prepare(spec, paths)
     rootfs.pivot(root)
-    socket.sethostname(hostname)
-    if spec.domainname:
-        L.setdomainname(spec.domainname)
+    if spec.uts_namespace != "host":
+        socket.sethostname(hostname)
+        if spec.domainname:
+            L.setdomainname(spec.domainname)
     for key, value in spec.sysctls.items():       # before /proc/sys turns read-only
         fd = os.open(sysctl_path(key), os.O_WRONLY | os.O_CLOEXEC)
         try:
@@ -217,9 +224,9 @@ def start(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
             L.set_non_dumpable()
             if spec.network_mode == "ns" and spec.netns:
                 _join(spec.netns, L.CLONE_NEWNET)
-            if spec.ipc_namespace:
+            if spec.ipc_namespace and spec.ipc_namespace not in HOST_OR_NONE:
                 _join(spec.ipc_namespace, L.CLONE_NEWIPC)
-            if spec.pid_namespace and spec.pid_namespace != "host":
+            if spec.pid_namespace and spec.pid_namespace not in HOST_OR_NONE:
                 _join(spec.pid_namespace, L.CLONE_NEWPID)
             L.unshare(_unshare_flags(spec))
             child = os.fork()

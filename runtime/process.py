@@ -65,10 +65,11 @@ def read_rootfs_file(layers: Sequence[Path], rel: str) -> str:
 
 
 def hostname_of(spec: ContainerSpec) -> str:
-    """Docker's rule: the given hostname, else the host's (host network), else the short id."""
-    if spec.hostname:
+    """Docker's rule: the host's (uts: host), else the given hostname, else the host's (host
+    network), else the short id."""
+    if spec.hostname and spec.uts_namespace != "host":
         return spec.hostname
-    if spec.network_mode == "host":
+    if spec.network_mode == "host" or spec.uts_namespace == "host":
         import socket
 
         return socket.gethostname()

@@ -111,7 +111,7 @@ def _overlay(spec: ContainerSpec, paths: Paths, target: str) -> None:
         os.close(here)
 
 
-def _dev(root: str, shm_size: int | None) -> None:
+def _dev(root: str, shm_size: int | None, ipc: str | None = None) -> None:
     dev = secure_join(root, "dev", make="dir")
     L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
     old = os.umask(0)
@@ -129,8 +129,11 @@ def _dev(root: str, shm_size: int | None) -> None:
         os.umask(old)
     L.mount("devpts", f"{dev}/pts", "devpts", L.MS_NOSUID | L.MS_NOEXEC,
             "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    L.mount("shm", f"{dev}/shm", "tmpfs", NOSUID_NODEV_NOEXEC,
-            f"mode=1777,size={shm_size or 64 << 20}")
+    if ipc == "host":                           # Docker: the host's /dev/shm
+        L.mount("/dev/shm", f"{dev}/shm", None, L.MS_BIND | L.MS_REC)
+    elif ipc != "none":                         # none: no /dev/shm at all (Docker)
+        L.mount("shm", f"{dev}/shm", "tmpfs", NOSUID_NODEV_NOEXEC,
+                f"mode=1777,size={shm_size or 64 << 20}")
     L.mount("mqueue", f"{dev}/mqueue", "mqueue", NOSUID_NODEV_NOEXEC)
 
 
@@ -303,7 +306,7 @@ def prepare(spec: ContainerSpec, paths: Paths) -> str:
     os.chdir("/")
     proc = secure_join(root, "proc", make="dir")
     L.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
-    _dev(root, spec.shm_size)
+    _dev(root, spec.shm_size, spec.ipc_namespace)
     if spec.privileged:
         _host_devices(os.path.join(root, "dev"))
     sys_ = secure_join(root, "sys", make="dir")

@@ -362,12 +362,8 @@ def main(argv: list[str]) -> int:
     sock_path = state.Paths(dir=cdir, id=cdir.name).socket
     try:
         shim = Shim(cdir)
-        sock_path.parent.mkdir(parents=True, exist_ok=True)
-        sock_path.unlink(missing_ok=True)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(sock_path))
+        listener = control.listen(sock_path)
         sock_ino = os.stat(sock_path).st_ino
-        listener.listen(16)
         listener.setblocking(False)
         shim.cg.create()
         shim.cg.apply(shim.resources, shim.privileged)

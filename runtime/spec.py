@@ -111,8 +111,10 @@ class ContainerSpec:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     log: LogConfig = field(default_factory=LogConfig)
     labels: dict[str, str] = field(default_factory=dict)
-    ipc_namespace: str | None = None    # path to join (ipc: service:X), None = private
+    ipc_namespace: str | None = None    # path to join (ipc: service:X), "host", "none" (private,
+                                        # no /dev/shm), None = private
     pid_namespace: str | None = None    # path to join (pid: service:X) or "host"; None = private
+    uts_namespace: str | None = None    # "host" (the host's hostname), None = private
 
 
 @dataclass(frozen=True)

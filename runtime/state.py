@@ -21,22 +21,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
+from pystack.runtime.settings import settings
 from pystack.runtime.spec import ContainerSpec
 
 T = TypeVar("T")
 
 
 def root_dir(root: Path | None = None) -> Path:
-    return root or Path(os.environ.get("PYSTACK_ROOT", "/var/lib/pystack"))
+    return root or settings().root
 
 
 def run_dir() -> Path:
-    return Path(os.environ.get("PYSTACK_RUN", "/run/pystack"))
-
-
-def cgroup_name(container_id: str) -> str:
-    """The container's cgroup path relative to each hierarchy's root."""
-    return f"{os.environ.get('PYSTACK_CGROUP_PARENT', 'pystack')}/{container_id[:32]}"
+    return settings().run
 
 
 @dataclass(frozen=True)

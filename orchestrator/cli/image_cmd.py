@@ -373,3 +373,12 @@ def apply_changes(changes: Sequence[str]) -> ImageConfig | None:
 
 # The top-level commands that are also project commands (imported last: they use this module).
 from pystack.orchestrator.cli.stack_images import images, pull, push  # noqa: E402, F401
+
+
+def _register_build() -> None:
+    from pystack.orchestrator.cli.build_cmd import image_build
+
+    image.add_command(image_build, "build")
+
+
+_register_build()

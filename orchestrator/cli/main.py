@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "completion": ("misc_cmd", "completion", "Print the shell completion script."),
     "config": ("config_cmd", "config", "Validate the stack file and print it in canonical form."),
     "graph": ("config_cmd", "graph", "Print the service dependency graph (DOT or Mermaid)."),
+    "convert": ("convert_cmd", "convert", "Convert the project into Kubernetes manifests."),
     "up": ("stack_cmd", "up", "Create and start the project's containers."),
     "down": ("stack_cmd", "down", "Stop and remove containers and networks."),
     "create": ("stack_cmd", "create", "Create the project's containers without starting them."),
@@ -46,7 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pull": ("image_cmd", "pull", "Pull images from a registry."),
     "push": ("image_cmd", "push", "Push images to a registry."),
     "rmi": ("image_cmd", "rmi", "Remove images."),
-    "image": ("image_cmd", "image", "Manage images (load, import, inspect, prune, ls, rm, tag)."),
+    "image": ("image_cmd", "image", "Manage images (build, load, import, inspect, prune, ...)."),
 }
 
 

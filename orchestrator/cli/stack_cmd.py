@@ -83,9 +83,9 @@ def rendering(ctx: click.Context, stack: Stack, title: str = "Running") -> Itera
 @contextmanager
 def locked(stack: Stack) -> Iterator[None]:
     from pystack.orchestrator.engine.state import ProjectLock
+    from pystack.orchestrator.settings import settings
 
-    timeout = float(os.environ.get("PYSTACK_LOCK_TIMEOUT", "300"))
-    with ProjectLock(stack.name, timeout):
+    with ProjectLock(stack.name, settings().lock_timeout):
         yield
 
 

@@ -46,7 +46,7 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         ports=tuple(_port(p) for p in s.get("ports") or []),
         expose=tuple(str(e) for e in s.get("expose") or []),
         volumes=tuple(_mount(v) for v in s.get("volumes") or []),
-        tmpfs=tuple(s.get("tmpfs") or []),
+        tmpfs=tuple(_tmpfs(t) for t in s.get("tmpfs") or []),
         networks={k: _service_network(v) for k, v in (s.get("networks") or {}).items()},
         network_mode=s.get("network_mode"),
         depends_on={k: m.DependsOn(condition=v.get("condition", "service_started"),
@@ -55,7 +55,8 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
                     for k, v in (s.get("depends_on") or {}).items()},
         links=tuple(s.get("links") or []), volumes_from=tuple(s.get("volumes_from") or []),
         healthcheck=_healthcheck(s.get("healthcheck")),
-        restart=s.get("restart"), user=_opt_str(s.get("user")), working_dir=s.get("working_dir"),
+        restart=_restart(s.get("restart")), user=_opt_str(s.get("user")),
+        working_dir=s.get("working_dir"),
         hostname=s.get("hostname"), domainname=s.get("domainname"),
         tty=bool(s.get("tty", False)), stdin_open=bool(s.get("stdin_open", False)),
         read_only=bool(s.get("read_only", False)), init=s.get("init"),
@@ -76,7 +77,8 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
                     else _int(s.get("pids_limit"))),
         oom_score_adj=s.get("oom_score_adj"),
         blkio_weight=(s.get("blkio_config") or {}).get("weight"),
-        stop_signal=s.get("stop_signal"), stop_grace_period=_seconds(s.get("stop_grace_period")),
+        stop_signal=units.parse_signal(s["stop_signal"]) if s.get("stop_signal") else None,
+        stop_grace_period=_seconds(s.get("stop_grace_period")),
         labels=dict(s.get("labels") or {}), container_name=s.get("container_name"),
         dns=tuple(s.get("dns") or []), dns_search=tuple(s.get("dns_search") or []),
         dns_opt=tuple(s.get("dns_opt") or []),
@@ -84,12 +86,11 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
                           if "=" in h),  # type: ignore[misc]
         secrets=tuple(_file_ref(r) for r in s.get("secrets") or []),
         configs=tuple(_file_ref(r) for r in s.get("configs") or []),
-        logging=(m.Logging(driver=s["logging"].get("driver"),
-                           options=dict(s["logging"].get("options") or {}))
-                 if s.get("logging") else None),
+        logging=_logging(s.get("logging")),
         scale=int(scale), deploy=deploy, profiles=tuple(s.get("profiles") or []),
         group_add=tuple(str(g) for g in s.get("group_add") or []),
         mac_address=s.get("mac_address"), ipc=s.get("ipc"), pid=s.get("pid"),
+        uts=s.get("uts"),
         pull_policy=s.get("pull_policy"),
         extensions={k: v for k, v in s.items() if k.startswith("x-")},
         unsupported={k: s[k] for k in sorted(m.UNSUPPORTED_SERVICE_KEYS) if k in s},
@@ -118,6 +119,30 @@ def _bytes(value: Any) -> int | None:
 
 def _seconds(value: Any) -> float | None:
     return None if value is None else units.parse_duration(value)
+
+
+def _restart(value: Any) -> m.Restart | None:
+    if value is None:
+        return None
+    name, retries = units.parse_restart(value)
+    return m.Restart(name, retries)
+
+
+def _tmpfs(spec: str) -> m.Tmpfs:
+    target, size, mode, options = units.parse_tmpfs(spec)
+    return m.Tmpfs(target, size, mode, options)
+
+
+def _logging(spec: Mapping[str, Any] | None) -> m.Logging | None:
+    from pystack.orchestrator.config.valuechecks import log_max_file, log_max_size
+
+    if not spec:
+        return None
+    options = {str(k): str(v) for k, v in (spec.get("options") or {}).items()}
+    size, files = options.get("max-size"), options.get("max-file")
+    return m.Logging(driver=spec.get("driver"), options=options,
+                     max_size=log_max_size(size) if size is not None else None,
+                     max_file=log_max_file(files) if files is not None else None)
 
 
 def _port(p: Mapping[str, Any]) -> m.PortMapping:

@@ -15,6 +15,7 @@ from pystack.orchestrator.config.discovery import display_path
 from pystack.orchestrator.config.interpolate import Interpolator
 from pystack.orchestrator.config.marks import Mark, problem
 from pystack.orchestrator.config.merge import merge_mappings
+from pystack.orchestrator.config.readfile import ReadProblem, read_path, read_stream
 from pystack.orchestrator.config.unicity import enforce_unicity
 from pystack.orchestrator.config.yamlread import (
     MDict,
@@ -46,23 +47,14 @@ class Context:
 
     def read_text(self, path: str, mark: Mark | None = None,
                   where: tuple[str | int, ...] = ()) -> str | None:
-        if path == STDIN:
-            if self.stdin is None:
-                self.stdin = sys.stdin.read()
-            return self.stdin
         try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
-        except FileNotFoundError:
-            msg = f"{self.display(path)}: no such file (check the path)"
-        except IsADirectoryError:
-            msg = f"{self.display(path)}: is a directory, not a compose file"
-        except UnicodeDecodeError as e:
-            msg = f"{self.display(path)}: not UTF-8 text ({e.reason} at byte {e.start})"
-        except OSError as e:
-            msg = f"{self.display(path)}: cannot read ({e.strerror})"
-        except ValueError:  # a NUL byte in the name
-            msg = f"{path!r}: not a valid file name"
+            if path != STDIN:
+                return read_path(path, self.display(path))
+            if self.stdin is None:
+                self.stdin = read_stream(sys.stdin.buffer)
+            return self.stdin
+        except ReadProblem as e:
+            msg = e.line
         self.problems.append(problem(mark, where, msg) if mark else msg)
         return None
 

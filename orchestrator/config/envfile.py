@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pystack.orchestrator.config.interpolate import Lookup, TemplateError, substitute
 from pystack.orchestrator.config.marks import Mark, problem
+from pystack.orchestrator.config.readfile import ReadProblem, read_path
 
 
 class EnvFileError(Exception):
@@ -90,12 +91,10 @@ def read_env_files(paths: list[Path], shell: Mapping[str, str],
     for i, path in enumerate(paths):
         display = displays[i] if displays else str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            problems.append(f"{display}: no such file (env file not found)")
-            continue
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            problems.append(f"{display}: cannot read env file ({e})")
+            text = read_path(str(path), display, "env file")
+        except ReadProblem as e:
+            problems.append(f"{display}: no such file (env file not found)" if e.missing
+                            else e.line)
             continue
         try:
             env.update(parse_env_text(text, display, shell, env))

@@ -36,15 +36,16 @@ def read_env_files(spec: Any, resolve: Callable[[str], str],
     env: dict[str, str] = {}
     for raw, required in entries(spec):
         path = resolve(raw)
+        from pystack.orchestrator.config.readfile import ReadProblem, read_path
+
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except FileNotFoundError:
+            text = read_path(path, path, "env file")
+        except ReadProblem as e:
+            if not e.missing:
+                raise EnvFileError(e.line) from None
             if required:
                 raise EnvFileError(f"env file {path} not found") from None
             continue
-        except (OSError, UnicodeDecodeError) as e:
-            raise EnvFileError(f"cannot read env file {path}: {e}") from e
         try:
             env.update(envfile.parse_env_text(text, path, environ, env))
         except envfile.EnvFileError as e:

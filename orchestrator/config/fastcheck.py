@@ -61,6 +61,29 @@ def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
+def _frozen(v: Any) -> Any:
+    """A hashable form that is equal exactly when JSON says the values are equal."""
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, int | float):
+        return ("n", v)              # 1 == 1.0 and hash(1) == hash(1.0)
+    if isinstance(v, dict):
+        return ("d", frozenset((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, list):
+        return ("l", tuple(_frozen(x) for x in v))
+    return (type(v).__name__, v)
+
+
+def unique(items: list[Any]) -> bool:
+    """JSON Schema `uniqueItems` in linear time (the pairwise check took 100 s for 8,000
+    ports)."""
+    try:
+        return len({_frozen(x) for x in items}) == len(items)
+    except TypeError:               # not JSON (an unhashable oddity): compare pairwise
+        return all(not _equal(items[i], items[j]) for i in range(len(items))
+                   for j in range(i))
+
+
 class Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -108,8 +131,7 @@ class Compiler:
             high = schema["maximum"]
             checks.append(lambda v: not _is_type(v, "number") or v <= high)
         if schema.get("uniqueItems"):
-            checks.append(lambda v: not isinstance(v, list) or all(
-                not _equal(v[i], v[j]) for i in range(len(v)) for j in range(i)))
+            checks.append(lambda v: not isinstance(v, list) or unique(v))
         if "required" in schema:
             req = list(schema["required"])
             checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in req))

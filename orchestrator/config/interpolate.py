@@ -250,6 +250,7 @@ class Interpolator:
         self.warnings = warnings
         self.warned = warned
         self.bools = _BoolCast()
+        self._done: dict[str, tuple[str, TemplateError | None, tuple[str, ...]]] = {}
 
     def run(self, tree: MDict, file_mark: Mark | None) -> None:
         self._walk(tree, (), file_mark, _TRIE)
@@ -257,20 +258,28 @@ class Interpolator:
     def _value(self, value: str, path: TreePath, mark: Mark | None, kind: str | None) -> Any:
         out: Any = value
         if "$" in value:
-            before = len(self.lookup.unset)
-            try:
-                out = substitute(value, self.lookup)
-            except TemplateError as e:
-                hint = "you may need to escape any $ with another $" if e.template else None
-                self.problems.append(problem(mark, path, str(e), hint))
+            # One substitution per distinct text: an aliased scalar repeated thousands of
+            # times costs its length once, not once per copy.
+            done = self._done.get(value)
+            if done is None:
+                before = len(self.lookup.unset)
+                try:
+                    done = (substitute(value, self.lookup), None,
+                            tuple(self.lookup.unset[before:]))
+                except TemplateError as e:
+                    done = (value, e, tuple(self.lookup.unset[before:]))
+                self._done[value] = done
+            out, error, unset = done
+            for name in unset:
+                if name not in self.warned:
+                    self.warned.add(name)
+                    self.warnings.append(problem(
+                        mark, path, f'the "{name}" variable is not set, '
+                        "defaulting to a blank string"))
+            if error is not None:
+                hint = "you may need to escape any $ with another $" if error.template else None
+                self.problems.append(problem(mark, path, str(error), hint))
                 return value
-            finally:
-                for name in self.lookup.unset[before:]:
-                    if name not in self.warned:
-                        self.warned.add(name)
-                        self.warnings.append(problem(
-                            mark, path, f'the "{name}" variable is not set, '
-                            "defaulting to a blank string"))
         if kind is None:
             return out
         caster: Cast = _to_int if kind == "int" else _to_float if kind == "float" else self.bools

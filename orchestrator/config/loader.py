@@ -23,6 +23,7 @@ from pystack.orchestrator.config.envfile import EnvFileError, read_env_files
 from pystack.orchestrator.config.interpolate import Lookup, TemplateError, substitute
 from pystack.orchestrator.config.marks import Marks
 from pystack.orchestrator.config.merge import merge_mappings
+from pystack.orchestrator.config.readfile import ReadProblem, read_stream
 from pystack.orchestrator.config.unicity import enforce_unicity
 from pystack.orchestrator.config.yamlread import MDict, MList
 from pystack.orchestrator.errors import ConfigError, NoConfigFileError
@@ -125,7 +126,10 @@ def _load(options: LoadOptions) -> RawProject:
 
     stdin = options.stdin
     if stdin is None and discovery.STDIN in found.files:
-        stdin = sys.stdin.read()
+        try:
+            stdin = read_stream(sys.stdin.buffer)
+        except ReadProblem as e:
+            raise ConfigError([e.line]) from None
     if explicit is None and "COMPOSE_PROJECT_NAME" not in environment:
         # compose-go sets COMPOSE_PROJECT_NAME (from `name:` or the directory) before it
         # interpolates; only files that use it need this extra early look at `name:`.

@@ -21,8 +21,8 @@ UNSUPPORTED_SERVICE_KEYS: frozenset[str] = frozenset({
     "annotations", "attach", "build", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
     "cpu_rt_period", "cpu_rt_runtime", "credential_spec", "develop", "device_cgroup_rules",
     "devices", "external_links", "gpus", "isolation", "label_file", "models", "platform",
-    "post_start", "pre_stop", "provider", "runtime", "storage_opt", "use_api_socket", "userns_mode",
-    "uts", "mem_swappiness", "oom_kill_disable", "pull_refresh_after",
+    "post_start", "pre_stop", "provider", "runtime", "storage_opt", "use_api_socket",
+    "mem_swappiness", "oom_kill_disable", "pull_refresh_after",
 })
 # Top-level keys accepted but not acted on yet.
 UNSUPPORTED_TOP_KEYS: frozenset[str] = frozenset({"models"})
@@ -79,6 +79,29 @@ class VolumeOptions:
 class TmpfsOptions:
     size: int | None = None             # bytes
     mode: int | None = None             # permission bits
+
+
+@dataclass(frozen=True, slots=True)
+class Tmpfs:
+    """One `tmpfs:` entry of a service, parsed ("/run:size=64k,mode=1777,noexec")."""
+
+    target: str
+    size: int | None = None             # bytes
+    mode: int | None = None             # permission bits
+    options: tuple[str, ...] = ()       # the other options (ro, noexec, uid=..., ...)
+
+    @property
+    def read_only(self) -> bool:
+        return "ro" in self.options
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """A restart policy: no | always | on-failure (at most `max_retries`, None = no limit) |
+    unless-stopped."""
+
+    name: str = "no"
+    max_retries: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +198,8 @@ class Deploy:
 class Logging:
     driver: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    max_size: int | None = None         # options["max-size"] in bytes
+    max_file: int | None = None         # options["max-file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +213,14 @@ class Service:
     ports: tuple[PortMapping, ...] = ()
     expose: tuple[str, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
-    tmpfs: tuple[str, ...] = ()
+    tmpfs: tuple[Tmpfs, ...] = ()
     networks: Mapping[str, ServiceNetwork] = field(default_factory=dict)
     network_mode: str | None = None
     depends_on: Mapping[str, DependsOn] = field(default_factory=dict)
     links: tuple[str, ...] = ()
     volumes_from: tuple[str, ...] = ()
     healthcheck: Healthcheck | None = None
-    restart: str | None = None                  # no | always | on-failure[:N] | unless-stopped
+    restart: Restart | None = None
     user: str | None = None
     working_dir: str | None = None
     hostname: str | None = None
@@ -222,7 +247,7 @@ class Service:
     pids_limit: int | None = None
     oom_score_adj: int | None = None
     blkio_weight: int | None = None
-    stop_signal: str | None = None
+    stop_signal: str | None = None              # canonical: "SIGTERM", or "37" (real-time)
     stop_grace_period: float | None = None      # seconds
     labels: Mapping[str, str] = field(default_factory=dict)
     container_name: str | None = None
@@ -240,6 +265,7 @@ class Service:
     mac_address: str | None = None
     ipc: str | None = None
     pid: str | None = None
+    uts: str | None = None                      # "host" or None (nsmodes.py checks the values)
     pull_policy: str | None = None
     extensions: Mapping[str, Any] = field(default_factory=dict)    # x-* keys
     unsupported: Mapping[str, Any] = field(default_factory=dict)   # keys not acted on yet

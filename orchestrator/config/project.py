@@ -49,7 +49,7 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
     selection = profiles.select(raw.data, raw.marks, tuple(raw.profiles), tuple(services))
     problems.extend(selection.problems)
     problems.extend(semantic.check(selection.data, raw.marks, selection.disabled,
-                                   str(raw.working_dir)))
+                                   str(raw.working_dir), raw.name))
     if problems:
         raise ConfigError(sorted(dict.fromkeys(problems), key=_position))
     ctx = normalize.Context(raw.name, str(raw.working_dir), raw.environment)

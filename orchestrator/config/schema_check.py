@@ -39,9 +39,19 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def validator() -> Validator:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import ValidationError
 
-    return Draft202012Validator(schema())  # type: ignore[no-any-return]
+    from pystack.orchestrator.config.fastcheck import unique
+
+    def unique_items(v: Any, wanted: Any, instance: Any, _schema: Any) -> Iterable[Any]:
+        # jsonschema's own check is pairwise for mappings (quadratic in long port lists)
+        if wanted and isinstance(instance, list) and not unique(instance):
+            yield ValidationError(f"{instance!r} has non-unique elements")
+
+    cls = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"uniqueItems": unique_items})
+    return cls(schema())  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=1)

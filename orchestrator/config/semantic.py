@@ -1,7 +1,8 @@
 """Semantic checks the schema cannot express, all reported in one run: references to unknown
 services (depends_on, links, `network_mode|ipc|pid: service:`, volumes_from), undefined
 networks/volumes/secrets/configs, dependency cycles (naming the loop), duplicate published
-host ports, bad durations/sizes/ports/cpus, and container_name with several replicas.
+host ports, bad durations/sizes/ports/cpus, and container_name with several replicas; the
+values the engine acts on are checked by valuechecks.py.
 
 Works on the (profile-filtered) loaded mapping and is defensive about types: input that failed
 the schema check may reach it, and it must never raise.
@@ -49,7 +50,7 @@ class Report:
 
 
 def check(data: Any, marks: Marks, disabled: Iterable[str] = (),
-          working_dir: str | None = None) -> list[str]:
+          working_dir: str | None = None, project: str | None = None) -> list[str]:
     """Every semantic problem of `data`, as problem lines (empty when fine).  References to
     `disabled` services (left out by profiles) are reported by profiles.py, not here.  With
     `working_dir`, required env_file entries must exist (relative to it)."""
@@ -63,12 +64,16 @@ def check(data: Any, marks: Marks, disabled: Iterable[str] = (),
             _service(rep, data, str(name), svc, services, known)
             if working_dir is not None:
                 _env_files(rep, str(name), svc, working_dir)
-    from pystack.orchestrator.config import crosschecks
+    from pystack.orchestrator.config import crosschecks, valuechecks
 
+    valuechecks.top_level(rep, data, project)
     crosschecks.top_level(rep, data)
     crosschecks.container_names(rep, services)
     crosschecks.cycles(rep, services)
     crosschecks.host_ports(rep, services)
+    from pystack.orchestrator.config import nsmodes
+
+    nsmodes.check(rep, services)
     return rep.lines
 
 
@@ -104,6 +109,9 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
         if target not in known:
             _unknown(rep, (*base, *dep), target, services, key=dep[0] == "depends_on")
     _defined(rep, data, base, svc)
+    from pystack.orchestrator.config import valuechecks
+
+    valuechecks.service(rep, base, svc)
     for path in _DURATIONS:
         _parse(rep, base, svc, path, units.parse_duration_ns)
     for path in _SIZES:

@@ -37,6 +37,7 @@ RESET = "!reset"
 OVERRIDE = "!override"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_NODES = 500_000  # alias expansion budget ("billion laughs"); real files use ~1%
+_MAX_DEPTH = 200      # nesting of mappings/sequences; compose files use about 8
 
 
 class MDict(dict[str, Any]):
@@ -113,6 +114,7 @@ class _Builder:
         self.budget = _MAX_NODES
         self.anchors: dict[str, Any] = {}
         self.pending: set[str] = set()
+        self.depth = 0
 
     def mark(self, ev: Any) -> Mark:
         m = ev.start_mark
@@ -127,7 +129,13 @@ class _Builder:
         elif t is MappingStartEvent or t is SequenceStartEvent:
             if ev.anchor:
                 self.pending.add(ev.anchor)
+            self.depth += 1
+            if self.depth > _MAX_DEPTH:
+                raise YamlProblems([problem(self.mark(ev), path[:4],
+                                            f"nested more than {_MAX_DEPTH} levels deep",
+                                            "a compose file needs only a few levels")])
             v = self.mapping(path) if t is MappingStartEvent else self.sequence(path)
+            self.depth -= 1
             if ev.anchor:
                 self.pending.discard(ev.anchor)
         elif t is AliasEvent:
@@ -145,14 +153,15 @@ class _Builder:
         if name not in self.anchors:
             self.problems.append(problem(self.mark(ev), path, f"unknown anchor {name!r}"))
             return None
-        return self.copy(self.anchors[name], path)
+        return self.copy(self.anchors[name], path, self.mark(ev))
 
-    def copy(self, v: Any, path: tuple[str | int, ...]) -> Any:
+    def copy(self, v: Any, path: tuple[str | int, ...], mark: Mark) -> Any:
         def tick() -> None:
             self.budget -= 1
             if self.budget < 0:
-                raise YamlProblems([problem(None, path,
-                                            "document contains excessive aliasing")])
+                raise YamlProblems([problem(mark, path, "document contains excessive aliasing",
+                                            f"aliases may expand to at most {_MAX_NODES} "
+                                            "nodes; write the repeated part out fewer times")])
 
         return clone_tree(v, tick)
 
@@ -237,7 +246,20 @@ class _Builder:
         return [v for v in items if isinstance(v, MDict)]
 
 
+def _text_mark(filename: str, text: str, index: int) -> Mark:
+    line = text.count("\n", 0, index) + 1
+    return Mark(filename, line, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
 def _yaml_problem(e: yaml.YAMLError, filename: str, text: str) -> YamlProblems:
+    if isinstance(e, yaml.reader.ReaderError):
+        # A character YAML does not allow (control characters, U+FFFE, ...).
+        index = max(0, min(int(e.position), len(text)))
+        char = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or " ")
+        return YamlProblems([problem(_text_mark(filename, text, index), (),
+                                     f"invalid YAML: {e.reason} (U+{char:04X})",
+                                     "remove it, or write it as an escape in a "
+                                     "double-quoted string")])
     if not isinstance(e, yaml.MarkedYAMLError):
         return YamlProblems([problem(Mark(filename, 1, 1), (), f"invalid YAML: {e}")])
     m = e.problem_mark or e.context_mark

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import signal as _signal
 from dataclasses import dataclass
 from typing import Literal
 
 from pystack.net.api import AttachSpec, DnsConfig, IpamPool, NetworkSpec, PortSpec
-from pystack.orchestrator.config.model import Network, Project, Service
+from pystack.orchestrator.config.model import Network, Project, Service, Tmpfs
 from pystack.orchestrator.engine import plan as P
 from pystack.orchestrator.errors import OrchestratorError
 from pystack.runtime.image.model import Image
@@ -86,7 +85,7 @@ def port_specs(svc: Service) -> list[PortSpec]:
         proto: Literal["tcp", "udp"] = "udp" if p.protocol == "udp" else "tcp"
         rng = p.published_range
         host_ip = p.host_ip or ""
-        if rng is None:
+        if rng is None or rng[0] == 0:  # no host port, or 0: the engine picks one
             out.append(PortSpec(target=p.target, published=None, host_ip=host_ip,
                                 protocol=proto))
         else:
@@ -147,23 +146,18 @@ def healthcheck(svc: Service, image: Image) -> Healthcheck | None:
     )
 
 
-def restart_policy(value: str | None) -> RestartPolicy:
-    if not value or value == "no":
+def restart_policy(svc: Service) -> RestartPolicy:
+    """The parsed policy (config checked it: no | always | on-failure | unless-stopped)."""
+    policy = svc.restart
+    if policy is None or policy.name == "no":
         return RestartPolicy("no")
-    name, _, count = value.partition(":")
-    if name == "on-failure":
-        return RestartPolicy("on-failure", int(count) if count.isdigit() else None)
-    if name in ("always", "unless-stopped"):
-        return RestartPolicy(name)  # type: ignore[arg-type]
-    raise OrchestratorError(f"service restart policy {value!r} is not valid")
+    return RestartPolicy(policy.name, policy.max_retries)  # type: ignore[arg-type]
 
 
-def _size(text: str) -> int:
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "b": 1}
-    t = text.strip().lower().rstrip("b") or "0"
-    if t[-1] in units:
-        return int(float(t[:-1]) * units[t[-1]])
-    return int(t)
+def tmpfs_mount(t: Tmpfs) -> Mount:
+    """A service's `tmpfs:` entry (parsed by config) as a runtime mount."""
+    return Mount("tmpfs", t.target, read_only=t.read_only, tmpfs_size=t.size,
+                 tmpfs_mode=t.mode)
 
 
 def resources(svc: Service) -> Resources:
@@ -178,20 +172,10 @@ def resources(svc: Service) -> Resources:
 
 
 def log_config(svc: Service) -> LogConfig:
-    opts = svc.logging.options if svc.logging else {}
-    size = opts.get("max-size")
-    try:
-        files = int(opts.get("max-file", "1"))
-    except ValueError:
-        files = 1
-    return LogConfig(max_size=_size(size) if size else None, max_file=max(files, 1))
-
-
-def stop_signal(svc: Service) -> str | None:
-    sig = svc.stop_signal
-    if sig and sig.isdigit():
-        return _signal.Signals(int(sig)).name
-    return sig
+    lg = svc.logging
+    if lg is None:
+        return LogConfig()
+    return LogConfig(max_size=lg.max_size, max_file=lg.max_file or 1)
 
 
 def security(svc: Service) -> tuple[bool, str | None]:
@@ -234,13 +218,13 @@ def container_spec(project: Project, svc: Service, *, container_id: str, name: s
         shm_size=svc.shm_size, init=bool(svc.init), privileged=svc.privileged,
         cap_add=svc.cap_add, cap_drop=svc.cap_drop, no_new_privileges=nnp, seccomp=seccomp,
         sysctls=dict(svc.sysctls), ulimits=ulimits, resources=resources(svc),
-        stop_signal=stop_signal(svc),
+        stop_signal=svc.stop_signal,
         stop_grace_period=svc.stop_grace_period if svc.stop_grace_period is not None else 10.0,
         netns=net.netns, network_mode=net.mode,  # type: ignore[arg-type]
         etc_hosts=net.etc_hosts, etc_resolv=net.etc_resolv,
-        healthcheck=healthcheck(svc, image), restart=restart_policy(svc.restart),
+        healthcheck=healthcheck(svc, image), restart=restart_policy(svc),
         log=log_config(svc), labels=labels, pid_namespace=pid_namespace,
-        ipc_namespace=ipc_namespace)
+        ipc_namespace=ipc_namespace, uts_namespace="host" if svc.uts == "host" else None)
 
 
 def describe_command(spec: ContainerSpec) -> str:

@@ -179,10 +179,10 @@ class Stack:
         return tuple((h, gw if ip == "host-gateway" else ip) for h, ip in hosts)
 
     def _namespace(self, svc: Service, value: str | None, kind: str) -> str | None:
-        if not value:
-            return None
-        if value == "host":
-            return "host"
+        if not value or value in ("private", "shareable"):
+            return None                 # a private namespace (any can be joined: shareable)
+        if value in ("host", "none"):
+            return value
         if value.startswith("service:"):
             other = self.containers(services=[value[len("service:"):]])
             if not other:

@@ -22,14 +22,15 @@ from pathlib import Path
 from types import TracebackType
 
 from pystack.orchestrator.errors import LockTimeoutError, OrchestratorError
+from pystack.orchestrator.settings import settings
 
 
 def root_dir() -> Path:
-    return Path(os.environ.get("PYSTACK_ROOT") or "/var/lib/pystack")
+    return settings().root
 
 
 def run_dir() -> Path:
-    return Path(os.environ.get("PYSTACK_RUN") or "/run/pystack")
+    return settings().run
 
 
 @dataclass(frozen=True)

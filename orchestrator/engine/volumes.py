@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from pystack.orchestrator.config.model import FileObject, FileReference, Project, Service
+from pystack.orchestrator.engine.specs import tmpfs_mount
 from pystack.orchestrator.engine.state import root_dir
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
 from pystack.runtime.errors import ContainerRuntimeError
@@ -80,20 +81,6 @@ def anonymous_volume_name(project: str, service: str, number: int, target: str) 
     """Stable per container slot, so a recreated container keeps its anonymous volumes."""
     digest = hashlib.sha256(target.encode()).hexdigest()[:12]
     return anonymous_prefix(project, service, number) + digest
-
-
-def _tmpfs(spec: str) -> Mount:
-    target, _, opts = spec.partition(":")
-    size = mode = None
-    for opt in filter(None, opts.split(",")):
-        k, _, v = opt.partition("=")
-        if k == "size":
-            from pystack.orchestrator.engine.specs import _size
-
-            size = _size(v)
-        elif k == "mode":
-            mode = int(v, 8)
-    return Mount("tmpfs", target, tmpfs_size=size, tmpfs_mode=mode)
 
 
 def _file_object(project: Project, obj: FileObject, kind: str) -> Path:
@@ -188,7 +175,7 @@ def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
                                     "supported yet")
     # The image's VOLUMEs not covered by a service mount become anonymous volumes (Docker).
     covered = {m.target.rstrip("/") for m in mounts} | {
-        t.partition(":")[0].rstrip("/") for t in svc.tmpfs}
+        t.target.rstrip("/") for t in svc.tmpfs}
     for target in image.config.volumes:
         if target.rstrip("/") in covered:
             continue
@@ -198,7 +185,7 @@ def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
             created.append(name)
         fill_from_image(path, image, target)
         mounts.append(Mount("volume", target, str(path), nocopy=True))
-    mounts.extend(_tmpfs(t) for t in svc.tmpfs)
+    mounts.extend(tmpfs_mount(t) for t in svc.tmpfs)
     mounts.extend(_file_refs(project, svc.secrets, "secret"))
     mounts.extend(_file_refs(project, svc.configs, "config"))
     return tuple(mounts)

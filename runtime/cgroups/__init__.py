@@ -11,13 +11,12 @@ The backend is chosen by probing /proc/self/mountinfo and /proc/cgroups once per
 
 from __future__ import annotations
 
-import os
-
 from pystack.runtime.cgroups.base import Cgroup
 from pystack.runtime.cgroups.layout import Layout, Mode, probe
 from pystack.runtime.cgroups.v1 import V1Cgroup
 from pystack.runtime.cgroups.v2 import V2Cgroup
 from pystack.runtime.cgroups.validate import validate
+from pystack.runtime.settings import settings
 
 __all__ = ["Cgroup", "Layout", "Mode", "V1Cgroup", "V2Cgroup", "default_parent", "layout",
            "open_cgroup", "validate"]
@@ -34,7 +33,7 @@ def layout() -> Layout:
 
 
 def default_parent() -> str:
-    return os.environ.get("PYSTACK_CGROUP_PARENT") or "pystack"
+    return settings().cgroup_parent
 
 
 def open_cgroup(name: str, parent: str | None = None, layout_: Layout | None = None) -> Cgroup:

@@ -14,7 +14,6 @@ import contextvars
 import hashlib
 import http.client
 import json
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pystack.runtime.image.fsutil import chain_ids
 from pystack.runtime.image.reference import Reference
 from pystack.runtime.image.registry import RegistryClient
 from pystack.runtime.image.sources import Fetched, LayerBlob, pick_platform
+from pystack.runtime.settings import settings
 
 Progress = Callable[[str, str, int, int], None]
 ACCEPT = (ic.OCI_INDEX, ic.OCI_MANIFEST, ic.DOCKER_LIST, ic.DOCKER_MANIFEST)
@@ -34,7 +34,7 @@ _RETRIES = 3
 
 
 def workers() -> int:
-    return max(1, int(os.environ.get("PYSTACK_PULL_WORKERS", "3")))
+    return settings().pull_workers
 
 
 def _sha(data: bytes) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from pystack.runtime.errors import ImageError, ImageNotFoundError
+from pystack.runtime.settings import settings
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 _RETRIES = 3
@@ -35,12 +36,12 @@ _MAX_JSON = 8 << 20
 
 
 def timeout() -> float:
-    return float(os.environ.get("PYSTACK_REGISTRY_TIMEOUT", "60"))
+    return settings().registry_timeout
 
 
 def is_insecure(registry: str) -> bool:
     host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
-    listed = [h.strip() for h in os.environ.get("PYSTACK_INSECURE_REGISTRIES", "").split(",")]
+    listed = settings().insecure_registries
     return host in _LOCAL_HOSTS or registry in listed or host in listed
 
 

@@ -28,13 +28,14 @@ from pystack.runtime.image.fsutil import chain_ids, hex_of
 from pystack.runtime.image.model import Image, ImageConfig
 from pystack.runtime.image.reference import is_image_id, looks_like_id_prefix, parse
 from pystack.runtime.image.sources import Fetched, LayerBlob, load_path
+from pystack.runtime.settings import settings
 
 InUse = Callable[[str], bool]
 Progress = Callable[[str, str, int, int], None]   # (layer digest, status, done, total bytes)
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("PYSTACK_ROOT", "/var/lib/pystack")) / "images"
+    return settings().root / "images"
 
 
 def overlay_lowerdirs(layer_dirs: Sequence[str | Path]) -> tuple[Path | None, tuple[str, ...]]:
@@ -366,8 +367,9 @@ class ImageStore:
         """Delete unreferenced layers and blobs (caller holds content.deleting())."""
         c = self.content
         c.clean_tmp()
-        chains: set[str] = set()
-        blobs: set[str] = set()
+        from pystack.runtime.build.cache import kept_by_cache
+
+        chains, blobs = kept_by_cache(c.root)          # layers the build cache still names
         for rec in c.records():
             blobs.add(rec["id"])
             if rec.get("manifest"):

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from pystack.runtime.errors import ImageError
+from pystack.runtime.settings import settings
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -51,7 +52,7 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 
 def max_layer_bytes() -> int:
     """Cap on one layer's uncompressed size (decompression bombs); PYSTACK_MAX_LAYER_BYTES."""
-    return int(os.environ.get("PYSTACK_MAX_LAYER_BYTES", str(64 << 30)))
+    return settings().max_layer_bytes
 
 
 class UnsafeMemberError(ImageError):

@@ -27,7 +27,8 @@ REF = reference_binary()
 # Checks where pystack is stricter than Compose on purpose (issue 2 asks for bad durations,
 # byte sizes, port ranges and cpus to be errors); each has a "strict_" case in cases/.
 STRICTER = ("must not be negative", "must be a positive number",
-            "the end is before the start", "use SOURCE:TARGET[:ro] or TARGET")
+            "the end is before the start", "use SOURCE:TARGET[:ro] or TARGET",
+            "mode '", "joining a container outside the project")
 
 
 @pytest.mark.skipif(REF is None, reason=f"the reference is not installed: {REF_HINT}")

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from pystack.orchestrator.engine.oneoff import _publish
 from pystack.orchestrator.engine.query import log_time
-from pystack.orchestrator.engine.specs import restart_policy
 from pystack.orchestrator.errors import OrchestratorError
 
 TEXT = st.text(alphabet="0123456789:./-hmsTZtcpud abc", max_size=24)
@@ -34,13 +33,3 @@ def test_publish_only_value_error(value: str) -> None:
     except ValueError:
         return          # create_oneoff turns it into "invalid --publish value"
     assert isinstance(p.target, int)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.text(max_size=20))
-def test_restart_policy_only_our_error(value: str) -> None:
-    try:
-        pol = restart_policy(value)
-    except OrchestratorError:
-        return
-    assert pol.name in ("no", "always", "on-failure", "unless-stopped")

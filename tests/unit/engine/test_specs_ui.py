@@ -14,7 +14,9 @@ from pystack.orchestrator.config.model import (
     FileReference,
     Healthcheck,
     PortMapping,
+    Restart,
     ServiceNetwork,
+    Tmpfs,
     Volume,
     VolumeMount,
 )
@@ -73,10 +75,10 @@ def test_healthcheck_merges_with_image_and_restart_policy(tmp_path: Path) -> Non
     off = S.healthcheck(svc("a", healthcheck=Healthcheck(disable=True)), img)
     assert off is not None and off.test == ("NONE",)
     assert S.healthcheck(svc("a"), img) is None          # None = the image's own
-    assert S.restart_policy("on-failure:3").max_retries == 3
-    assert S.restart_policy("unless-stopped").name == "unless-stopped"
-    with pytest.raises(Exception, match="not valid"):
-        S.restart_policy("sometimes")
+    assert S.restart_policy(svc("a", restart=Restart("on-failure", 3))).max_retries == 3
+    assert S.restart_policy(svc("a", restart=Restart("unless-stopped"))).name == \
+        "unless-stopped"
+    assert S.restart_policy(svc("a")).name == "no"
 
 
 def test_volumes_binds_tmpfs_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +89,7 @@ def test_volumes_binds_tmpfs_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyP
         VolumeMount("volume", "/anon"),
         VolumeMount("bind", "/src", str(tmp_path / "made-for-me")),
         VolumeMount("tmpfs", "/scratch"),
-    ), tmpfs=("/run/x:size=1m,mode=1777",),
+    ), tmpfs=(Tmpfs("/run/x", 1 << 20, 0o1777),),
         secrets=(FileReference("token"),), configs=(FileReference("conf", "/etc/app.conf"),))
     p = project("demo", s)
     p = replace(p, volumes={"vol": Volume("vol", "demo_vol")},

@@ -1,0 +1,149 @@
+"""`pystack image build` (docker build habits) and `pystack build [SERVICE...]` (Compose), and
+the BuildKit-style plain progress they print on stderr:
+
+    #3 [app 2/4] COPY src/ /app/
+    #3 CACHED
+    #4 [app 3/4] RUN make
+    #4 0.212 cc -o app main.c
+    #4 DONE 0.4s
+
+A failing RUN prints `#4 ERROR: ...` and the command exits non-zero with the Dockerfile line;
+nothing is tagged.  `-q` prints only the image id (and, on failure, the step's last lines).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pystack.orchestrator.cli.main import PystackCommand
+
+if TYPE_CHECKING:
+    from pystack.runtime.build.request import Event
+
+
+class PlainProgress:
+    """Events -> BuildKit's plain progress lines (or JSON lines), on stderr."""
+
+    def __init__(self, mode: str = "plain", out: Any = None) -> None:
+        self.mode = mode
+        self.out = out or sys.stderr
+        self.lock = threading.Lock()
+        self.last = 0
+
+    def __call__(self, e: Event) -> None:
+        if self.mode == "quiet":
+            return
+        with self.lock:
+            if self.mode == "json":
+                self.out.write(json.dumps({"id": e.number, "kind": e.kind, "name": e.name,
+                                           "text": e.text, "seconds": round(e.seconds, 3)})
+                               + "\n")
+                self.out.flush()
+                return
+            n = f"#{e.number}"
+            if e.kind == "start":
+                if self.last:
+                    self.out.write("\n")
+                self.out.write(f"{n} {e.name}\n")
+            elif e.kind == "cached":
+                self.out.write(f"{n} CACHED\n")
+            elif e.kind == "output":
+                self.out.write(f"{n} {e.seconds:.3f} {e.text}\n")
+            elif e.kind == "info":
+                self.out.write(f"{n} {e.text} done\n")
+            elif e.kind == "done":
+                self.out.write(f"{n} DONE {e.seconds:.1f}s\n")
+            elif e.kind == "error":
+                self.out.write(f"{n} ERROR: {e.text}\n")
+            self.last = e.number
+            self.out.flush()
+
+
+def parse_build_args(values: tuple[str, ...], environ: dict[str, str]) -> dict[str, str]:
+    """--build-arg K=V; a bare K takes its value from the environment (or is skipped)."""
+    out: dict[str, str] = {}
+    for v in values:
+        k, eq, val = v.partition("=")
+        if not k:
+            raise click.BadParameter(f"{v!r}: expected KEY=VALUE", param_hint="--build-arg")
+        if eq:
+            out[k] = val
+        elif k in environ:
+            out[k] = environ[k]
+    return out
+
+
+def run_build(build: Callable[[], Any], quiet: bool) -> Any:
+    """Run a build; on a failed step in quiet mode show its last output lines first."""
+    from pystack.runtime.build.errors import StepFailedError
+
+    try:
+        return build()
+    except StepFailedError as e:
+        if quiet and e.tail:
+            for line in e.tail[-10:]:
+                click.echo(f"  {line}", err=True)
+        raise
+
+
+def progress_mode(quiet: bool) -> str:
+    from pystack.orchestrator.cli.image_cmd import _opts
+
+    if quiet:
+        return "quiet"
+    mode = _opts().progress
+    return mode if mode in ("json", "quiet") else "plain"
+
+
+@click.command("build", cls=PystackCommand)
+@click.argument("context", type=click.Path(path_type=Path, file_okay=False))
+@click.option("-t", "--tag", "tags", multiple=True, metavar="NAME[:TAG]",
+              help="Name the image (repeatable).")
+@click.option("-f", "--file", "file", default=None, metavar="FILE",
+              help="The Dockerfile (default: CONTEXT/Dockerfile; '-' reads standard input).")
+@click.option("--target", default=None, help="Build this stage (default: the last).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+              help="A build argument (repeatable).")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+              help="A label on the image (repeatable).")
+@click.option("--no-cache", is_flag=True, help="Run every step again.")
+@click.option("--pull", is_flag=True, help="Pull the FROM images even when present.")
+@click.option("--network", default="default", type=click.Choice(["default", "none", "host"]),
+              help="The network of RUN steps.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: str | None,
+                build_args: tuple[str, ...], labels: tuple[str, ...], no_cache: bool,
+                pull: bool, network: str, quiet: bool) -> None:
+    """Build an image from a Dockerfile and a context directory."""
+    import os
+
+    from pystack.runtime.build.builder import build
+    from pystack.runtime.build.request import BuildRequest
+
+    if not context.is_dir():
+        raise click.BadParameter(f"{context}: not a directory", param_hint="CONTEXT")
+    inline = None
+    dockerfile = None
+    name = "Dockerfile"
+    if file == "-":
+        inline = sys.stdin.read()
+    elif file is not None:
+        dockerfile = Path(file)
+        name = file
+    req = BuildRequest(
+        context=context.resolve(), dockerfile=dockerfile, dockerfile_inline=inline,
+        dockerfile_name=name, target=target,
+        build_args=parse_build_args(build_args, dict(os.environ)),
+        tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
+        pull=pull, network=network)
+    res = run_build(lambda: build(req, progress=PlainProgress(progress_mode(quiet))), quiet)
+    for w in res.warnings:
+        click.echo(f"WARNING: {w}", err=True)
+    click.echo(res.image_id)

@@ -1,0 +1,178 @@
+"""Checks of the values the engine acts on, so that a file `pystack config` accepts never fails
+later because of its own content: restart policies, stop signals, log options, tmpfs options,
+ulimits, published ports, environment and sysctl names, healthcheck retries, integer ranges,
+network names, and a service's image (or build).
+
+Each check parses with the same function the model builder (build.py) uses, from units.py, so
+a value is parsed by one rule.  Like semantic.py (which calls `service` and `top_level`), this
+works on the loaded mapping, is defensive about types and never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pystack.orchestrator.config import units
+from pystack.orchestrator.config.marks import TreePath
+
+if TYPE_CHECKING:
+    from pystack.orchestrator.config.semantic import Report
+
+# The names net accepts for networks (and that Docker accepts): 1-255 characters.
+NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+ULIMITS = frozenset({"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
+                     "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending",
+                     "stack"})
+_INT64 = (-(2**63), 2**63 - 1)
+# (path below a service, lowest, highest) of integer settings with a meaningful range.
+_RANGES: tuple[tuple[TreePath, int, int], ...] = (
+    (("healthcheck", "retries"), 0, 2**31 - 1), (("scale",), 0, 10_000),
+    (("deploy", "replicas"), 0, 10_000), (("oom_score_adj",), -1000, 1000),
+    (("cpu_shares",), 0, 2**31 - 1), (("pids_limit",), -1, _INT64[1]),
+    (("cpu_quota",), -1, _INT64[1]), (("cpu_period",), 0, 1_000_000),
+    (("deploy", "resources", "limits", "pids"), -1, _INT64[1]),
+)
+
+
+def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
+    """Every value check of one service (`base` = ("services", name))."""
+    _one(rep, (*base, "restart"), svc.get("restart"), units.parse_restart)
+    signal = svc.get("stop_signal")
+    if signal not in (None, ""):
+        _one(rep, (*base, "stop_signal"), signal, units.parse_signal)
+    _logging(rep, base, svc.get("logging"))
+    _tmpfs(rep, base, svc.get("tmpfs"))
+    _ulimits(rep, base, svc.get("ulimits"))
+    _ports(rep, base, svc.get("ports"))
+    for key in ("environment", "sysctls"):
+        _names(rep, (*base, key), svc.get(key))
+    for path, low, high in _RANGES:
+        value: Any = svc
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+            rep.add((*base, *path), f"{value} is out of range",
+                    f"use a whole number from {low} to {high}")
+    if "image" not in svc and "build" not in svc:
+        rep.add(base, f"service '{base[-1]}' has neither an image nor a build context",
+                "add an image: key, or build:", key=True)
+
+
+def top_level(rep: Report, data: Mapping[str, Any], project: str | None) -> None:
+    """Network names: the real name (`name:`, else `<project>_<key>`) must suit net."""
+    networks = data.get("networks")
+    for key, spec in (networks.items() if isinstance(networks, Mapping) else []):
+        name = spec.get("name") if isinstance(spec, Mapping) else None
+        path: TreePath = ("networks", key, "name")
+        if not isinstance(name, str):
+            name, path = (f"{project}_{key}" if project else str(key)), ("networks", key)
+        if not NETWORK_NAME.fullmatch(name):
+            rep.add(path, f"invalid network name '{_short(name)}'",
+                    "use 1 to 255 letters, digits, '_', '.' or '-', starting with a letter "
+                    "or digit", key=len(path) == 2)
+
+
+def _one(rep: Report, path: TreePath, value: Any, parser: Callable[[Any], object]) -> None:
+    if value is None:
+        return
+    try:
+        parser(value)
+    except ValueError as e:
+        rep.add(path, str(e))
+
+
+def _logging(rep: Report, base: TreePath, logging: Any) -> None:
+    options = logging.get("options") if isinstance(logging, Mapping) else None
+    if not isinstance(options, Mapping):
+        return
+    where: TreePath = (*base, "logging", "options")
+    for key, parser in (("max-size", log_max_size), ("max-file", log_max_file)):
+        if key in options:
+            try:
+                parser(options[key])
+            except ValueError as e:
+                rep.add((*where, key), str(e))
+
+
+def log_max_size(value: object) -> int:
+    """logging.options.max-size: a positive byte size ("10m")."""
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
+        raise ValueError(f"invalid max-size '{value}' (must be a positive size like 10m)")
+    size = units.parse_bytes(value)
+    if size <= 0:
+        raise ValueError(f"invalid max-size '{value}' (must be a positive size like 10m)")
+    return size
+
+
+def log_max_file(value: object) -> int:
+    """logging.options.max-file: how many files to keep, at least 1."""
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+        raise ValueError(f"invalid max-file '{value}' (must be a whole number of files, at "
+                         "least 1)")
+    return int(text)
+
+
+def _tmpfs(rep: Report, base: TreePath, tmpfs: Any) -> None:
+    items = [tmpfs] if isinstance(tmpfs, str) else tmpfs if isinstance(tmpfs, list) else []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            path = (*base, "tmpfs") if isinstance(tmpfs, str) else (*base, "tmpfs", i)
+            _one(rep, path, item, units.parse_tmpfs)
+
+
+def _ulimits(rep: Report, base: TreePath, ulimits: Any) -> None:
+    for name, value in (ulimits.items() if isinstance(ulimits, Mapping) else []):
+        path = (*base, "ulimits", name)
+        if name not in ULIMITS:
+            rep.add(path, f"unknown ulimit '{_short(str(name))}'",
+                    "use one of: " + ", ".join(sorted(ULIMITS)), key=True)
+            continue
+        if isinstance(value, Mapping):
+            soft, hard = value.get("soft"), value.get("hard")
+            if isinstance(soft, int) and isinstance(hard, int) and soft > hard:
+                rep.add(path, f"soft limit {soft} is above the hard limit {hard}",
+                        "the soft limit must be at most the hard limit")
+            values = [soft, hard]
+        else:
+            values = [value]
+        for v in values:
+            if isinstance(v, int) and _int(v) and not -1 <= v <= _INT64[1]:
+                rep.add(path, f"{v} is out of range", "use -1 (unlimited) or a count")
+
+
+def _ports(rep: Report, base: TreePath, ports: Any) -> None:
+    for i, item in enumerate(ports if isinstance(ports, list) else []):
+        if not isinstance(item, Mapping):
+            continue
+        published = item.get("published")
+        if published in (None, "") or isinstance(published, bool):
+            continue
+        try:
+            units.parse_port_range(str(published))
+        except ValueError as e:
+            rep.add((*base, "ports", i, "published"), str(e))
+
+
+def _names(rep: Report, path: TreePath, value: Any) -> None:
+    """No empty names in environment/sysctls (list `=x` or mapping `"": x`)."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str) and item.partition("=")[0].strip() == "":
+                rep.add((*path, i), f"'{_short(item)}' has no name before '='",
+                        "write NAME=value")
+    elif isinstance(value, Mapping):
+        for key in value:
+            if str(key).strip() == "":
+                rep.add((*path, key), "a name must not be empty", "write NAME: value",
+                        key=True)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,46 @@
+"""What a build is asked to do, what it reports while it runs, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    context: Path                               # a directory
+    dockerfile: Path | None = None              # None: <context>/Dockerfile
+    dockerfile_inline: str | None = None
+    dockerfile_name: str = "Dockerfile"         # how errors name the file
+    target: str | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False                          # pull FROM images even when present
+    network: str = "default"                    # default | none | host
+    label: str = ""                             # progress prefix ("app" for a service)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A progress event, as BuildKit's plain output shows them: `#5 [app 2/6] RUN ...`."""
+
+    kind: str                                   # start | cached | done | output | error | info
+    number: int
+    name: str
+    text: str = ""
+    seconds: float = 0.0
+
+
+Progress = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    tags: tuple[str, ...]
+    steps: int                                  # filesystem steps run or taken from cache
+    cached: int                                 # of which from the cache
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,117 @@
+"""RUN: one container made by pystack's runtime from the stage's layers; its overlay upper
+dir becomes the step's layer.
+
+The container has a default container's confinement (namespaces, default capabilities,
+seccomp profile, masked paths, its own cgroup): only the stage's layers and the mounts the
+step asks for are visible, never the host's files.  `--network=none` (and the default, see
+docs/build.md) is a new network namespace with only `lo`; `--network=host` the host's.
+Output is streamed line by line as the process writes it.  What the runtime itself creates as
+mount points (/etc/hosts, /etc/hostname, /etc/resolv.conf, /proc, /sys, /dev) is dropped from
+the upper dir when it was not in the image, as BuildKit removes its mount stubs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pystack.runtime import layerview
+from pystack.runtime.build.errors import BuildError
+from pystack.runtime.build.layers import LayerRef, publish
+from pystack.runtime.image.content import Content
+from pystack.runtime.image.model import ImageConfig
+from pystack.runtime.spec import ContainerSpec, Mount
+
+_STUBS = ("etc/hosts", "etc/hostname", "etc/resolv.conf", "proc", "sys", "dev",
+          "sbin/docker-init")
+Output = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    user: str
+    workdir: str
+    network: str                    # "default" | "none" | "host"
+    mounts: tuple[Mount, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    tail: tuple[str, ...]           # the last output lines
+    layer: LayerRef | None
+
+
+def _drop_stubs(upper: Path, layers: Sequence[Path]) -> None:
+    top_first = [p.resolve() for p in reversed(layers)]
+    for rel in _STUBS:
+        p = upper / rel
+        try:
+            st = os.lstat(p)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if layerview.resolve(top_first, rel) is not None:
+            continue
+        empty = (stat.S_ISREG(st.st_mode) and st.st_size == 0) or \
+            (stat.S_ISDIR(st.st_mode) and not os.listdir(p))
+        if empty:
+            shutil.rmtree(p) if stat.S_ISDIR(st.st_mode) else p.unlink()
+            parent = p.parent
+            while parent != upper and not os.listdir(parent) and \
+                    layerview.resolve(top_first, str(parent.relative_to(upper))) is None:
+                parent.rmdir()
+                parent = parent.parent
+
+
+def run(runtime: object, content: Content, layers: Sequence[Path], parent_diffs: list[str],
+        rs: RunSpec, output: Output, empty_dir: Path) -> RunResult:
+    """Run `rs` on `layers` (bottom first); publish its changes as a layer if it exits 0."""
+    from pystack.runtime.linux_runtime import LinuxRuntime
+
+    assert isinstance(runtime, LinuxRuntime)
+    cid = secrets.token_hex(32)
+    lowers = tuple(str(d) for d in layers) or (str(empty_dir),)
+    spec = ContainerSpec(
+        id=cid, name=f"pystack-build-{cid[:12]}", image=ImageConfig(), image_id="",
+        lower_dirs=lowers, entrypoint=(), command=rs.argv, env=dict(rs.env),
+        working_dir=rs.workdir or "/", user=rs.user or None, hostname="buildkitsandbox",
+        mounts=rs.mounts, etc_hostname=False,
+        network_mode="host" if rs.network == "host" else "none",
+        labels={"io.pystack.build": "1"})
+    tail: list[str] = []
+    runtime.create(spec)
+    try:
+        runtime.start(cid)
+        done = threading.Event()
+        p_log = runtime.containers / cid / f"{cid}-json.log"
+        from pystack.runtime import logs as _logs
+
+        def follow() -> None:
+            for e in _logs.follow(p_log, lambda: not done.is_set(), poll=0.01):
+                line = e.line.rstrip("\n")
+                tail.append(line)
+                del tail[:-20]
+                output(line)
+        t = threading.Thread(target=follow, daemon=True)
+        t.start()
+        st = runtime.wait(cid)
+        done.set()
+        t.join()
+        code = st.exit_code if st.exit_code is not None else 1
+        if code != 0:
+            return RunResult(code, tuple(tail), None)
+        upper = runtime.containers / cid / "upper"
+        _drop_stubs(upper, layers)
+        return RunResult(0, tuple(tail), publish(content, upper, parent_diffs))
+    except OSError as e:
+        raise BuildError(f"RUN: {e}") from e
+    finally:
+        runtime.delete(cid, force=True)

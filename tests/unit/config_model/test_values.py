@@ -1,0 +1,141 @@
+"""The values the engine acts on are parsed once, in config (issue 10 item 4, issue 15 item 5):
+each bad one is a FILE:LINE:COL problem line, each good one reaches the model typed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from pystack.orchestrator.config.model import Restart, Tmpfs
+from tests.unit.config_model.conftest import Loader
+
+Problems = Callable[..., list[str]]
+
+
+def _one(problems: Problems, lines: str) -> str:
+    text = "services:\n  web:\n    image: x\n" + lines
+    (line,) = problems(text)
+    return line
+
+
+@pytest.mark.parametrize(("lines", "want"), [
+    ('    restart: "on-failure:x"\n',
+     "compose.yaml:4:14: services.web.restart: invalid restart policy 'on-failure:x' (the "
+     "retry count after on-failure: must be a whole number, like on-failure:3)"),
+    ("    restart: sometimes\n",
+     "compose.yaml:4:14: services.web.restart: invalid restart policy 'sometimes' (use no, "
+     "always, on-failure, on-failure:N or unless-stopped)"),
+    ("    restart: always:3\n",
+     "compose.yaml:4:14: services.web.restart: invalid restart policy 'always:3' (only "
+     "on-failure takes a retry count)"),
+    ("    logging: {options: {max-size: abc}}\n",
+     "compose.yaml:4:35: services.web.logging.options.max-size: invalid byte size 'abc' (use "
+     "a number and a unit: 512m, 2g, 100k)"),
+    ("    logging: {options: {max-size: 0}}\n",
+     "compose.yaml:4:35: services.web.logging.options.max-size: invalid max-size '0' (must be "
+     "a positive size like 10m)"),
+    ("    logging: {options: {max-file: x}}\n",
+     "compose.yaml:4:35: services.web.logging.options.max-file: invalid max-file 'x' (must be "
+     "a whole number of files, at least 1)"),
+    ('    tmpfs: ["/x:size=lots"]\n',
+     "compose.yaml:4:13: services.web.tmpfs[0]: invalid byte size 'lots' (use a number and a "
+     "unit: 512m, 2g, 100k)"),
+    ("    tmpfs: /x:mode=9\n",
+     "compose.yaml:4:12: services.web.tmpfs: invalid tmpfs mode '9' (use octal permission "
+     "bits like 1777)"),
+    ("    tmpfs: /x:bogus\n",
+     "compose.yaml:4:12: services.web.tmpfs: invalid tmpfs option 'bogus' (use size=, mode= "
+     "or mount flags like ro, noexec, nosuid)"),
+    ("    stop_signal: SIGNOPE\n",
+     "compose.yaml:4:18: services.web.stop_signal: unknown signal 'SIGNOPE' (use a name like "
+     "SIGTERM, SIGINT, SIGQUIT, or a number)"),
+    ("    stop_signal: '99'\n",
+     "compose.yaml:4:18: services.web.stop_signal: invalid signal '99' (signal numbers are 1 "
+     "to 64)"),
+    ("    ports: [{published: -1, target: 80}]\n",
+     "compose.yaml:4:25: services.web.ports[0].published: invalid port '-1' (use a number or "
+     "a range like 8000-8010)"),
+    ("    ports: [{published: 70000, target: 80}]\n",
+     "compose.yaml:4:25: services.web.ports[0].published: invalid port '70000' (ports are 0 "
+     "to 65535)"),
+    ('    environment: ["=x"]\n',
+     "compose.yaml:4:19: services.web.environment[0]: '=x' has no name before '=' (write "
+     "NAME=value)"),
+    ('    sysctls: ["=1"]\n',
+     "compose.yaml:4:15: services.web.sysctls[0]: '=1' has no name before '=' (write "
+     "NAME=value)"),
+    ("    stop_grace_period: 99999999999999999h\n",
+     "compose.yaml:4:24: services.web.stop_grace_period: invalid duration "
+     "'99999999999999999h' (too long: at most 2562047h)"),
+    ("    healthcheck: {test: [CMD, 'true'], retries: -5}\n",
+     "compose.yaml:4:49: services.web.healthcheck.retries: -5 is out of range (use a whole "
+     "number from 0 to 2147483647)"),
+    ("    shm_size: .inf\n",
+     "compose.yaml:4:15: services.web.shm_size: invalid byte size 'inf' (too large: at most "
+     "8191p)"),
+    ("    ulimits: {nofile: {soft: 20, hard: 10}}\n",
+     "compose.yaml:4:23: services.web.ulimits.nofile: soft limit 20 is above the hard limit 10 "
+     "(the soft limit must be at most the hard limit)"),
+    ("    ulimits: {nofiles: 10}\n",
+     "compose.yaml:4:15: services.web.ulimits.nofiles: unknown ulimit 'nofiles' (use one of: "
+     "as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, "
+     "rtprio, rttime, sigpending, stack)"),
+])
+def test_bad_values_are_config_errors(problems: Problems, lines: str, want: str) -> None:
+    assert _one(problems, lines) == want
+
+
+def test_service_needs_an_image_or_a_build(problems: Problems, load: Loader) -> None:
+    assert problems("services:\n  web: {}\n") == [
+        "compose.yaml:2:3: services.web: service 'web' has neither an image nor a build "
+        "context (add an image: key, or build:)"]
+    load("services:\n  web: {build: .}\n")          # build: without image: stays valid
+
+
+@pytest.mark.parametrize("name", ["a/b", "../x", "x" * 300, "-lead"])
+def test_network_names_are_checked_in_config(problems: Problems, name: str) -> None:
+    text = (f"services:\n  web:\n    image: x\n    networks: [n]\nnetworks:\n  n:\n"
+            f"    name: '{name}'\n")
+    (line,) = problems(text)
+    assert line.startswith("compose.yaml:7:11: networks.n.name: invalid network name ")
+
+
+def test_a_long_network_key_makes_a_long_name(problems: Problems) -> None:
+    key = "k" * 260
+    (line,) = problems(f"services:\n  web: {{image: x, networks: [{key}]}}\n"
+                       f"networks:\n  {key}: {{}}\n")
+    assert line.startswith("compose.yaml:4:3: networks." + key + ": invalid network name ")
+
+
+def test_good_values_reach_the_model_typed(load: Loader) -> None:
+    p = load("services:\n  web:\n    image: x\n"
+             "    restart: on-failure:3\n"
+             "    stop_signal: '3'\n"
+             "    tmpfs: ['/run:size=64k,mode=1777,noexec,ro', /tmp]\n"
+             "    logging: {driver: json-file, options: {max-size: 10m, max-file: 3}}\n"
+             "    ports: [{published: 0, target: 80}]\n"
+             "  db:\n    image: x\n    restart: 'no'\n    stop_signal: rtmin+2\n")
+    web, db = p.services["web"], p.services["db"]
+    assert web.restart == Restart("on-failure", 3) and db.restart == Restart("no")
+    assert web.stop_signal == "SIGQUIT" and db.stop_signal == "36"
+    assert web.tmpfs == (Tmpfs("/run", 65536, 0o1777, ("noexec", "ro")), Tmpfs("/tmp"))
+    assert web.tmpfs[0].read_only and not web.tmpfs[1].read_only
+    assert web.logging is not None and (web.logging.max_size, web.logging.max_file) == (
+        10 << 20, 3)
+    assert web.logging.options == {"max-size": "10m", "max-file": "3"}
+    # the printed config keeps Compose's spelling
+    assert p.data["services"]["web"]["restart"] == "on-failure:3"
+    assert p.data["services"]["web"]["stop_signal"] == "3"
+
+
+def test_engine_specs_take_the_parsed_values(load: Loader) -> None:
+    from pystack.orchestrator.engine import specs as S
+
+    p = load("services:\n  web:\n    image: x\n    restart: on-failure:2\n"
+             "    logging: {options: {max-size: 1k}}\n    ports: ['0:80', '8080:81']\n")
+    web = p.services["web"]
+    assert S.restart_policy(web).max_retries == 2
+    assert S.log_config(web).max_size == 1024 and S.log_config(web).max_file == 1
+    assert [(x.target, x.published) for x in S.port_specs(web)] == [(80, None), (81, 8080)]
+    assert S.tmpfs_mount(Tmpfs("/r", 5, 0o700, ("ro",))).read_only
