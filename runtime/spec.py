@@ -23,6 +23,7 @@ class Mount:
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
     nocopy: bool = False                # volume: do not fill from the image
+    subpath: str | None = None          # volume: mount this dir below `source` (no symlinks)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pystack.orchestrator.config.model import Project, Service
 from pystack.orchestrator.errors import OrchestratorError
@@ -114,11 +114,8 @@ def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | 
     req = request_for(project, svc, **kw)
     for key in ignored_keys(svc):
         stack.emit.warn(f"{key} is ignored by pystack's builder")
-    from pystack.runtime.image.store import ImageStore
-
-    store = stack.b.images if isinstance(stack.b.images, ImageStore) else ImageStore()
     stack.emit("image", req.tags[0], "Building")
-    build(req, store, progress)
+    build(req, cast(Any, stack.b.images), progress)     # the wiring's store (backends.py)
     stack.emit("image", req.tags[0], "Built")
     return stack.b.images.get(req.tags[0])
 
