@@ -403,7 +403,8 @@ class LinuxRuntime:
         spec = state.load_spec(p)
         layers = [p.upper, *(Path(d) for d in reversed(spec.lower_dirs))]
         code = run_direct(lambda: spec, pid, st.get("pid_start"), open_cgroup(p.id).procs_files(),
-                          xs, Stdio(fds[0], fds[1], fds[2], tty=xs.tty), layers)
+                          xs, Stdio(fds[0], fds[1], fds[2], tty=xs.tty,
+                                    console=fds[3] if len(fds) > 3 else -1), layers)
         return {"exit_code": code}
 
     def logs(self, container_id: str, follow: bool = False, tail: int | None = None,

@@ -126,3 +126,4 @@ class ExecSpec:
     tty: bool = False
     privileged: bool = False
     detach: bool = False
+    detach_keys: str | None = None      # the caller's (relay.detach_sequence); None: Docker's
