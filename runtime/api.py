@@ -48,6 +48,10 @@ class ContainerState:
     image_id: str = ""
     netns: str | None = None
     warnings: tuple[str, ...] = ()      # e.g. a ulimit clamped to the host's hard limit
+    # False: PID 1 runs but its shim (the supervisor) is dead: no healthcheck, restart, log or
+    # exit code any more.  It cannot be adopted (PID 1 is not a child of any new process and
+    # its output pipes went with the shim): `up` recreates it.
+    supervised: bool = True
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pystack.orchestrator.engine.parallel import parallel
 from pystack.orchestrator.errors import KNOWN, OrchestratorError
 
 Condition = Literal["service_started", "service_healthy", "service_completed_successfully"]
@@ -120,12 +121,7 @@ def walk(nodes: Iterable[str], deps: Mapping[str, Sequence[Dependency]],
         finally:
             finished[n].set()
 
-    threads = [threading.Thread(target=work, args=(n,), name=f"walk-{n}", daemon=True)
-               for n in todo]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    parallel(todo, work, name="walk")   # one thread per node; `work` catches everything
     if bugs:
         raise bugs[0]
     return results
