@@ -120,12 +120,16 @@ def down(stack: Stack, opts: DownOptions) -> None:
             stack.emit("volume", v, "Removed")
     if opts.rmi and stack.project is not None:
         for svc in stack.project.services.values():
-            if svc.image and opts.rmi == "all":
+            # local: the images built for services without `image:` (as Compose)
+            built = stack.image_ref(svc) if svc.build is not None else None
+            ref = (svc.image or built) if opts.rmi == "all" else (
+                built if not svc.image else None)
+            if ref:
                 try:
-                    stack.b.images.remove(svc.image)
-                    stack.emit("image", svc.image, "Removed")
+                    stack.b.images.remove(ref)
+                    stack.emit("image", ref, "Removed")
                 except ContainerRuntimeError as e:
-                    stack.emit("image", svc.image, "Error", e.message)
+                    stack.emit("image", ref, "Error", e.message)
     _raise(errs)
     if kept:
         for g in record.containers:
