@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 # The names net accepts for networks (and that Docker accepts): 1-255 characters.
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+# Docker's volume name rule: the name becomes a directory of the volume store.
+VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 ULIMITS = frozenset({"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
                      "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending",
                      "stack"})
@@ -63,17 +65,22 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
 
 
 def top_level(rep: Report, data: Mapping[str, Any], project: str | None) -> None:
-    """Network names: the real name (`name:`, else `<project>_<key>`) must suit net."""
-    networks = data.get("networks")
-    for key, spec in (networks.items() if isinstance(networks, Mapping) else []):
-        name = spec.get("name") if isinstance(spec, Mapping) else None
-        path: TreePath = ("networks", key, "name")
-        if not isinstance(name, str):
-            name, path = (f"{project}_{key}" if project else str(key)), ("networks", key)
-        if not NETWORK_NAME.fullmatch(name):
-            rep.add(path, f"invalid network name '{_short(name)}'",
-                    "use 1 to 255 letters, digits, '_', '.' or '-', starting with a letter "
-                    "or digit", key=len(path) == 2)
+    """Network and volume names: the real name (`name:`, else `<project>_<key>`) must suit
+    net, and the volume store (Docker's rule: a volume name is a directory there)."""
+    for kind, rule, hint in (
+            ("networks", NETWORK_NAME, "use 1 to 255 letters, digits, '_', '.' or '-', "
+                                       "starting with a letter or digit"),
+            ("volumes", VOLUME_NAME, "use 2 or more letters, digits, '_', '.' or '-', "
+                                     "starting with a letter or digit")):
+        table = data.get(kind)
+        for key, spec in (table.items() if isinstance(table, Mapping) else []):
+            name = spec.get("name") if isinstance(spec, Mapping) else None
+            path: TreePath = (kind, key, "name")
+            if not isinstance(name, str):
+                name, path = (f"{project}_{key}" if project else str(key)), (kind, key)
+            if not rule.fullmatch(name):
+                rep.add(path, f"invalid {kind[:-1]} name '{_short(name)}'", hint,
+                        key=len(path) == 2)
 
 
 MIN_MEMORY = 6 << 20        # Docker's minimum memory limit (the runtime refuses less)

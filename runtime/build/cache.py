@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from pystack.runtime.build.layers import LayerRef
 from pystack.runtime.image.content import Content
-from pystack.runtime.image.fsutil import atomic_write, chain_ids
+from pystack.runtime.image.fsutil import chain_ids
 
 PROXY_ARGS = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
                         "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"})
@@ -69,7 +70,10 @@ class Cache:
                             "size": layer.size}
             rec["diff_ids"] = [*parent_diffs, layer.diff_id]
             rec["blobs"] = [*parent_blobs, layer.digest]
-        atomic_write(self._path(key), json.dumps(rec).encode())
+        # tmp + rename, no fsync: a record lost in a crash only costs a cache miss
+        tmp = self.dir / f".tmp-{os.getpid()}-{key[:16]}"
+        tmp.write_bytes(json.dumps(rec).encode())
+        os.replace(tmp, self._path(key))
 
     def records(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -106,3 +110,33 @@ def kept_by_cache(root: Path) -> tuple[set[str], set[str]]:
             chains.update(chain_ids(list(rec["diff_ids"])))
             blobs.update(rec.get("blobs") or [])
     return chains, blobs
+
+
+def usage(store: object) -> tuple[int, int]:
+    """(records, bytes of layers only the build cache keeps) of the store's build cache."""
+    from pystack.runtime.image.store import ImageStore
+
+    assert isinstance(store, ImageStore)
+    c = store.content
+    chains, _ = kept_by_cache(c.root)
+    for rec in c.records():
+        chains -= {lay["chain_id"] for lay in rec["layers"]}
+    return len(Cache(c).records()), sum(c.layer_size(ch) for ch in chains)
+
+
+def prune(store: object, all_mounts: bool = False) -> tuple[int, int]:
+    """Forget the build cache and free what only it kept: (records, bytes reclaimed).
+    all_mounts also empties the RUN --mount=type=cache directories."""
+    import shutil
+
+    from pystack.runtime.image.store import ImageStore
+
+    assert isinstance(store, ImageStore)
+    with store.content.deleting():
+        n = Cache(store.content).prune()
+        freed = store._gc()
+    if all_mounts:
+        mounts = store.content.root.parent / "buildmounts"
+        if mounts.is_dir():
+            shutil.rmtree(mounts, ignore_errors=True)
+    return n, freed

@@ -24,7 +24,6 @@ from pystack.runtime.build.context import Tree
 from pystack.runtime.build.dockerfile import Instruction, Stage, parse
 from pystack.runtime.build.errors import BuildError, StepFailedError
 from pystack.runtime.build.layers import LayerRef, publish
-from pystack.runtime.build.run import RunSpec, run
 from pystack.runtime.build.shell import expand_word
 from pystack.runtime.errors import ImageError
 from pystack.runtime.image import imageconfig as ic
@@ -267,6 +266,8 @@ class StageRunner:
     # -- RUN ---------------------------------------------------------------------------------
 
     def _run(self, st: steps.StageState, ins: Instruction) -> None:
+        from pystack.runtime.build.run import RunSpec, run
+
         where = self.df.where(ins.line)
         argv = self._argv(st, ins, where)
         network = ins.flag("network") or "default"
@@ -339,7 +340,7 @@ class StageRunner:
                          else None)
         if kind == "cache":
             cid = opts.get("id") or target
-            root = Path(os.environ.get("PYSTACK_ROOT", "/var/lib/pystack")) / "buildmounts"
+            root = self.b.content.root.parent / "buildmounts"     # $PYSTACK_ROOT/buildmounts
             d = root / hashlib.sha256(cid.encode()).hexdigest()[:32]
             if not d.is_dir():
                 root.mkdir(parents=True, exist_ok=True)
