@@ -8,7 +8,7 @@ teardown removes exactly it, and carries PYSTACK_IFPREFIX (links) / PYSTACK_NFT_
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -115,19 +115,76 @@ class Sandbox:
 
 
 class Network(Protocol):
-    """Host networking for one project (the fake for unit tests satisfies it too)."""
+    """Host networking for one project: the only way the orchestrator touches net.
 
-    def ensure_network(self, spec: NetworkSpec) -> NetworkInfo: ...
-    def remove_network(self, name: str) -> None: ...
-    def list_networks(self) -> list[NetworkInfo]: ...
-    def create_sandbox(self, container_id: str, dns: DnsConfig) -> Sandbox: ...
-    def attach(self, container_id: str, spec: AttachSpec) -> Attachment: ...
-    def detach(self, container_id: str, network: str) -> None: ...
-    def publish(self, container_id: str, ports: list[PortSpec]) -> list[PublishedPort]: ...
-    def check_ports(self, ports: list[PortSpec]) -> None: ...   # raises PortInUseError
-    def published(self, container_id: str) -> list[PublishedPort]: ...
-    def sandbox(self, container_id: str) -> Sandbox | None: ...
-    def remove_sandbox(self, container_id: str) -> None: ...    # detaches all, unpublishes
-    def teardown(self, keep: Collection[str] = ()) -> None: ...
-    # ^ everything of this project (but the sandboxes in `keep` and the networks they are on),
-    #   also what dead owners left
+    `pystack.net.manager.NetworkManager` implements it on the kernel, `pystack.net.fake.
+    FakeNetwork` in memory for unit tests; tests/integration/net/test_contract.py runs one
+    scenario against both.  Every method raises only `pystack.net.errors` exceptions (root
+    `NetError`) and leaves nothing half-made on the host when it raises.
+    """
+
+    def ensure_network(self, spec: NetworkSpec) -> NetworkInfo:
+        """Create the network (bridge, subnet, NAT rules) or return the existing one.
+        Raises NetConfigError (bad ipam/driver_opts), NetworkConflictError (the name belongs
+        to another project, or exists with another config), NetworkNotFoundError (an external
+        network that does not exist), AddressInUseError / PoolExhaustedError (no subnet)."""
+        ...
+
+    def remove_network(self, name: str) -> None:
+        """Remove one of this project's networks.  Raises NetworkNotFoundError, NetError
+        (it still has endpoints)."""
+        ...
+
+    def list_networks(self) -> list[NetworkInfo]:
+        """This project's networks (external ones it uses included)."""
+        ...
+
+    def create_sandbox(self, container_id: str, dns: DnsConfig) -> Sandbox:
+        """The container's network namespace (pinned) and name files; idempotent: an existing
+        sandbox is returned.  Raises NetConfigError (bad container id or DNS options)."""
+        ...
+
+    def ensure_name_files(self, container_id: str, dns: Callable[[], DnsConfig]) -> None:
+        """Write the sandbox's hosts/resolv.conf again if they are gone (an admin cleaned
+        PYSTACK_RUN: the runtime's bind mounts of them would fail); `dns` is called only then.
+        No-op without a sandbox."""
+        ...
+
+    def attach(self, container_id: str, spec: AttachSpec) -> Attachment:
+        """Connect the sandbox to a network (veth, address, routes, names); idempotent for the
+        same spec.  Raises SandboxNotFoundError, NetworkNotFoundError, NetConfigError (address
+        outside the subnet, bad alias), AddressInUseError."""
+        ...
+
+    def detach(self, container_id: str, network: str) -> None:
+        """Disconnect the sandbox from a network.  Raises SandboxNotFoundError."""
+        ...
+
+    def publish(self, container_id: str, ports: list[PortSpec]) -> list[PublishedPort]:
+        """Publish ports to the container's address (nftables DNAT); returns the bound ports
+        (ephemeral ones chosen).  Raises SandboxNotFoundError, PortInUseError,
+        NetConfigError."""
+        ...
+
+    def check_ports(self, ports: list[PortSpec]) -> None:
+        """Check that the host ports are free before anything is created.  Raises
+        PortInUseError, NetConfigError (bad port, host_ip not on this host)."""
+        ...
+
+    def published(self, container_id: str) -> list[PublishedPort]:
+        """The container's published ports ([] without a sandbox)."""
+        ...
+
+    def sandbox(self, container_id: str) -> Sandbox | None:
+        """The container's sandbox; None when it has none or its namespace is gone."""
+        ...
+
+    def remove_sandbox(self, container_id: str) -> None:
+        """Detach from every network, unpublish, remove the namespace and the name files; a
+        missing sandbox is not an error."""
+        ...
+
+    def teardown(self, keep: Collection[str] = ()) -> None:
+        """Remove everything of this project but the sandboxes in `keep` and the networks they
+        are on, and what dead owners left behind."""
+        ...

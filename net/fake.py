@@ -11,7 +11,7 @@ containers that share a network (`resolve`).  `calls` records every protocol cal
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from pystack.net.api import (
@@ -128,6 +128,9 @@ class FakeNetwork:
                      hosts_path=f"{base}.hosts", resolv_path=f"{base}.resolv")
         self._boxes[container_id] = _Box(sb, dns)
         return sb
+
+    def ensure_name_files(self, container_id: str, dns: Callable[[], DnsConfig]) -> None:
+        self.calls.append(("ensure_name_files", (container_id,)))
 
     def sandbox(self, container_id: str) -> Sandbox | None:
         box = self._boxes.get(container_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,12 @@ class NetworkManager:
         if not os.path.exists(rec["hosts"]):
             with self.store.lock():
                 refresh_names(self, set(), also=(rec["id"],))
+
+    def ensure_name_files(self, container_id: str, dns: Callable[[], DnsConfig]) -> None:
+        sb = self.sandbox(container_id)
+        if sb is not None and not (os.path.exists(sb.hosts_path)
+                                   and os.path.exists(sb.resolv_path)):
+            self.create_sandbox(container_id, dns())     # idempotent: writes the files again
 
     def sandbox(self, container_id: str) -> Sandbox | None:
         """The sandbox, None when it has no record or its namespace is gone (a reboot, an

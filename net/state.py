@@ -7,7 +7,12 @@ Layout (the knobs come from the environment, docs/architecture.md):
   $PYSTACK_RUN/net/files/<id>/{hosts,resolv.conf}   bind-mounted into the container
   $PYSTACK_RUN/net/sysctl.json             host sysctl values pystack changed, to restore
   $PYSTACK_RUN/net/lock                    flock held by every mutating operation
-  /run/lock/pystack-net-ipam.lock          host-wide flock around subnet choice
+  /run/pystack-locks/net-ipam.lock         host-wide flock around subnet choice, in a 0700
+                                           dir of root's under /run (which only root may
+                                           write: /run/lock is world-writable, and a user's
+                                           symlink or flock there bent or blocked root's up)
+Locks are opened with O_NOFOLLOW relative to their checked directory, and must be regular
+files of ours (issue 9 item 9).
 Paths and host link names are never taken from a record: a sandbox record's pin, name files
 and veth names, and a network record's bridge, are derived again from its (checked) id and
 names when it is read, so an edited record cannot make root unmount, delete or unplug anything
@@ -24,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -33,6 +39,7 @@ from typing import Any
 from pystack.net.errors import NetConfigError
 
 IFNAMSIZ = 15
+HOST_LOCK_DIR = Path("/run/pystack-locks")
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 
@@ -95,12 +102,11 @@ class Store:
         return _flock(self.base / "lock")
 
     @staticmethod
-    def host_lock() -> AbstractContextManager[None]:
+    def host_lock(folder: Path = HOST_LOCK_DIR) -> AbstractContextManager[None]:
         """A lock shared by every pystack on the host whatever its PYSTACK_RUN: subnet choice
         reads the host's routes, so two state dirs (parallel test sessions) must not choose
         at the same moment.  Held from the choice until the bridge's route exists."""
-        folder = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
-        return _flock(folder / "pystack-net-ipam.lock")
+        return _flock(folder / "net-ipam.lock", private=True)
 
     # generic records ----------------------------------------------------------------------
 
@@ -192,10 +198,55 @@ class Store:
         return self.files / cid / "resolv.conf"
 
 
+def _private_dir(path: Path) -> int:
+    """An fd of `path`, a directory of ours that nobody else may enter (made 0700 if missing;
+    a symlink, or one owned by someone else, is refused: never used, never changed)."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise NetConfigError(f"lock directory {path}: {e.strerror}",
+                             hint="it must be a directory of root's; remove what is there") from e
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid():
+        os.close(fd)
+        raise NetConfigError(f"lock directory {path} belongs to uid {st.st_uid}, not to us",
+                             hint="someone else made it: remove it, pystack makes it again")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.fchmod(fd, 0o700)
+    return fd
+
+
+def _open_lock(path: Path, private: bool) -> int:
+    """The lock file's fd: opened without following a symlink, a regular file of ours."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    dfd = _private_dir(path.parent) if private else -1
+    try:
+        fd = os.open(path.name if private else path, flags, 0o600,
+                     dir_fd=dfd if private else None)
+    except OSError as e:
+        raise NetConfigError(f"lock {path}: {e.strerror}",
+                             hint="it must be a regular file of root's; remove what is "
+                                  "there") from e
+    finally:
+        if dfd >= 0:
+            os.close(dfd)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+        os.close(fd)
+        raise NetConfigError(f"lock {path} is not a regular file of ours",
+                             hint="remove it; pystack makes it again")
+    return fd
+
+
 @contextmanager
-def _flock(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on `path` (created if missing) for the `with` block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def _flock(path: Path, private: bool = False) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if missing) for the `with` block; with
+    `private`, its directory is made (or checked to be) root's and 0700 first."""
+    fd = _open_lock(path, private)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -48,6 +48,10 @@ class ContainerState:
     image_id: str = ""
     netns: str | None = None
     warnings: tuple[str, ...] = ()      # e.g. a ulimit clamped to the host's hard limit
+    # False: PID 1 runs but its shim (the supervisor) is dead: no healthcheck, restart, log or
+    # exit code any more.  It cannot be adopted (PID 1 is not a child of any new process and
+    # its output pipes went with the shim): `up` recreates it.
+    supervised: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,20 +80,94 @@ class ProcessInfo:
 
 
 class Runtime(Protocol):
-    def create(self, spec: ContainerSpec) -> ContainerState: ...
-    def start(self, container_id: str) -> ContainerState: ...
-    def stop(self, container_id: str, timeout: float | None = None) -> ContainerState: ...
-    def kill(self, container_id: str, signal: int | str = "SIGKILL") -> None: ...
-    def pause(self, container_id: str) -> None: ...
-    def unpause(self, container_id: str) -> None: ...
-    def delete(self, container_id: str, force: bool = False) -> None: ...
-    def state(self, container_id: str) -> ContainerState: ...
-    def spec(self, container_id: str) -> ContainerSpec: ...
-    def list_containers(self) -> list[ContainerState]: ...
-    def wait(self, container_id: str, timeout: float | None = None) -> ContainerState: ...
+    """A container runtime: the only way the orchestrator touches containers.
+
+    `pystack.runtime.linux_runtime.LinuxRuntime` implements it on the kernel,
+    `pystack.runtime.fake.FakeRuntime` in memory for unit tests;
+    tests/integration/runtime/test_contract.py runs one scenario against both.  Every method
+    raises only `pystack.runtime.errors` exceptions (root `ContainerRuntimeError`); those that
+    take a container id raise ContainerNotFoundError for an unknown one.
+    """
+
+    def prewarm(self) -> None:
+        """Get ready for starts now (the Linux runtime starts its shim template process), so
+        that this overlaps with other work; never required before `start`."""
+        ...
+
+    def create(self, spec: ContainerSpec) -> ContainerState:
+        """Check the spec (Docker's create-time checks: user, command, limits, mounts) and
+        record the container, status "created"; nothing runs yet.  Raises
+        ContainerRuntimeError (and its CgroupError, SecurityConfigError) for a bad spec,
+        with nothing left on the host."""
+        ...
+
+    def start(self, container_id: str) -> ContainerState:
+        """Start PID 1 under a shim and return once it has exec'd (status "running").  Raises
+        ContainerRuntimeError when the start fails (its message says which step)."""
+        ...
+
+    def stop(self, container_id: str, timeout: float | None = None) -> ContainerState:
+        """The stop signal, then SIGKILL after `timeout` (None: the spec's grace period);
+        returns the exited state.  A stopped container is not an error."""
+        ...
+
+    def kill(self, container_id: str, signal: int | str = "SIGKILL") -> None:
+        """Send a signal (number or name) to PID 1.  Raises ContainerRuntimeError when it is
+        not running or the signal is unknown."""
+        ...
+
+    def pause(self, container_id: str) -> None:
+        """Freeze every process of the container (cgroup freezer); a paused one stays paused.
+        Raises ContainerRuntimeError when it is not running."""
+        ...
+
+    def unpause(self, container_id: str) -> None:
+        """Thaw a paused container; a running one is left as it is.  Raises
+        ContainerRuntimeError when it is not running."""
+        ...
+
+    def delete(self, container_id: str, force: bool = False) -> None:
+        """Remove the container and everything of it on the host (cgroup, mounts, dir);
+        `force` kills it first, otherwise a running container is an error."""
+        ...
+
+    def state(self, container_id: str) -> ContainerState:
+        """The container's state now (a dead shim shows as such)."""
+        ...
+
+    def spec(self, container_id: str) -> ContainerSpec:
+        """The spec the container was created with."""
+        ...
+
+    def namespace_path(self, container_id: str, kind: str) -> str:
+        """The path of the container's `kind` namespace ("ipc", "pid", "net"), for another
+        container's spec to join (`ipc|pid: service:X`); valid while it runs."""
+        ...
+
+    def list_containers(self) -> list[ContainerState]:
+        """Every container of this runtime (every project's)."""
+        ...
+
+    def wait(self, container_id: str, timeout: float | None = None) -> ContainerState:
+        """Block until the container has exited (or `timeout`); returns its state."""
+        ...
+
     def exec(self, container_id: str, spec: ExecSpec, stdin: IO[bytes] | None = None,
-             stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> int: ...
+             stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> int:
+        """Run a process in the running container; returns its exit code (Docker's 126/127
+        when it cannot be run).  Raises ContainerRuntimeError when it is not running."""
+        ...
+
     def logs(self, container_id: str, follow: bool = False, tail: int | None = None,
-             since: str | None = None, until: str | None = None) -> Iterator[LogEntry]: ...
-    def stats(self, container_id: str) -> Stats: ...
-    def processes(self, container_id: str) -> list[ProcessInfo]: ...
+             since: str | None = None, until: str | None = None) -> Iterator[LogEntry]:
+        """The container's output lines (json-file log), following it if asked until the
+        container exits."""
+        ...
+
+    def stats(self, container_id: str) -> Stats:
+        """CPU, memory and pids usage now (zeros when it is not running)."""
+        ...
+
+    def processes(self, container_id: str) -> list[ProcessInfo]:
+        """The processes in the container's cgroup."""
+        ...

@@ -158,7 +158,7 @@ class FakeRuntime:
         with self._lock:
             box = self._box(container_id)
             self._record("pause", box.spec.id)
-            if box.state.status != "running":
+            if box.state.status not in ("running", "paused"):   # as the shim: paused again is ok
                 raise ContainerRuntimeError(f"container {box.spec.name} is not running")
             self._set(box, status="paused")
 
@@ -166,8 +166,8 @@ class FakeRuntime:
         with self._lock:
             box = self._box(container_id)
             self._record("unpause", box.spec.id)
-            if box.state.status != "paused":
-                raise ContainerRuntimeError(f"container {box.spec.name} is not paused")
+            if box.state.status not in ("running", "paused"):
+                raise ContainerRuntimeError(f"container {box.spec.name} is not running")
             self._set(box, status="running")
 
     def delete(self, container_id: str, force: bool = False) -> None:
@@ -189,6 +189,12 @@ class FakeRuntime:
     def state(self, container_id: str) -> ContainerState:
         with self._lock:
             return self._box(container_id).state
+
+    def prewarm(self) -> None:
+        pass
+
+    def namespace_path(self, container_id: str, kind: str) -> str:
+        return f"/proc/{self.state(container_id).pid}/ns/{kind}"
 
     def spec(self, container_id: str) -> ContainerSpec:
         with self._lock:

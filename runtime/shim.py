@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pystack.runtime import control, launch, restart, state
+from pystack.runtime import control, faults, launch, restart, state
 from pystack.runtime import health as H
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
@@ -383,6 +383,7 @@ def main(argv: list[str]) -> int:
         cleanup()
         report({"error": message, "exit_code": code})
         return 0
+    faults.point("shim:before-report")
     report({"pid": shim.pid})
     try:
         shim.loop(wake_r, listener)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pystack.runtime import faults
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.settings import settings
 from pystack.runtime.spec import ContainerSpec
@@ -91,6 +92,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    faults.point(f"write-tmp:{path.name}")
     os.rename(tmp, path)
 
 

@@ -68,6 +68,13 @@ class Zygote:
         self.sock = mine
         return mine
 
+    def ensure_started(self) -> None:
+        """Start the zygote now if it is not running (prewarm)."""
+        with self.lock:
+            if self.sock is None or self.proc is None or self.proc.poll() is not None:
+                self._close_locked()
+                self._start()
+
     def spawn(self, cdir: Path, ready_w: int) -> None:
         with self.lock:
             sock = self.sock

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pystack.orchestrator.cli.main import PystackCommand
+from pystack.orchestrator.cli.main import PystackCommand, project_options
 
 if TYPE_CHECKING:
     from pystack.runtime.build.request import Event
@@ -147,3 +147,50 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
     for w in res.warnings:
         click.echo(f"WARNING: {w}", err=True)
     click.echo(res.image_id)
+
+
+def prebuild(ctx: click.Context, stack: Any, opts: Any, build: bool, no_build: bool,
+             **kw: Any) -> list[str]:
+    """`up/create --build`: build the selected services' images first, with BuildKit-style
+    progress (before the container progress starts); without --build, the missing ones."""
+    if build and no_build:
+        raise click.UsageError("--build and --no-build are incompatible")
+    if no_build or stack.project is None:
+        return []
+    from pystack.orchestrator.engine.build import build_services
+    from pystack.orchestrator.engine.up import selected_services
+
+    names = selected_services(stack, opts)
+    mode = "always" if build else "auto"
+    return build_services(stack, names, mode, PlainProgress(progress_mode(False)), **kw)
+
+
+@click.command("build", cls=PystackCommand)
+@project_options
+@click.option("--no-cache", is_flag=True, help="Do not use the build cache.")
+@click.option("--pull", is_flag=True, help="Pull the FROM images even when present.")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+              help="A build argument (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No build output.")
+@click.option("--with-dependencies", is_flag=True, help="Also build the dependencies.")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tuple[str, ...],
+                  quiet: bool, with_dependencies: bool, services: tuple[str, ...]) -> None:
+    """Build the images of services with `build:`."""
+    import os
+
+    from pystack.orchestrator.cli.stack_cmd import load_stack
+    from pystack.orchestrator.engine.build import build_services
+
+    stack = load_stack(ctx, services)
+    proj = stack.need_project()
+    for s in services:
+        proj.service(s)
+    names = list(services) or sorted(proj.services)
+    if with_dependencies:
+        names = stack.with_dependencies(names)
+    args = parse_build_args(build_args, {**dict(os.environ), **proj.environment})
+    run_build(lambda: build_services(stack, names, "always",
+                                     PlainProgress(progress_mode(quiet)), no_cache=no_cache,
+                                     pull=pull, build_args=args), quiet)

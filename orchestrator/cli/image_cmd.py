@@ -20,15 +20,15 @@ import click
 from pystack.orchestrator.cli.main import GlobalOptions, PystackCommand
 
 if TYPE_CHECKING:
+    from pystack.orchestrator.engine.backends import ImageStore
     from pystack.runtime.image.model import Image, ImageConfig
     from pystack.runtime.image.reference import Reference
-    from pystack.runtime.image.store import ImageStore
 
 
 def _store() -> ImageStore:
-    from pystack.runtime.image.store import ImageStore
+    from pystack.orchestrator.engine.backends import image_store
 
-    return ImageStore()
+    return image_store()
 
 
 def _opts() -> GlobalOptions:
@@ -42,13 +42,9 @@ T = TypeVar("T")
 
 def in_use_checker() -> Callable[[str], bool] | None:
     """image id -> used by a container?  (None when no runtime is available here.)"""
-    try:
-        from importlib import import_module
+    from pystack.orchestrator.engine.backends import linux_runtime
 
-        linux: Any = import_module("pystack.runtime.linux_runtime")
-        runtime = linux.LinuxRuntime()
-    except (ImportError, AttributeError):
-        return None
+    runtime = linux_runtime()
     used: set[str] | None = None
 
     def check(image_id: str) -> bool:

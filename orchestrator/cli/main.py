@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "completion": ("misc_cmd", "completion", "Print the shell completion script."),
     "config": ("config_cmd", "config", "Validate the stack file and print it in canonical form."),
     "graph": ("config_cmd", "graph", "Print the service dependency graph (DOT or Mermaid)."),
+    "build": ("build_cmd", "compose_build", "Build the images of services with build:."),
     "convert": ("convert_cmd", "convert", "Convert the project into Kubernetes manifests."),
     "up": ("stack_cmd", "up", "Create and start the project's containers."),
     "down": ("stack_cmd", "down", "Stop and remove containers and networks."),

@@ -32,9 +32,8 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
     """The project (from the files, or only its name with -p when no file is found and
     `need_file` is False) bound to its backends, with an Emitter and no sink yet.  `warm`:
     commands that will start containers let the runtime get ready while the file loads."""
-    from importlib import import_module
-
     from pystack.orchestrator import logging as plog
+    from pystack.orchestrator.config.project import load_project
     from pystack.orchestrator.engine.backends import linux_runtime, real_backends
     from pystack.orchestrator.engine.events import Emitter
     from pystack.orchestrator.engine.stack import Stack
@@ -43,10 +42,9 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
     opts = _options(ctx)
     plog.configure(opts.log_level, opts.log_format)
     runtime = linux_runtime(warm=True) if warm and BACKENDS is None else None
-    loader: Any = import_module("pystack.orchestrator.config.project")
     project = None
     try:
-        project = loader.load_project(opts, services)
+        project = load_project(opts, services)
     except ConfigError as e:
         # With -p, commands that act on what exists (down, ps, logs...) work from the state
         # on disk when no usable file is there, as `down` must after any crash.
@@ -56,7 +54,7 @@ def load_stack(ctx: click.Context, services: tuple[str, ...] = (), *,
             click.echo(f"WARN[0000] ignoring the stack file ({e.problems[0]}); acting on "
                        f"project {opts.project_name} as recorded", err=True)
     if project is not None:
-        for w in getattr(project, "warnings", ()):
+        for w in project.warnings:
             click.echo(f"WARN[0000] {w}", err=True)
     name = project.name if project is not None else str(opts.project_name)
     if BACKENDS is not None:
@@ -128,6 +126,8 @@ def _scale(values: tuple[str, ...]) -> dict[str, int]:
 @click.option("--pull", type=click.Choice(["always", "missing", "never", "policy"]),
               default="policy", help="Pull images before running.")
 @click.option("--quiet-pull", is_flag=True, help="Pull without progress.")
+@click.option("--build", "build_", is_flag=True, help="Build images before starting.")
+@click.option("--no-build", is_flag=True, help="Don't build an image, even if missing.")
 @click.option("--no-color", "no_color_logs", is_flag=True, help="Monochrome log output.")
 @click.option("--timestamps", is_flag=True, help="Show timestamps.")
 @click.option("--no-log-prefix", is_flag=True, help="No prefix in logs.")
@@ -137,8 +137,8 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
        no_deps: bool, force_recreate: bool, no_recreate: bool, no_start: bool,
        scale: tuple[str, ...], remove_orphans: bool, abort_on_container_exit: bool,
        exit_code_from: str | None, timeout: float | None, pull: str, quiet_pull: bool,
-       no_color_logs: bool, timestamps: bool, no_log_prefix: bool,
-       services: tuple[str, ...]) -> None:
+       build_: bool, no_build: bool, no_color_logs: bool, timestamps: bool,
+       no_log_prefix: bool, services: tuple[str, ...]) -> None:
     """Create and start the project's containers."""
     from pystack.orchestrator.engine.up import UpOptions
     from pystack.orchestrator.engine.up import up as engine_up
@@ -149,7 +149,11 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
     opts = UpOptions(services=services, no_deps=no_deps, force_recreate=force_recreate,
                      no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
                      remove_orphans=remove_orphans, pull=pull, quiet_pull=quiet_pull,
-                     wait=wait_, wait_timeout=wait_timeout, timeout=timeout)
+                     wait=wait_, wait_timeout=wait_timeout, timeout=timeout,
+                     build="never" if no_build else "auto")
+    from pystack.orchestrator.cli.build_cmd import prebuild
+
+    prebuild(ctx, stack, opts, build_, no_build)
     if not detach:
         import signal
 
@@ -218,19 +222,26 @@ def down(ctx: click.Context, volumes: bool, rmi: str | None, remove_orphans: boo
               default="policy")
 @click.option("--remove-orphans", is_flag=True)
 @click.option("--scale", multiple=True, metavar="SERVICE=NUM")
+@click.option("--build", "build_", is_flag=True, help="Build images before creating.")
+@click.option("--no-build", is_flag=True, help="Don't build an image, even if missing.")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def create(ctx: click.Context, force_recreate: bool, no_recreate: bool, pull: str,
-           remove_orphans: bool, scale: tuple[str, ...], services: tuple[str, ...]) -> None:
+           remove_orphans: bool, scale: tuple[str, ...], build_: bool, no_build: bool,
+           services: tuple[str, ...]) -> None:
     """Create the project's containers without starting them."""
+    from pystack.orchestrator.cli.build_cmd import prebuild
     from pystack.orchestrator.engine.up import UpOptions
     from pystack.orchestrator.engine.up import up as engine_up
 
     stack = load_stack(ctx, services)
+    opts = UpOptions(services=services, force_recreate=force_recreate,
+                     no_recreate=no_recreate, no_start=True, pull=pull,
+                     remove_orphans=remove_orphans, scale=_scale(scale),
+                     build="never" if no_build else "auto")
+    prebuild(ctx, stack, opts, build_, no_build)
     with locked(stack), rendering(ctx, stack):
-        engine_up(stack, UpOptions(services=services, force_recreate=force_recreate,
-                                   no_recreate=no_recreate, no_start=True, pull=pull,
-                                   remove_orphans=remove_orphans, scale=_scale(scale)))
+        engine_up(stack, opts)
 
 
 def _simple(name: str, doc: str, with_timeout: bool = False) -> click.Command:

@@ -91,7 +91,7 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         group_add=tuple(str(g) for g in s.get("group_add") or []),
         mac_address=s.get("mac_address"), ipc=s.get("ipc"), pid=s.get("pid"),
         uts=s.get("uts"),
-        pull_policy=s.get("pull_policy"),
+        pull_policy=s.get("pull_policy"), build=s.get("build"),
         extensions={k: v for k, v in s.items() if k.startswith("x-")},
         unsupported={k: s[k] for k in sorted(m.UNSUPPORTED_SERVICE_KEYS) if k in s},
     )

@@ -18,7 +18,7 @@ from typing import Any
 # Service keys pystack accepts and models but does not act on yet: `load_project` warns
 # `not supported yet: services.<svc>.<key>` once per run for each of them.
 UNSUPPORTED_SERVICE_KEYS: frozenset[str] = frozenset({
-    "annotations", "attach", "build", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
+    "annotations", "attach", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
     "cpu_rt_period", "cpu_rt_runtime", "credential_spec", "develop", "device_cgroup_rules",
     "devices", "external_links", "gpus", "isolation", "label_file", "models", "platform",
     "post_start", "pre_stop", "provider", "runtime", "storage_opt", "use_api_socket",
@@ -267,6 +267,7 @@ class Service:
     pid: str | None = None
     uts: str | None = None                      # "host" or None (nsmodes.py checks the values)
     pull_policy: str | None = None
+    build: Mapping[str, Any] | None = None       # the normalised `build:` mapping (build.md)
     extensions: Mapping[str, Any] = field(default_factory=dict)    # x-* keys
     unsupported: Mapping[str, Any] = field(default_factory=dict)   # keys not acted on yet
 

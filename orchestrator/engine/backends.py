@@ -1,25 +1,25 @@
-"""What the engine drives: a Runtime, a Network (per project), an image source and the state
-store.  `real_backends` builds the Linux ones (imported lazily);
-unit tests pass the fakes."""
+"""The wiring: which Runtime, Network, image source and state store the engine drives.
+
+`real_backends` builds the Linux implementations; it is the one orchestrator module allowed
+to import them (import-linter, pyproject.toml).  They are imported inside the functions, so
+`pystack --help` imports none of them, and with their types, so mypy checks each against its
+port (engine/ports.py).  Unit tests pass the fakes instead.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
-from pystack.net.api import Network
+from pystack.orchestrator.engine.ports import ImageSource, Network, Runtime
 from pystack.orchestrator.engine.state import StateStore
-from pystack.runtime.api import Runtime
-from pystack.runtime.image.model import Image
 
+if TYPE_CHECKING:
+    from pystack.runtime.image.store import ImageStore as ImageStore
 
-class ImageSource(Protocol):
-    """The part of runtime.image.ImageStore the engine uses."""
-
-    def get(self, ref: str) -> Image: ...
-    def exists(self, ref: str) -> bool: ...
-    def pull(self, ref: str, progress: Any = None, insecure: bool = False) -> Image: ...
+__all__ = ["BackendFactory", "Backends", "ImageSource", "image_store", "linux_runtime",
+           "real_backends"]
 
 
 @dataclass
@@ -34,25 +34,28 @@ BackendFactory = Callable[[str], Backends]
 
 
 def linux_runtime(warm: bool = False) -> Runtime:
-    """The Linux runtime.  `warm` asks it to get ready for starts now (its optional
-    `prewarm()`: e.g. start the shim template process), so that this overlaps with loading
-    the stack file instead of delaying the first container start."""
-    from importlib import import_module
+    """The Linux runtime.  `warm`: get it ready for starts now (`prewarm`: the shim template
+    process starts), so that this overlaps with loading the stack file."""
+    from pystack.runtime.linux_runtime import LinuxRuntime
 
-    linux: Any = import_module("pystack.runtime.linux_runtime")
-    runtime = linux.LinuxRuntime()
-    hook = getattr(runtime, "prewarm", None)
-    if warm and callable(hook):
-        hook()
-    return runtime  # type: ignore[no-any-return]
+    runtime: Runtime = LinuxRuntime()
+    if warm:
+        runtime.prewarm()
+    return runtime
+
+
+def image_store() -> ImageStore:
+    """The image store, whole (the image commands use more of it than the engine's port)."""
+    from pystack.runtime.image.store import ImageStore
+
+    return ImageStore()
 
 
 def real_backends(project: str, runtime: Runtime | None = None) -> Backends:
     """The Linux runtime, the project's NetworkManager and the image store."""
-    from importlib import import_module
+    from pystack.net.manager import NetworkManager
 
-    # Looked up by name so the engine type-checks before every backend exists.
-    manager: Any = import_module("pystack.net.manager")
-    store: Any = import_module("pystack.runtime.image.store")
-    return Backends(runtime=runtime or linux_runtime(), network=manager.NetworkManager(project),
-                    images=store.ImageStore(), state=StateStore())
+    network: Network = NetworkManager(project)
+    images: ImageSource = image_store()
+    return Backends(runtime=runtime or linux_runtime(), network=network, images=images,
+                    state=StateStore())

@@ -20,7 +20,7 @@ Kind = Literal["container", "network", "volume", "image", "project", "warning"]
 FINAL = frozenset({
     "Created", "Started", "Running", "Healthy", "Exited", "Stopped", "Removed", "Pulled",
     "Skipped", "Error", "Unhealthy", "Killed", "Paused", "Unpaused", "Restarted", "Recreated",
-    "Waiting done", "Exists", "Warning",
+    "Waiting done", "Exists", "Warning", "Built",
 })
 ERRORS = frozenset({"Error", "Unhealthy"})
 

@@ -130,14 +130,13 @@ def down(stack: Stack, opts: DownOptions) -> None:
             remove_volume(v)
             stack.emit("volume", v, "Removed")
     if opts.rmi and stack.project is not None:
-        remover = getattr(stack.b.images, "remove", None)
         for svc in stack.project.services.values():
-            if svc.image and remover is not None and (opts.rmi == "all"):
+            if svc.image and opts.rmi == "all":
                 try:
-                    remover(svc.image)
+                    stack.b.images.remove(svc.image)
                     stack.emit("image", svc.image, "Removed")
-                except Exception as e:
-                    stack.emit("image", svc.image, "Error", str(e))
+                except ContainerRuntimeError as e:
+                    stack.emit("image", svc.image, "Error", e.message)
     _raise(errs)
     if kept:
         for g in record.containers:

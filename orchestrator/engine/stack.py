@@ -8,7 +8,6 @@ remove it even if this process dies right after.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -25,10 +24,17 @@ from pystack.orchestrator.engine.plan import Existing, project_containers
 from pystack.orchestrator.engine.state import ContainerRecord
 from pystack.orchestrator.engine.volumes import prepare_mounts
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
+from pystack.runtime import faults
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError, ImageError
 from pystack.runtime.image.model import Image
 
 POLL = 0.05
+
+
+def unsupervised(name: str) -> str:
+    """The error for a container whose shim died: nothing checks its health or exit any more."""
+    return (f"container {name} is unsupervised: its shim died, so its health and exit cannot "
+            "be known (run `pystack up` again: it recreates the container)")
 
 
 class Stack:
@@ -92,15 +98,30 @@ class Stack:
 
     # -- images --------------------------------------------------------------------------------
     def image_ref(self, svc: Service) -> str:
+        if svc.build is not None:
+            from pystack.orchestrator.engine.build import default_image_name
+
+            return default_image_name(self.need_project(), svc)
         if not svc.image:
             raise OrchestratorError(f"service {svc.name} has no image",
-                                    hint="`build:` is not supported yet: set `image:`")
+                                    hint="set `image:` or `build:`")
         return svc.image
 
-    def ensure_image(self, svc: Service, pull: str = "missing", quiet: bool = False) -> Image:
+    def ensure_image(self, svc: Service, pull: str = "missing", quiet: bool = False,
+                     build: str = "auto") -> Image:
+        """The service's image: built (engine/build.py) or pulled as its policy says."""
         ref = self.image_ref(svc)
         policy = pull if pull != "policy" else (svc.pull_policy or "missing")
         try:
+            if svc.build is not None and svc.pull_policy not in ("always", "daily", "weekly"):
+                from pystack.orchestrator.engine import build as B
+
+                if B.should_build(svc, build, self.b.images.exists(ref)):
+                    return B.build_service(self, svc)
+                if build == "never" and not self.b.images.exists(ref):
+                    raise OrchestratorError(f"service {svc.name}: image {ref} is not built",
+                                            hint="run `pystack build` or drop --no-build")
+                return self.b.images.get(ref)
             if policy in ("always", "daily", "weekly") or (
                     policy in ("missing", "if_not_present") and not self.b.images.exists(ref)):
                 if not quiet:
@@ -187,8 +208,7 @@ class Stack:
             other = self.containers(services=[value[len("service:"):]])
             if not other:
                 raise OrchestratorError(f"service {svc.name}: {kind} {value}: no container")
-            pid = self.b.runtime.state(other[0].id).pid
-            return f"/proc/{pid}/ns/{kind}"
+            return self.b.runtime.namespace_path(other[0].id, kind)
         return None
 
     def create(self, svc: Service, number: int, name: str, image: Image, config_hash: str,
@@ -200,6 +220,7 @@ class Stack:
         self.b.state.add_container(self.name, ContainerRecord(
             id=cid, name=name, service=svc.name, number=number, oneoff=oneoff,
             config_hash=config_hash, image_id=image.id))
+        faults.point("create:recorded")
         created_ok = False
         try:
             vols: list[str] = []
@@ -207,6 +228,7 @@ class Stack:
             for v in vols:
                 self.b.state.add_volume(self.name, v)
             net = self._placement(use, cid, name)
+            faults.point("create:sandbox")
             spec = S.container_spec(
                 proj, use, container_id=cid, name=name, number=number, image=image,
                 image_ref=self.image_ref(svc), config_hash=config_hash, mounts=mounts, net=net,
@@ -252,11 +274,8 @@ class Stack:
         again (create_sandbox is idempotent), or the start's bind mounts would fail."""
         if not self.own_sandbox(service):
             return
-        sb = self.b.network.sandbox(cid)
-        if sb is not None and not (os.path.exists(sb.hosts_path)
-                                   and os.path.exists(sb.resolv_path)):
-            svc = self.need_project().services[service]
-            self.b.network.create_sandbox(cid, self._dns(svc, cid))
+        svc = self.need_project().services[service]
+        self.b.network.ensure_name_files(cid, lambda: self._dns(svc, cid))
 
     def start(self, cid: str, name: str, service: str = "") -> None:
         if self.cancelled.is_set():
@@ -319,6 +338,9 @@ class Stack:
                 raise ConditionFailed(f"container {e.name}: interrupted")
             st = self.b.runtime.state(e.id)
             status = st.health.status if st.health else "starting"
+            if not st.supervised and st.status in ("running", "restarting", "paused"):
+                self.emit("container", e.name, "Error", "unsupervised", service=e.service)
+                raise ConditionFailed(unsupervised(e.name))
             if status == "healthy":
                 self.emit("container", e.name, "Healthy", service=e.service)
                 return
@@ -338,6 +360,9 @@ class Stack:
             st = self.b.runtime.wait(e.id, timeout)
         except ContainerRuntimeError as err:
             raise ConditionFailed(f"container {e.name}: {err.message}") from err
+        if not st.supervised and st.status in ("running", "restarting", "paused"):
+            self.emit("container", e.name, "Error", "unsupervised", service=e.service)
+            raise ConditionFailed(unsupervised(e.name))
         if st.exit_code != 0:
             self.emit("container", e.name, "Error", f"exited ({st.exit_code})",
                       service=e.service)

@@ -23,6 +23,7 @@ from types import TracebackType
 
 from pystack.orchestrator.errors import LockTimeoutError, OrchestratorError
 from pystack.orchestrator.settings import settings
+from pystack.runtime import faults
 
 
 def root_dir() -> Path:
@@ -69,6 +70,7 @@ def _write_atomic(path: Path, data: str, durable: bool = False) -> None:
         if durable:
             f.flush()
             os.fsync(f.fileno())
+    faults.point("write-tmp:project-state")
     os.replace(tmp, path)
 
 
@@ -106,9 +108,14 @@ class StateStore:
         _write_atomic(path, json.dumps(asdict(state), indent=1))
 
     def remove(self, project: str) -> None:
+        d = self.path(project).parent
+        # With the state file go the temporary files of writers that died before their
+        # rename (a CLI killed mid-write, a full disk): the caller holds the project lock.
+        for tmp in d.glob(".state.json.*.tmp"):
+            tmp.unlink(missing_ok=True)
         try:
             self.path(project).unlink()
-            self.path(project).parent.rmdir()
+            d.rmdir()
         except FileNotFoundError:
             pass
         except OSError:

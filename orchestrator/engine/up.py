@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from pystack.orchestrator.engine.execute import Dependency, Result, walk
 from pystack.orchestrator.engine.plan import Desired, Plan, Step, container_hash, make_plan
-from pystack.orchestrator.engine.stack import Stack
+from pystack.orchestrator.engine.stack import Stack, unsupervised
 from pystack.orchestrator.errors import OrchestratorError
+from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import Image
 
 
@@ -34,6 +35,7 @@ class UpOptions:
     remove_orphans: bool = False
     pull: str = "policy"                # always | missing | never | policy (service pull_policy)
     quiet_pull: bool = False
+    build: str = "auto"                 # auto (build if missing) | always | never (engine/build)
     wait: bool = False
     wait_timeout: float | None = None
     timeout: float | None = None        # stop timeout for recreate/remove
@@ -70,7 +72,8 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
 
     def get(s: str) -> None:
         try:
-            images[s] = stack.ensure_image(proj.services[s], opts.pull, opts.quiet_pull)
+            images[s] = stack.ensure_image(proj.services[s], opts.pull, opts.quiet_pull,
+                                           opts.build)
         except Exception as e:
             errors[s] = e
 
@@ -83,6 +86,7 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
         first = next(iter(errors.values()))
         raise first
 
+    _discard_ghosts(stack)
     desired = {}
     for s, svc in proj.services.items():
         scale = opts.scale.get(s, svc.scale)
@@ -99,6 +103,13 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                        "network sandbox gone")
                   if st.action == "start" and stack.sandbox_lost(st.container_id, st.service)
                   else st for st in plan.steps)
+    # A running container whose shim died is unsupervised (no health, restart, logs or exit
+    # code): it cannot be adopted by a new shim (see ContainerState.supervised), so it is
+    # recreated instead of being kept and waited on for good.
+    steps = tuple(Step("recreate", st.service, st.number, st.name, st.container_id,
+                       "supervisor gone")
+                  if st.action in ("keep", "start") and not opts.no_recreate
+                  and not _supervised(stack, st.container_id) else st for st in steps)
     plan = Plan(steps, plan.orphans)
 
     from pystack.orchestrator.logging import log
@@ -189,6 +200,24 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
         lines = [f"service {s}: {r.error}" for s, r in sorted(res.failed.items())]
         raise UpError("\n".join(lines))
     return res
+
+
+def _discard_ghosts(stack: Stack) -> None:
+    """Containers in the intent log that the runtime does not know are creations that were
+    killed half-way (the CLI died; this command holds the project lock, so no other one is
+    creating).  What they made goes now, before planning: their sandbox still holds their
+    published ports, and their directory is not listed by anyone else."""
+    known = {st.id for st in stack.b.runtime.list_containers()}
+    for rec in stack.b.state.load(stack.name).containers:
+        if rec.id not in known:
+            stack.discard(rec.id)
+
+
+def _supervised(stack: Stack, cid: str) -> bool:
+    try:
+        return stack.b.runtime.state(cid).supervised
+    except ContainerRuntimeError:
+        return True                     # gone meanwhile: the step itself will say so
 
 
 def _shares_namespace(stack: Stack, service: str) -> bool:
@@ -298,6 +327,8 @@ def _wait_all(stack: Stack, services: Iterable[str], results: dict[str, Result],
                 results[e.service] = Result("failed", err.message)
         else:
             st = stack.b.runtime.state(e.id)
-            if st.status not in ("running", "restarting") and st.exit_code not in (0, None):
+            if not st.supervised and st.status in ("running", "restarting", "paused"):
+                results[e.service] = Result("failed", unsupervised(e.name))
+            elif st.status not in ("running", "restarting") and st.exit_code not in (0, None):
                 results[e.service] = Result("failed", f"container {e.name} exited "
                                             f"({st.exit_code})")

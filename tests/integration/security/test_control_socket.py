@@ -25,6 +25,11 @@ from pystack.net.manager import NetworkManager
 from pystack.runtime.linux_runtime import LinuxRuntime
 from pystack.runtime.state import Paths
 from tests.integration.runtime.conftest import Make, make, rt  # noqa: F401
+from tests.integration.security.intruder import (  # noqa: F401
+    intruder,
+    public_dir,
+    run_as,
+)
 
 pytestmark = pytest.mark.root
 
@@ -45,42 +50,15 @@ print(json.dumps({"reply": s.recv(65536).decode()}))
 
 
 @pytest.fixture
-def intruder() -> Iterator[tuple[int, int]]:
-    name = "pst" + secrets.token_hex(4)
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    name], check=True)
-    try:
-        import pwd
-
-        pw = pwd.getpwnam(name)
-        yield pw.pw_uid, pw.pw_gid
-    finally:
-        subprocess.run(["userdel", name], check=True)
-
-
-@pytest.fixture
-def open_run(tmp_path_factory: pytest.TempPathFactory,
+def open_run(public_dir: Path,  # noqa: F811
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A PYSTACK_RUN anyone may enter, and umask 000, in force when the shims start."""
-    run = tmp_path_factory.mktemp("openrun")
-    modes = {d: os.stat(d).st_mode for d in (run, *run.parents) if d != Path("/")}
-    for d, mode in modes.items():
-        os.chmod(d, mode | 0o005)
-    monkeypatch.setenv("PYSTACK_RUN", str(run))
+    monkeypatch.setenv("PYSTACK_RUN", str(public_dir))
     old = os.umask(0)
     try:
-        yield run
+        yield public_dir
     finally:
         os.umask(old)
-        for d, mode in modes.items():
-            os.chmod(d, stat.S_IMODE(mode))
-
-
-def _as(uid: int, gid: int, sock: Path) -> dict[str, object]:
-    out = subprocess.run(["/usr/bin/python3", "-I", "-c", CLIENT, str(sock)], user=uid,
-                         group=gid, extra_groups=[], capture_output=True, text=True,
-                         timeout=30, check=True).stdout
-    return dict(json.loads(out))
 
 
 def test_unprivileged_user_cannot_drive_a_shim(
@@ -91,7 +69,7 @@ def test_unprivileged_user_cannot_drive_a_shim(
     paths = Paths(dir=rt.containers / spec.id, id=spec.id)
     sock = paths.socket
     pwned = paths.upper / "pwned"
-    got = _as(*intruder, sock)
+    got = run_as(intruder, CLIENT, str(sock))
     assert not pwned.exists(), f"an unprivileged user ran a privileged exec: {got}"
     assert got.get("connect") == 13, got                # EACCES: the modes stop it
     assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
@@ -99,7 +77,7 @@ def test_unprivileged_user_cannot_drive_a_shim(
     # Modes loosened by someone: the peer check alone still refuses.
     os.chmod(sock.parent, 0o755)
     os.chmod(sock, 0o666)
-    got = _as(*intruder, sock)
+    got = run_as(intruder, CLIENT, str(sock))
     assert "permission denied" in str(got.get("reply")), got
     assert not pwned.exists()
     # root still gets its answers

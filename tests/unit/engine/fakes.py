@@ -48,6 +48,11 @@ class FakeImages:
     def exists(self, ref: str) -> bool:
         return ref in self.images
 
+    def remove(self, ref: str) -> list[str]:
+        img = self.get(ref)
+        del self.images[ref]
+        return [f"Untagged: {ref}", f"Deleted: {img.id}"]
+
     def pull(self, ref: str, progress: Any = None, insecure: bool = False) -> Image:
         self.pulls.append(ref)
         if ref not in self.pullable and ref not in self.images:

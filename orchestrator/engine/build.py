@@ -1,0 +1,134 @@
+"""Services with `build:`: their image name, whether to build, and the build itself on
+pystack's own builder (pystack.runtime.build).
+
+A service with `build:` is built, never pulled, unless its pull_policy says to pull
+(always/daily/weekly); `pull_policy: build` always builds.  Its image is `image:` or
+`<project>-<service>`, tagged also with `build.tags`.  `up --build` builds every selected
+service that has `build:`, `up --no-build` never builds (a missing image is then an error),
+and by default a service is built when its image is not in the store.  The container's
+config hash includes the image id (up.py), so a rebuild that changes nothing recreates
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from pystack.orchestrator.config.model import Project, Service
+from pystack.orchestrator.errors import OrchestratorError
+
+if TYPE_CHECKING:
+    from pystack.orchestrator.engine.stack import Stack
+    from pystack.runtime.image.model import Image
+
+HOST_PLATFORMS = ("linux/amd64", "linux/x86_64")
+_REFUSED = ("secrets", "ssh", "additional_contexts", "cache_to")
+_IGNORED = ("cache_from", "shm_size", "ulimits", "extra_hosts", "isolation", "privileged",
+            "provenance", "sbom", "entitlements")
+
+
+def default_image_name(project: Project, svc: Service) -> str:
+    return svc.image or f"{project.name}-{svc.name}".lower()
+
+
+def should_build(svc: Service, mode: str, exists: bool) -> bool:
+    """mode: "always" (--build), "never" (--no-build), "auto" (build if missing)."""
+    if svc.build is None or mode == "never":
+        return False
+    if mode == "always" or svc.pull_policy == "build":
+        return True
+    if svc.pull_policy in ("always", "daily", "weekly"):
+        return False
+    return not exists
+
+
+def _args(build: Mapping[str, Any], environment: Mapping[str, str],
+          extra: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in (build.get("args") or {}).items():
+        if v is None:
+            if k in environment:
+                out[k] = environment[k]
+        else:
+            out[k] = str(v)
+    out.update(extra)
+    return out
+
+
+def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull: bool = False,
+                build_args: Mapping[str, str] | None = None) -> Any:
+    """The BuildRequest of a service's `build:` (OrchestratorError for what pystack refuses)."""
+    from pystack.runtime.build.request import BuildRequest
+
+    b = svc.build or {}
+    where = f"services.{svc.name}.build"
+    for key in _REFUSED:
+        if b.get(key):
+            raise OrchestratorError(f"{where}.{key}: not supported yet by pystack's builder",
+                                    hint="see docs/build.md")
+    for p in b.get("platforms") or []:
+        if p not in HOST_PLATFORMS:
+            raise OrchestratorError(f"{where}.platforms: {p} cannot be built here",
+                                    hint="this host builds linux/amd64 only")
+    context = str(b.get("context") or project.working_dir)
+    if "://" in context or context.startswith("git@"):
+        raise OrchestratorError(f"{where}.context: remote contexts ({context}) are not "
+                                "supported (pystack builds offline)")
+    ctx = Path(context)
+    if not ctx.is_dir():
+        raise OrchestratorError(f"{where}.context: {ctx} is not a directory")
+    inline = b.get("dockerfile_inline")
+    dockerfile = None
+    name = "Dockerfile"
+    if inline is None:
+        name = str(b.get("dockerfile") or "Dockerfile")
+        dockerfile = Path(name) if Path(name).is_absolute() else ctx / name
+    network = str(b.get("network") or "default")
+    if network not in ("default", "none", "host"):
+        raise OrchestratorError(f"{where}.network: {network!r}: pystack builds with "
+                                "default, none or host")
+    ref = default_image_name(project, svc)
+    tags = (ref, *[str(t) for t in b.get("tags") or []])
+    return BuildRequest(
+        context=ctx, dockerfile=dockerfile, dockerfile_inline=inline, dockerfile_name=name,
+        target=b.get("target"), tags=tags,
+        build_args=_args(b, project.environment, build_args or {}),
+        labels={str(k): str(v) for k, v in (b.get("labels") or {}).items()},
+        no_cache=no_cache or bool(b.get("no_cache")), pull=pull or bool(b.get("pull")),
+        network=network, label=svc.name)
+
+
+def ignored_keys(svc: Service) -> list[str]:
+    b = svc.build or {}
+    return [f"services.{svc.name}.build.{k}" for k in _IGNORED if b.get(k)]
+
+
+def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | None = None,
+                  **kw: Any) -> Image:
+    """Build the service's image; its errors come out as the builder's (BuildError)."""
+    from pystack.runtime.build.builder import build
+
+    project = stack.need_project()
+    req = request_for(project, svc, **kw)
+    for key in ignored_keys(svc):
+        stack.emit.warn(f"{key} is ignored by pystack's builder")
+    stack.emit("image", req.tags[0], "Building")
+    build(req, cast(Any, stack.b.images), progress)     # the wiring's store (backends.py)
+    stack.emit("image", req.tags[0], "Built")
+    return stack.b.images.get(req.tags[0])
+
+
+def build_services(stack: Stack, names: Iterable[str], mode: str,
+                   progress: Callable[[Any], None] | None = None, **kw: Any) -> list[str]:
+    """Build, one after the other, the services among `names` that need it; returns them."""
+    project = stack.need_project()
+    built = []
+    for name in names:
+        svc = project.service(name)
+        ref = default_image_name(project, svc)
+        if should_build(svc, mode, stack.b.images.exists(ref)):
+            build_service(stack, svc, progress, **kw)
+            built.append(name)
+    return built
