@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pystack.net import ipam, names, netns, ports
+from pystack.net import holder, ipam, names, netns, ports
 from pystack.net.api import Attachment, AttachSpec, PortSpec, PublishedPort
 from pystack.net.errors import NetConfigError
 from pystack.net.records import attachment_of, dns_of, peers_of
@@ -169,14 +169,19 @@ def publish(mgr: NetworkManager, rec: dict[str, Any],
         {"target": s.target, "published": n, "host_ip": s.host_ip, "protocol": s.protocol}
         for s, n in zip(todo, chosen, strict=True)]
     if new:
+        held = holder.hold([(p["protocol"], p["host_ip"], p["published"]) for p in new],
+                           f"{mgr.knobs.root} {rec['id']}")
         rec["ports"].extend(new)
-        mgr.store.write(mgr.store.sandbox_path(rec["id"]), rec)
+        rec["holders"] = [*rec.get("holders", []), list(held)]
         try:
+            mgr.store.write(mgr.store.sandbox_path(rec["id"]), rec)
             mgr.table.add_ports(rec["project"], rec["id"],
                                 [(p["protocol"], p["host_ip"], p["published"], ip, p["target"])
                                  for p in new])
         except BaseException:
+            holder.release([held])
             rec["ports"] = [p for p in rec["ports"] if p not in new]
+            rec["holders"] = [h for h in rec["holders"] if h != list(held)]
             mgr.store.write(mgr.store.sandbox_path(rec["id"]), rec)
             raise
         mgr.links.flush_udp_conntrack([p["published"] for p in new if p["protocol"] == "udp"])
@@ -198,6 +203,7 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     skips the per-container rule removal and name refresh that teardown does once."""
     if rec["ports"] and not bulk:
         mgr.table.remove(f"p={rec['project']} ctr={rec['id']}")
+    holder.release(holder.held_of(rec))
     nets = {a["network"] for a in rec["attachments"]}
     netns.remove(Path(rec["pin"]))
     shutil.rmtree(Path(rec["hosts"]).parent, ignore_errors=True)

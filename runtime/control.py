@@ -7,7 +7,8 @@
   {"op": "kill", "signal"}             -> {"ok": true}
   {"op": "pause"} / {"op": "unpause"}  -> {"ok": true} (cgroup freezer)
   {"op": "exec", "spec": ExecSpec}     -> {"exit_code": n} when it ends (3 stdio fds attached
-                                          with SCM_RIGHTS; detach replies at once)
+                                          with SCM_RIGHTS, and for tty a 4th: the socket
+                                          the pty master goes back on; detach replies at once)
 Errors reply {"error": "message"}.  Runs inside the shim's single-threaded loop.
 
 Only root talks to a shim (issue 9 item 8): the socket is made 0600 (set on the socket before
@@ -99,7 +100,7 @@ def handle(self: Shim, conn: socket.socket) -> None:
         reply(self, conn, {"error": "permission denied: only root may control a container"})
         return
     try:
-        raw, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+        raw, fds, _, _ = socket.recv_fds(conn, 65536, 4)
     except BlockingIOError:
         return                          # nothing there after all (the socket is non-blocking)
     except OSError:
@@ -172,7 +173,8 @@ def dispatch(self: Shim, conn: socket.socket, op: str, req: dict[str, Any],
         xs = state.from_json(ExecSpec, req["spec"])
         if len(fds) < 3:
             raise ContainerRuntimeError("exec: the standard streams were not passed")
-        stdio = launch.Stdio(fds[0], fds[1], fds[2], tty=xs.tty)
+        stdio = launch.Stdio(fds[0], fds[1], fds[2], tty=xs.tty,
+                             console=fds[3] if len(fds) > 3 else -1)
         try:
             child = spawn_exec(self.load_spec, self.pid, self.cg.procs_files(), xs, stdio,
                            self.layers())

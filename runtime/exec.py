@@ -14,7 +14,9 @@ than another of its own processes (issue 9 item 4):
      first switch, joins the container's cgroup, setns ipc, uts, net, cgroup, pid, then mnt
      last; then drops to the target: NNP, bounding set, user and groups, capability sets,
      seccomp, non-dumpable again (a uid change may reset it).  Only then it makes the tty
-     (from the container's devpts) and forks B (so B is in the pid ns), waits for it,
+     (from the container's devpts), hands its master to the caller over the console socket
+     (who pumps it: the caller's own fds never enter the container, issue 9 item 6), and
+     forks B (so B is in the pid ns), waits for it,
      forwarding SIGTERM as SIGKILL (the healthcheck timeout), and exits with B's code (128+signal
      when killed).  A itself is never in the container's pid namespace.
   B: setsid, the tty, chdir, PATH lookup inside the container, closes every other fd, execs.
@@ -31,6 +33,7 @@ import fcntl
 import os
 import select
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,37 +99,19 @@ def _child_b(xs: ExecSpec, env: dict[str, str], cwd: str, tty: bool) -> None:
               f'exec failed: exec: "{xs.argv[0]}": {e.strerror}')
 
 
-def _pump(master: int, child: int) -> int:
-    """Caller's stdin -> terminal, terminal -> caller's stdout, until the command exits (a
-    background process keeping the terminal open does not hold the exec); its wait status."""
-    inputs = [0, master]
-    status: int | None = None
-    while True:
-        try:
-            ready, _, _ = select.select(inputs, [], [], 0.1 if status is None else 0)
-        except InterruptedError:
-            continue
-        if master in ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:             # EIO: every holder of the slave side is gone
-                data = b""
-            if data:
-                os.write(1, data)
-                continue
-            return status if status is not None else os.waitpid(child, 0)[1]
-        if 0 in ready:
-            data = os.read(0, 65536)
-            if data:
-                os.write(master, data)
-            else:
-                inputs = [master]       # the caller's input ended; the output goes on
-            continue
-        if status is not None:
-            return status               # exited and nothing more to read
-        pid, st = os.waitpid(child, os.WNOHANG)
-        if pid:
-            status = st                 # one more pass drains what it wrote last
+def _hand_over(master: int) -> None:
+    """Send the terminal's master to the caller (fd 3, its unix socket) and wait until it
+    has set the size (so the command starts with it); the caller pumps it, we never see the
+    caller's own streams (issue 9 item 6)."""
+    sock = socket.socket(fileno=3)
+    try:
+        socket.send_fds(sock, [b"m"], [master])
+        ready, _, _ = select.select([sock], [], [], 30.0)
+        if not ready or not sock.recv(1):
+            _fail(126, "exec failed: the caller went away")
+    finally:
+        sock.close()
+        os.close(master)
 
 
 def _enter(pid1: int, cg_procs: list[str], pid_start: int | None) -> None:
@@ -163,10 +148,15 @@ def _child_a(pid1: int, cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
+    if stdio.tty and stdio.console < 0:
+        _fail(126, "exec failed: a terminal needs the caller's console socket")
+    console = fcntl.fcntl(stdio.console, fcntl.F_DUPFD_CLOEXEC, 10) if stdio.tty else -1
     for i, fd in enumerate((stdio.stdin, stdio.stdout, stdio.stderr)):
         if fd != i:
             os.dup2(fd, i)
-    os.closerange(3, 65536)
+    if console >= 0:
+        os.dup2(console, 3)             # the caller's console socket (see _hand_over)
+    os.closerange(4 if console >= 0 else 3, 65536)
     scrub_environ()
     _enter(pid1, cg_procs, pid_start)
     # The target's confinement, in full, before anything of ours is visible inside.
@@ -176,11 +166,12 @@ def _child_a(pid1: int, cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
         L.set_non_dumpable()            # a uid change resets it to fs.suid_dumpable
     except (ContainerRuntimeError, OSError) as e:
         _fail(126, f"exec failed: {e}")
-    master = slave = -1
+    slave = -1
     if stdio.tty:
         # The terminal comes from the CONTAINER's devpts (we are in its mount ns now), so
-        # ttyname works inside; A pumps between it and the caller's streams.
+        # ttyname works inside; its master goes to the caller, who pumps it.
         master, slave, _ = L.open_pty()
+        _hand_over(master)
     child = os.fork()
     if child == 0:
         try:
@@ -199,11 +190,9 @@ def _child_a(pid1: int, cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
             _fail(126, f"exec failed: {e}")
         os._exit(126)
     signal.signal(signal.SIGTERM, lambda *_: _kill_child(child))
-    if master >= 0:
+    if slave >= 0:
         os.close(slave)
-        status = _pump(master, child)
-    else:
-        _, status = os.waitpid(child, 0)
+    _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
 

@@ -1,14 +1,21 @@
-"""The caller's side of `exec`: three fds for the shim (the caller's own, or pipes pumped by
-threads when the given streams are not real files), then wait for the exit code.  With tty
-the shim's exec helper makes the terminal inside the container and pumps it to these fds.
+"""The caller's side of `exec`: the shim gets fds that pystack made, never the caller's own
+(issue 9 item 6: a background process in the container kept the caller's terminal and read
+what was typed after exec returned).  Without tty: pipes, pumped here by relay.Relay (stdin
+only when one is given, closed on its EOF).  With tty: a unix socket on which the exec helper
+sends back the master of the terminal it made inside the container; this process sets its
+size, lets the helper go on, and pumps it.  When this process ends, so does the relay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import socket
 import threading
 from typing import IO, Any
 
+from pystack.runtime import relay
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.spec import ExecSpec
 
@@ -22,64 +29,139 @@ def _real_fd(f: IO[bytes] | None) -> int | None:
         return None
 
 
-def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[bytes] | None,
-             stderr: IO[bytes] | None) -> int:
-    """Pass three fds to the shim (real ones, or pipes pumped by threads) and wait."""
-    theirs: list[int] = []        # passed to the shim, closed once sent
-    pumps: list[threading.Thread] = []
+def sink(f: IO[bytes] | None) -> relay.Sink:
+    """Where output for `f` goes: its fd when it has one, else its write()."""
+    fd = _real_fd(f)
+    if fd is not None:
+        return relay.fd_sink(fd)
+    if f is None:
+        return lambda _data: None
 
-    def pump_out(src: int, dst: IO[bytes] | None) -> None:
-        try:
-            while data := os.read(src, 65536):
-                if dst is not None:
-                    dst.write(data)
-                    dst.flush()
-        except OSError:
-            pass
-        finally:
-            os.close(src)
+    def write(data: bytes) -> None:
+        f.write(data)
+        f.flush()
+    return write
 
-    def pump_in(src: IO[bytes], dst: int) -> None:
+
+def input_fd(stdin: IO[bytes] | None) -> tuple[int | None, int | None]:
+    """(fd to read the caller's input from, fd of ours to close after); a Python stream
+    without a file behind it is fed to a pipe by a thread."""
+    if stdin is None:
+        return None, None
+    fd = _real_fd(stdin)
+    if fd is not None:
+        return fd, None
+    r, w = os.pipe2(os.O_CLOEXEC)
+
+    def feed() -> None:
         try:
-            while data := src.read(65536):
-                os.write(dst, data)
+            while data := stdin.read(65536):
+                os.write(w, data)
         except (OSError, ValueError):
             pass
         finally:
-            os.close(dst)
+            os.close(w)
+    threading.Thread(target=feed, daemon=True).start()
+    return r, r
 
-    # tty: the terminal is made inside the container by the shim's exec helper; the caller's
-    # streams are passed the same way in both cases.
-    fd = _real_fd(stdin)
-    if fd is None:
-        if stdin is None:
-            fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        else:
-            r, w = os.pipe()
-            pumps.append(threading.Thread(target=pump_in, args=(stdin, w), daemon=True))
-            fd = r
-        theirs.append(fd)
+
+def _devnull(flags: int) -> int:
+    return os.open("/dev/null", flags | os.O_CLOEXEC)
+
+
+def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[bytes] | None,
+             stderr: IO[bytes] | None) -> int:
+    """Send the shim fds of our own (see the module docstring), relay, return the exit code."""
+    detach = relay.detach_sequence(xs.detach_keys)      # bad keys: nothing has started
+    in_fd, in_close = input_fd(None if xs.detach else stdin)
+    theirs: list[int] = []
+    console: socket.socket | None = None
+    into: int | None = None
+    outputs: dict[int, relay.Sink] = {}
+    if xs.detach:
+        theirs = [_devnull(os.O_RDONLY), _devnull(os.O_WRONLY), _devnull(os.O_WRONLY)]
+    elif xs.tty:
+        console, con = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        theirs = [_devnull(os.O_RDONLY), _devnull(os.O_WRONLY), _devnull(os.O_WRONLY),
+                  con.detach()]
     else:
-        theirs.append(os.dup(fd))
-    for f in (stdout, stderr):
-        fd = _real_fd(f)
-        if f is None or xs.detach:
-            theirs.append(os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC))
-        elif fd is None:
-            r, w = os.pipe()
-            pumps.append(threading.Thread(target=pump_out, args=(r, f), daemon=True))
-            theirs.append(w)
+        if in_fd is None:
+            theirs.append(_devnull(os.O_RDONLY))
         else:
-            theirs.append(os.dup(fd))
-    for t in pumps:
-        t.start()
+            r, into = os.pipe2(os.O_CLOEXEC)
+            theirs.append(r)
+        for f in (stdout, stderr):
+            r, w = os.pipe2(os.O_CLOEXEC)
+            outputs[r] = sink(f)
+            theirs.append(w)
+    done_r, done_w = os.pipe2(os.O_CLOEXEC)
+    result: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            result["reply"] = request(tuple(theirs))
+        except BaseException as e:
+            result["error"] = e
+        finally:
+            for fd in theirs:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            with contextlib.suppress(OSError):
+                os.write(done_w, b"x")
+            os.close(done_w)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    detached = False
     try:
-        reply = request(tuple(theirs))
+        if console is not None:
+            master = _receive_master(console, done_r)
+            if master is not None:
+                size_from = in_fd if in_fd is not None and os.isatty(in_fd) else \
+                    _real_fd(stdout)
+                relay.set_winsize(master, relay.winsize(size_from))
+                with contextlib.suppress(OSError):
+                    console.sendall(b"g")     # the size is set: the helper may start it
+                into, outputs = master, {master: sink(stdout)}
+                pump = relay.Relay(stdin=in_fd, into=master, outputs=outputs, done=done_r,
+                                   detach=detach, terminal=master, size_from=size_from,
+                                   close_into_on_eof=False)
+                pump.run()
+                detached = pump.detached
+        elif not xs.detach:
+            pump = relay.Relay(stdin=in_fd, into=into, outputs=outputs, done=done_r,
+                               detach=detach if in_fd is not None and os.isatty(in_fd)
+                               else b"")
+            pump.run()
+            detached = pump.detached
+        if not detached:
+            asker.join()
     finally:
-        for fd in set(theirs):
-            os.close(fd)
-    for t in pumps:
-        t.join(timeout=5)
+        if console is not None:
+            console.close()
+        for fd in (done_r, in_close):
+            if fd is not None:
+                os.close(fd)
+    if detached:
+        return 0
+    if "error" in result:
+        raise result["error"]
+    reply = result.get("reply")
     if reply is None:
         raise ContainerRuntimeError("container is not running")
     return int(reply["exit_code"])
+
+
+def _receive_master(console: socket.socket, done: int) -> int | None:
+    """The pty master the helper made, or None when it ended first (its error is on the
+    reply)."""
+    while True:
+        ready, _, _ = select.select([console.fileno(), done], [], [])
+        if console.fileno() in ready:
+            try:
+                _, fds, _, _ = socket.recv_fds(console, 16, 1)
+            except OSError:
+                return None
+            return fds[0] if fds else None
+        if done in ready:
+            return None

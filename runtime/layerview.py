@@ -33,7 +33,7 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 
 
 @dataclass(frozen=True)
-class _Dir:
+class UnionDir:
     """A directory of the union: its path below the root and the layers it merges."""
     rel: tuple[str, ...]
     layers: tuple[Path, ...]
@@ -57,12 +57,12 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
-_Hit = tuple[Path, tuple[str, ...], os.stat_result, _Dir | None]
+_Hit = tuple[Path, tuple[str, ...], os.stat_result, UnionDir | None]
 
 
-def _lookup(parent: _Dir, name: str, xattr: str) -> _Hit | None:
+def _lookup(parent: UnionDir, name: str, xattr: str) -> _Hit | None:
     """The entry `name` of the union directory `parent`: (the topmost layer that has it, its
-    path below that layer, its lstat, the merged _Dir when it is a directory), or None
+    path below that layer, its lstat, the merged UnionDir when it is a directory), or None
     (absent or whited out)."""
     for i, layer in enumerate(parent.layers):
         path = layer.joinpath(*parent.rel, name)
@@ -85,16 +85,15 @@ def _lookup(parent: _Dir, name: str, xattr: str) -> _Hit | None:
                 merged.append(lower)
                 if _is_opaque(lpath, xattr):
                     break
-        return layer, (*parent.rel, name), st, _Dir((*parent.rel, name), tuple(merged))
+        return layer, (*parent.rel, name), st, UnionDir((*parent.rel, name), tuple(merged))
     return None
 
 
-def resolve(layers: Sequence[Path], rel: str,
-            xattr: str = OPAQUE_XATTR) -> tuple[Path, tuple[str, ...]] | None:
-    """The layer entry that `rel` names in the union of `layers` (topmost first), every
-    symlink resolved inside the union: (its layer, its path below it, free of symlinks), or
-    None when it does not exist there."""
-    root = _Dir((), tuple(layers))
+def _walk(layers: Sequence[Path], rel: str,
+          xattr: str) -> tuple[Path, tuple[str, ...]] | UnionDir | None:
+    """`rel` resolved in the union: the merged UnionDir when it is a directory, (layer, path below
+    it) for anything else, None when it does not exist."""
+    root = UnionDir((), tuple(layers))
     stack = [root]                          # the directories walked, for ".."
     parts = [p for p in rel.split("/") if p not in ("", ".")]
     links = 0
@@ -125,11 +124,49 @@ def resolve(layers: Sequence[Path], rel: str,
         if parts:
             return None                      # a file used as a directory: ENOTDIR
         return layer, below
-    top = stack[-1]                          # `rel` names a directory
-    return (top.layers[0], top.rel) if top.layers else None
+    return stack[-1] if stack[-1].layers else None
 
 
-def _open_beneath(layer: Path, below: tuple[str, ...]) -> int:
+def resolve(layers: Sequence[Path], rel: str,
+            xattr: str = OPAQUE_XATTR) -> tuple[Path, tuple[str, ...]] | None:
+    """The layer entry that `rel` names in the union of `layers` (topmost first), every
+    symlink resolved inside the union: (its layer, its path below it, free of symlinks), or
+    None when it does not exist there."""
+    hit = _walk(layers, rel, xattr)
+    if isinstance(hit, UnionDir):
+        return hit.layers[0], hit.rel
+    return hit
+
+
+def union_dir(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> UnionDir | None:
+    """The directory `rel` of the union of `layers` (topmost first), symlinks resolved inside
+    the union: the layers it merges, topmost first; None when it is absent or not a dir."""
+    hit = _walk(layers, rel, xattr)
+    return hit if isinstance(hit, UnionDir) else None
+
+
+def entries(d: UnionDir, xattr: str = OPAQUE_XATTR) -> list[tuple[str, _Hit]]:
+    """What the union directory `d` holds, sorted by name, as overlayfs shows it: for every
+    name, the hit of `_lookup` (whiteouts and what they hide left out)."""
+    names: set[str] = set()
+    for layer in d.layers:
+        try:
+            fd = open_in_layer(layer, d.rel, directory=True)
+        except OSError:
+            continue
+        try:
+            names.update(os.listdir(fd))
+        finally:
+            os.close(fd)
+    out = []
+    for name in sorted(names):
+        hit = _lookup(d, name, xattr)
+        if hit is not None:
+            out.append((name, hit))
+    return out
+
+
+def open_in_layer(layer: Path, below: tuple[str, ...], directory: bool = False) -> int:
     """Open layer/below for reading, one component at a time relative to the previous one,
     never following a symlink: a layer that changes under us (a running container's upper
     dir) cannot send the open outside it.  OSError when it is not what it was."""
@@ -140,8 +177,8 @@ def _open_beneath(layer: Path, below: tuple[str, ...]) -> int:
     try:
         for i, part in enumerate(below):
             last = i == len(below) - 1
-            nxt = os.open(part, flags | (os.O_NONBLOCK | os.O_NOCTTY if last else
-                                         os.O_DIRECTORY), dir_fd=fd)
+            nxt = os.open(part, flags | (os.O_NONBLOCK | os.O_NOCTTY if last and not directory
+                                         else os.O_DIRECTORY), dir_fd=fd)
             os.close(fd)
             fd = nxt
     except BaseException:
@@ -157,7 +194,7 @@ def read_text(layers: Sequence[Path], rel: str, xattr: str = OPAQUE_XATTR) -> st
     if hit is None or not hit[1]:
         return ""
     try:
-        fd = _open_beneath(*hit)
+        fd = open_in_layer(*hit)
     except OSError:
         return ""
     try:

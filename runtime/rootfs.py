@@ -6,16 +6,26 @@ symlinks), devpts, /dev/shm, /dev/mqueue, read-only /sys, the spec's mounts, /et
 paths.  Mount targets inside the rootfs are resolved component by component without following
 symlinks out of it, and masked/read-only paths are mounted through an O_PATH|O_NOFOLLOW fd, so a
 symlink the image (or a racing container process) put there is never followed (§7.3).
+
+The spec's mounts and pystack's own files (from the first user mount on, a directory may be
+shared with a running container) go fd to fd (runtime/safefs.py): the target is an O_PATH fd
+from an O_NOFOLLOW walk inside the rootfs, a volume's subpath is opened below the volume with
+no symlink and no `..`, and the bind is open_tree + move_mount between those fds, so nothing
+is resolved twice (CVE-2021-30465).  /proc, /dev and /sys come before any of them, on the
+overlay alone, which nothing else can change then.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Sequence
 
 from pystack.runtime import linux as L
+from pystack.runtime import safefs as S
 from pystack.runtime.errors import ContainerRuntimeError
+from pystack.runtime.safecopy import copy_tree
 from pystack.runtime.security import paths as P
 from pystack.runtime.spec import ContainerSpec, Mount
 from pystack.runtime.state import Paths
@@ -190,48 +200,102 @@ def _bind(source: str, target: str, read_only: bool, propagation: str | None,
     L.mount(None, target, None, L.PROPAGATION.get(propagation or "rprivate", L.MS_PRIVATE))
 
 
-def _user_mount(root: str, m: Mount) -> None:
+def _target(rootfd: int, rel: str, make: str) -> int:
+    try:
+        return S.open_in_root(rootfd, rel, make=make)
+    except OSError as e:
+        raise ContainerRuntimeError(f"invalid mount target {rel}: {e.strerror or e}") from e
+
+
+def _source(m: Mount) -> int:
+    """An O_PATH fd of what `m` mounts.  A bind's source is the user's own host path (its
+    symlinks followed, as Docker does); a volume's subpath is opened below the volume with
+    no symlink and no `..` (a container sharing the volume may have planted one)."""
+    volume = m.type == "volume"
+    try:
+        fd = os.open(m.source, os.O_PATH | os.O_CLOEXEC |
+                     (os.O_DIRECTORY | os.O_NOFOLLOW if volume else 0))
+    except OSError as e:
+        what = "volume directory" if volume else "bind source path"
+        raise ContainerRuntimeError(f"invalid mount config: {what} does not exist: "
+                                    f"{m.source}") from e
+    if not (volume and m.subpath):
+        return fd
+    try:
+        return S.open_beneath(fd, m.subpath)
+    except OSError as e:
+        why = {errno.ELOOP: "is or goes through a symbolic link",
+               errno.ENOENT: "does not exist in the volume",
+               errno.ENOTDIR: "goes through a file"}.get(e.errno or 0, "leaves the volume")
+        raise ContainerRuntimeError(
+            f"invalid mount config: volume subpath {m.subpath!r} {why}",
+            hint="a subpath must name a directory or file inside the volume, reached "
+                 "without symlinks or '..'") from e
+    finally:
+        os.close(fd)
+
+
+def _readable(path_fd: int) -> int:
+    return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=path_fd)
+
+
+def _fill_volume(src: int, target: int) -> None:
+    """An empty volume mounted with copy: the rootfs's content at its target, copied
+    through fds (runtime/safecopy.py), owner and mode included."""
+    vol = _readable(src)
+    try:
+        if os.listdir(vol):
+            return
+        img = _readable(target)
+        try:
+            copy_tree(img, vol)
+            st = os.fstat(img)
+            os.fchown(vol, st.st_uid, st.st_gid)
+            os.fchmod(vol, stat.S_IMODE(st.st_mode))
+        finally:
+            os.close(img)
+    finally:
+        os.close(vol)
+
+
+def _user_mount(rootfd: int, m: Mount) -> None:
+    """One of the spec's mounts, resolved and mounted fd to fd: neither the source nor the
+    target is ever named by a path the kernel would walk again (CVE-2021-30465)."""
     if m.type == "tmpfs":
-        target = secure_join(root, m.target, make="dir")
+        target = _target(rootfd, m.target, "dir")
         data = ",".join(x for x in (f"size={m.tmpfs_size}" if m.tmpfs_size else "",
                                     f"mode={m.tmpfs_mode:o}" if m.tmpfs_mode else "") if x)
         flags = NOSUID_NODEV_NOEXEC | (L.MS_RDONLY if m.read_only else 0)
-        L.mount("tmpfs", target, "tmpfs", flags, data or None)
+        try:
+            S.mount_at(target, "tmpfs", "tmpfs", flags, data or None)
+        finally:
+            os.close(target)
         return
+    src = _source(m)
     try:
-        is_dir = stat.S_ISDIR(os.stat(m.source).st_mode)
-    except OSError as e:
-        raise ContainerRuntimeError(f"invalid mount config: bind source path does not exist: "
-                                    f"{m.source}") from e
-    target = secure_join(root, m.target, make="dir" if is_dir else "file")
-    if m.type == "volume" and not m.nocopy and is_dir and not os.listdir(m.source):
-        copy_up(target, m.source)           # an empty volume is filled from the image
-    _bind(m.source, target, m.read_only, m.propagation)
+        is_dir = stat.S_ISDIR(os.fstat(src).st_mode)
+        target = _target(rootfd, m.target, "dir" if is_dir else "file")
+        try:
+            if m.type == "volume" and not m.nocopy and is_dir:
+                _fill_volume(src, target)
+            S.bind(src, target, m.read_only, m.propagation, what=m.target)
+        finally:
+            os.close(target)
+    finally:
+        os.close(src)
 
 
-def copy_up(src: str, dst: str) -> None:
-    """Copy the tree `src` into the existing dir `dst`, keeping modes, owners and symlinks
-    (never following one)."""
-    st = os.lstat(src)
-    os.chown(dst, st.st_uid, st.st_gid)
-    os.chmod(dst, stat.S_IMODE(st.st_mode))
-    for name in os.listdir(src):
-        s, d = os.path.join(src, name), os.path.join(dst, name)
-        st = os.lstat(s)
-        if stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(s), d)
-        elif stat.S_ISDIR(st.st_mode):
-            os.mkdir(d)
-            copy_up(s, d)
-            continue
-        elif stat.S_ISREG(st.st_mode):
-            with open(s, "rb") as fi, open(d, "xb") as fo:
-                while chunk := fi.read(1 << 20):
-                    fo.write(chunk)
-            os.chmod(d, stat.S_IMODE(st.st_mode))
-        else:
-            continue                        # no device nodes, fifos or sockets
-        os.lchown(d, st.st_uid, st.st_gid)
+def _bind_file(rootfd: int, source: str, rel: str, read_only: bool) -> None:
+    """One of pystack's own files (hosts, resolv.conf, hostname, tini) onto rel."""
+    src = os.open(source, os.O_PATH | os.O_CLOEXEC)
+    try:
+        target = _target(rootfd, rel, "file")
+        try:
+            S.bind(src, target, read_only, None, what=rel)
+        finally:
+            os.close(target)
+    finally:
+        os.close(src)
 
 
 def prepare(spec: ContainerSpec, paths: Paths) -> str:
@@ -253,21 +317,25 @@ def prepare(spec: ContainerSpec, paths: Paths) -> str:
         # No sysfs of our own (e.g. the host's netns): bind the host's, read-only.
         _bind("/sys", sys_, not spec.privileged, "rslave", NOSUID_NODEV_NOEXEC)
     _cgroupfs(sys_)
-    for m in spec.mounts:
-        _user_mount(root, m)
-    hosts = spec.etc_hosts
-    if hosts is None and paths.hosts.exists():
-        hosts = str(paths.hosts)
-    resolv = spec.etc_resolv
-    if resolv is None and (paths.dir / "resolv.conf").exists():
-        resolv = str(paths.dir / "resolv.conf")         # host network: the host's; none: empty
-    for src, dst in ((hosts, "etc/hosts"), (resolv, "etc/resolv.conf")):
-        if src:
-            _bind(src, secure_join(root, dst, make="file"), False, None)
-    if spec.etc_hostname:
-        _bind(str(paths.hostname), secure_join(root, "etc/hostname", make="file"), False, None)
-    if spec.init:
-        _bind(TINI, secure_join(root, "sbin/docker-init", make="file"), True, None)
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for m in spec.mounts:
+            _user_mount(rootfd, m)
+        hosts = spec.etc_hosts
+        if hosts is None and paths.hosts.exists():
+            hosts = str(paths.hosts)
+        resolv = spec.etc_resolv
+        if resolv is None and (paths.dir / "resolv.conf").exists():
+            resolv = str(paths.dir / "resolv.conf")     # host network: the host's; none: empty
+        for src, dst in ((hosts, "etc/hosts"), (resolv, "etc/resolv.conf")):
+            if src:
+                _bind_file(rootfd, src, dst, False)
+        if spec.etc_hostname:
+            _bind_file(rootfd, str(paths.hostname), "etc/hostname", False)
+        if spec.init:
+            _bind_file(rootfd, TINI, "sbin/docker-init", True)
+    finally:
+        os.close(rootfd)
     return root
 
 

@@ -23,6 +23,7 @@ class Mount:
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
     nocopy: bool = False                # volume: do not fill from the image
+    subpath: str | None = None          # volume: mount this dir below `source` (no symlinks)
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,4 @@ class ExecSpec:
     tty: bool = False
     privileged: bool = False
     detach: bool = False
+    detach_keys: str | None = None      # the caller's (relay.detach_sequence); None: Docker's

@@ -26,7 +26,12 @@ def _env(values: tuple[str, ...]) -> dict[str, str]:
                                                      "allow_interspersed_args": False})
 @project_options
 @click.option("-d", "--detach", is_flag=True)
-@click.option("-T", "--no-tty", "no_tty", is_flag=True, help="Don't allocate a TTY.")
+@click.option("-T", "--no-tty", "--no-TTY", "no_tty", is_flag=True,
+              help="Don't allocate a TTY (default: one when stdin is a terminal).")
+@click.option("-t", "--tty", "tty", is_flag=True, help="Allocate a TTY (the default on one).")
+@click.option("-i", "--interactive", is_flag=True, hidden=True,
+              help="Keep STDIN open (the default).")
+@click.option("--detach-keys", default=None, help="Key sequence that detaches (ctrl-p,ctrl-q).")
 @click.option("-u", "--user", default=None)
 @click.option("-w", "--workdir", default=None)
 @click.option("-e", "--env", multiple=True, metavar="KEY=VAL")
@@ -35,19 +40,39 @@ def _env(values: tuple[str, ...]) -> dict[str, str]:
 @click.argument("service")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @click.pass_context
-def exec_(ctx: click.Context, detach: bool, no_tty: bool, user: str | None,
-          workdir: str | None, env: tuple[str, ...], index: int, privileged: bool,
-          service: str, command: tuple[str, ...]) -> None:
+def exec_(ctx: click.Context, detach: bool, no_tty: bool, tty: bool, interactive: bool,
+          detach_keys: str | None, user: str | None, workdir: str | None,
+          env: tuple[str, ...], index: int, privileged: bool, service: str,
+          command: tuple[str, ...]) -> None:
     """Run a command in a running service container."""
     from pystack.orchestrator.engine.oneoff import exec_in
+    from pystack.runtime.relay import raw_terminal
 
     stack = load_stack(ctx, need_file=False)
-    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
-    code = exec_in(stack, service, command, index=index, env=_env(env), user=user,
-                   workdir=workdir, tty=tty, privileged=privileged, detach=detach,
-                   stdin=None if detach else sys.stdin.buffer,
-                   stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    use_tty = _want_tty(tty, no_tty) and not detach
+    environment = _env(env)
+    if use_tty:
+        environment.setdefault("TERM", _term())
+    with raw_terminal(sys.stdin.fileno() if use_tty else None):
+        code = exec_in(stack, service, command, index=index, env=environment, user=user,
+                       workdir=workdir, tty=use_tty, privileged=privileged, detach=detach,
+                       detach_keys=detach_keys,
+                       stdin=None if detach else sys.stdin.buffer,
+                       stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
     ctx.exit(code)
+
+
+def _want_tty(tty: bool, no_tty: bool) -> bool:
+    """-T: no terminal; -t: one; neither: one when stdin is a terminal (as Compose)."""
+    if no_tty:
+        return False
+    return tty or sys.stdin.isatty()
+
+
+def _term() -> str:
+    import os
+
+    return os.environ.get("TERM") or "xterm"
 
 
 @click.command(cls=PystackCommand, context_settings={"ignore_unknown_options": True,

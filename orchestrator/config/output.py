@@ -17,13 +17,15 @@ _ORDER = ("name", "services", "networks", "volumes", "secrets", "configs")
 
 
 def escape_dollars(value: Any) -> Any:
-    """`$` -> `$$` in every string (mapping keys too), as Compose v2's `config` prints
-    interpolated values (so the output can be loaded again without being re-interpolated)."""
+    """`$` -> `$$` in every string value, as Compose v2's `config` prints interpolated values
+    (so the output can be loaded again without being re-interpolated).  Mapping keys are
+    never interpolated, so they are printed as they are (Compose v2 escapes them too, and
+    then reads back a different key: `pystack config` output loads back to the same
+    project)."""
     if isinstance(value, str):
         return value.replace("$", "$$")
     if isinstance(value, Mapping):
-        return {(k.replace("$", "$$") if isinstance(k, str) else k): escape_dollars(v)
-                for k, v in value.items()}
+        return {k: escape_dollars(v) for k, v in value.items()}
     if isinstance(value, list):
         return [escape_dollars(v) for v in value]
     return value

@@ -103,12 +103,29 @@ def unsupported_warnings(data: Mapping[str, Any]) -> list[str]:
         for key in sorted(m.UNSUPPORTED_SERVICE_KEYS):
             if key in svc:
                 out.append(f"not supported yet: services.{name}.{key}")
+        for i, port in enumerate(shortsyntax_ports(svc.get("ports"))):
+            if port.get("protocol") == "sctp":
+                out.append(f"not supported yet: services.{name}.ports[{i}] (sctp: the port "
+                           "is not published)")
         for dotted in sorted(m.UNSUPPORTED_NESTED_SERVICE_KEYS):
             node: Any = svc
             for part in dotted.split("."):
                 node = node.get(part) if isinstance(node, Mapping) else None
             if node not in (None, {}, []):
                 out.append(f"not supported yet: services.{name}.{dotted}")
+    return out
+
+
+def shortsyntax_ports(ports: Any) -> list[dict[str, Any]]:
+    """Each `ports:` item in long form (the items are already checked)."""
+    from pystack.orchestrator.config.shortsyntax import ports as long_form
+
+    out: list[dict[str, Any]] = []
+    for item in ports if isinstance(ports, list) else []:
+        try:
+            out.extend(long_form(item)[:1])
+        except (ValueError, TypeError, AttributeError):
+            out.append({})
     return out
 
 

@@ -13,7 +13,9 @@ import os
 import stat
 from typing import BinaryIO
 
-MAX_BYTES = 8 << 20     # 8 MiB: real compose files are a few KiB; 1,000 services fit in 1 MiB
+# Real compose files are a few KiB (1,000 services fit in 1 MiB); the printed config of a
+# 1-65535 port range, which must load back, is 10 MiB of JSON.
+MAX_BYTES = 16 << 20
 
 
 class ReadProblem(Exception):

@@ -46,6 +46,7 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
     _tmpfs(rep, base, svc.get("tmpfs"))
     _ulimits(rep, base, svc.get("ulimits"))
     _ports(rep, base, svc.get("ports"))
+    _volumes(rep, base, svc.get("volumes"))
     for key in ("environment", "sysctls"):
         _names(rep, (*base, key), svc.get(key))
     for path, low, high in _RANGES:
@@ -55,7 +56,7 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
         if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
             rep.add((*base, *path), f"{value} is out of range",
                     f"use a whole number from {low} to {high}")
-    if "image" not in svc and "build" not in svc:
+    if not svc.get("image") and "build" not in svc:
         rep.add(base, f"service '{base[-1]}' has neither an image nor a build context",
                 "add an image: key, or build:", key=True)
 
@@ -131,7 +132,8 @@ def _ulimits(rep: Report, base: TreePath, ulimits: Any) -> None:
                     "use one of: " + ", ".join(sorted(ULIMITS)), key=True)
             continue
         if isinstance(value, Mapping):
-            soft, hard = value.get("soft"), value.get("hard")
+            # a missing limit is 0: Compose prints a 0 limit by leaving it out
+            soft, hard = value.get("soft", 0), value.get("hard", 0)
             if isinstance(soft, int) and isinstance(hard, int) and soft > hard:
                 rep.add(path, f"soft limit {soft} is above the hard limit {hard}",
                         "the soft limit must be at most the hard limit")
@@ -147,13 +149,42 @@ def _ports(rep: Report, base: TreePath, ports: Any) -> None:
     for i, item in enumerate(ports if isinstance(ports, list) else []):
         if not isinstance(item, Mapping):
             continue
+        where = (*base, "ports", i)
+        target = item.get("target")
+        if _int(target) and target == 0:
+            rep.add((*where, "target"), "invalid container port 0",
+                    "the port the service listens on, 1 to 65535")
+        protocol = item.get("protocol")
+        if isinstance(protocol, str) and protocol not in ("tcp", "udp", "sctp"):
+            rep.add((*where, "protocol"), f"invalid protocol '{_short(protocol)}'",
+                    "use tcp, udp or sctp")
         published = item.get("published")
         if published in (None, "") or isinstance(published, bool):
             continue
         try:
             units.parse_port_range(str(published))
         except ValueError as e:
-            rep.add((*base, "ports", i, "published"), str(e))
+            rep.add((*where, "published"), str(e))
+
+
+def _volumes(rep: Report, base: TreePath, volumes: Any) -> None:
+    from pystack.orchestrator.config.shortsyntax import parse_volume_spec
+
+    for i, item in enumerate(volumes if isinstance(volumes, list) else []):
+        target = item.get("target") if isinstance(item, Mapping) else None
+        if isinstance(item, str):
+            try:
+                target = parse_volume_spec(item, lambda p: p).get("target")
+            except ValueError:
+                continue                # semantic.py reports it
+        if isinstance(target, str) and target and not target.startswith("/"):
+            hint = "use an absolute path inside the container, like /data"
+            if len(target) > 1 and target[1] == ":":
+                hint = ("a one-letter name before ':' reads as a Windows drive; use an "
+                        "absolute path inside the container, like /data")
+            rep.add((*base, "volumes", i) if isinstance(item, str) else (
+                *base, "volumes", i, "target"), f"invalid mount target '{_short(target)}'",
+                hint)
 
 
 def _names(rep: Report, path: TreePath, value: Any) -> None:

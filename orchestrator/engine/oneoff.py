@@ -108,11 +108,12 @@ def create_oneoff(stack: Stack, opts: RunOptions, pull: str = "policy") -> Exist
 def exec_in(stack: Stack, service: str, argv: tuple[str, ...], *, index: int = 1,
             env: Mapping[str, str] | None = None, user: str | None = None,
             workdir: str | None = None, tty: bool = False, privileged: bool = False,
-            detach: bool = False, stdin: IO[bytes] | None = None,
+            detach: bool = False, detach_keys: str | None = None,
+            stdin: IO[bytes] | None = None,
             stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> int:
     target = pick_container(stack, service, index)
     if not argv:
         raise OrchestratorError("exec needs a command")
     spec = ExecSpec(argv=argv, env=dict(env or {}), user=user, working_dir=workdir, tty=tty,
-                    privileged=privileged, detach=detach)
+                    privileged=privileged, detach=detach, detach_keys=detach_keys)
     return stack.b.runtime.exec(target.id, spec, stdin=stdin, stdout=stdout, stderr=stderr)

@@ -80,6 +80,8 @@ def attach_specs(project: Project, svc: Service, container_name: str,
 def port_specs(svc: Service) -> list[PortSpec]:
     out: list[PortSpec] = []
     for p in svc.ports:
+        if p.protocol not in ("tcp", "udp"):
+            continue        # sctp: accepted by config with a "not supported yet" warning
         proto: Literal["tcp", "udp"] = "udp" if p.protocol == "udp" else "tcp"
         rng = p.published_range
         host_ip = p.host_ip or ""

@@ -10,18 +10,18 @@ bind-mounted read-only like file ones.  External volumes must exist and are neve
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
-import stat
 from pathlib import Path
 
 from pystack.orchestrator.config.model import FileObject, FileReference, Project, Service
 from pystack.orchestrator.engine.specs import tmpfs_mount
 from pystack.orchestrator.engine.state import root_dir
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
+from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import Image
+from pystack.runtime.safecopy import copy_into
 from pystack.runtime.spec import Mount
 
 FILLED = ".pystack-filled"
@@ -35,62 +35,21 @@ def volume_path(name: str) -> Path:
     return volumes_dir() / name / "_data"
 
 
-def _image_path(image: Image, target: str) -> list[Path]:
-    """The layer directories holding `target`, bottom first."""
-    rel = target.lstrip("/")
-    return [Path(d) / rel for d in image.layer_dirs if (Path(d) / rel).is_dir()]
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def _merge_layer(src: Path, dst: Path) -> None:
-    """Copy one layer's directory over `dst` the way overlayfs shows it: whiteouts (char 0/0)
-    delete, opaque directories replace; owners, modes and times are kept."""
-    for entry in os.scandir(src):
-        st = entry.stat(follow_symlinks=False)
-        to = dst / entry.name
-        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-            _remove(to)
-            continue
-        if entry.name.startswith(".wh."):
-            if entry.name != ".wh..wh..opq":
-                _remove(dst / entry.name[4:])
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            try:
-                opaque = os.getxattr(entry.path, "trusted.overlay.opaque",
-                                     follow_symlinks=False) == b"y"
-            except OSError:
-                opaque = False
-            if opaque or (to.exists() and not to.is_dir()):
-                _remove(to)
-            to.mkdir(exist_ok=True)
-            _merge_layer(Path(entry.path), to)
-            os.chmod(to, stat.S_IMODE(st.st_mode))
-        elif stat.S_ISLNK(st.st_mode):
-            _remove(to)
-            os.symlink(os.readlink(entry.path), to)
-        elif stat.S_ISREG(st.st_mode):
-            _remove(to)
-            shutil.copy2(entry.path, to, follow_symlinks=False)
-        else:
-            continue                    # devices, fifos, sockets: not volume content
-        os.lchown(to, st.st_uid, st.st_gid)
-
-
 def fill_from_image(dest: Path, image: Image, target: str) -> None:
-    """Copy the image's content at `target` into an empty new volume (first use only)."""
+    """Fill a new volume with the image's content at `target` and give it that directory's
+    owner and mode (Docker), once: a volume used before, or not empty, is left as it is.
+    The copy is the runtime's (runtime/safecopy.py): it resolves `target` inside the image's
+    layers and writes only through fds below `dest`, never following a link."""
     marker = dest.parent / FILLED
     if marker.exists():
         return
-    for src in _image_path(image, target):
-        _merge_layer(src, dest)
+    with os.scandir(dest) as it:
+        empty = next(it, None) is None
+    if empty:
+        try:
+            copy_into(image.layer_dirs, target, dest)
+        except ContainerRuntimeError as e:
+            raise OrchestratorError(f"volume for {target}: {e.message}") from e
     marker.touch()
 
 
@@ -202,10 +161,11 @@ def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
                     created.append(name)
             if not nocopy:
                 fill_from_image(path, image, v.target)
+            # The runtime opens the subpath below the volume refusing every symlink and `..`
+            # (a container sharing the volume may have planted one), and mounts that fd.
             sub = v.volume.subpath if v.volume and v.volume.subpath else None
-            src = path / sub if sub else path
-            mounts.append(Mount("volume", v.target, str(src), read_only=v.read_only,
-                                nocopy=True))
+            mounts.append(Mount("volume", v.target, str(path), read_only=v.read_only,
+                                nocopy=True, subpath=sub))
         elif v.type == "tmpfs":
             size = v.tmpfs.size if v.tmpfs else None
             mode = v.tmpfs.mode if v.tmpfs else None

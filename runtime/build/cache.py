@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from pystack.runtime.build.layers import LayerRef
 from pystack.runtime.image.content import Content
-from pystack.runtime.image.fsutil import atomic_write, chain_ids
+from pystack.runtime.image.fsutil import chain_ids
 
 PROXY_ARGS = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
                         "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"})
@@ -69,7 +70,10 @@ class Cache:
                             "size": layer.size}
             rec["diff_ids"] = [*parent_diffs, layer.diff_id]
             rec["blobs"] = [*parent_blobs, layer.digest]
-        atomic_write(self._path(key), json.dumps(rec).encode())
+        # tmp + rename, no fsync: a record lost in a crash only costs a cache miss
+        tmp = self.dir / f".tmp-{os.getpid()}-{key[:16]}"
+        tmp.write_bytes(json.dumps(rec).encode())
+        os.replace(tmp, self._path(key))
 
     def records(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

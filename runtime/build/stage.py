@@ -24,8 +24,8 @@ from pystack.runtime.build.context import Tree
 from pystack.runtime.build.dockerfile import Instruction, Stage, parse
 from pystack.runtime.build.errors import BuildError, StepFailedError
 from pystack.runtime.build.layers import LayerRef, publish
-from pystack.runtime.build.run import RunSpec, run
 from pystack.runtime.build.shell import expand_word
+from pystack.runtime.errors import ImageError
 from pystack.runtime.image import imageconfig as ic
 from pystack.runtime.spec import Mount
 
@@ -248,7 +248,12 @@ class StageRunner:
             digest = cp.digest(items)
 
             def make(_n: int, _name: str) -> LayerRef | None:
-                return self._staged(st, lambda d: cp.write(items, d, top))
+                try:
+                    return self._staged(st, lambda d: cp.write(items, d, top))
+                except ImageError as e:         # the unpacker refused an ADDed archive
+                    raise BuildError(f"{cmd}: {e.message}", e.hint, where) from None
+                except OSError as e:
+                    raise BuildError(f"{cmd}: {e}", None, where) from None
             self._fs_step(st, ins, text, [cmd, dest, st.workdir, owner, mode, digest,
                                           src_from or ""], make)
 
@@ -261,6 +266,8 @@ class StageRunner:
     # -- RUN ---------------------------------------------------------------------------------
 
     def _run(self, st: steps.StageState, ins: Instruction) -> None:
+        from pystack.runtime.build.run import RunSpec, run
+
         where = self.df.where(ins.line)
         argv = self._argv(st, ins, where)
         network = ins.flag("network") or "default"

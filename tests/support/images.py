@@ -114,11 +114,12 @@ class Built:
 
 
 def build(layers: Sequence[bytes], compression: str = "gzip", os_: str = "linux",
-          arch: str = "amd64", layer_type: str | None = None) -> Built:
-    """An OCI image from uncompressed layer tarballs."""
+          arch: str = "amd64", layer_type: str | None = None,
+          extra: dict[str, object] | None = None) -> Built:
+    """An OCI image from uncompressed layer tarballs (`extra`: more config keys)."""
     diff_ids = [sha(t) for t in layers]
     blobs = [compress(t, compression) for t in layers]
-    config = config_json(diff_ids, os_, arch)
+    config = config_json(diff_ids, os_, arch, extra=extra)
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": sha(config), "size": len(config)},

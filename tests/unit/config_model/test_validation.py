@@ -77,7 +77,8 @@ def test_schema_covers_every_key_of_the_compose_spec() -> None:
      "compose.yaml:4:26: services.web.ports[0].bogus: unknown key 'bogus' (known keys: "
      "app_protocol, host_ip, mode, name, protocol, published, target)"),
     ("services:\n  web:\n    image: x\n    ulimits: {nofile: {soft: 1}}\n",
-     "compose.yaml:4:23: services.web.ulimits.nofile: missing required key 'hard'"),
+     "compose.yaml:4:23: services.web.ulimits.nofile: soft limit 1 is above the hard limit 0 "
+     "(the soft limit must be at most the hard limit)"),
     ("services:\n  web: {image: x}\nvolumes:\n  v: {driverr: local}\n",
      "compose.yaml:4:7: volumes.v.driverr: unknown key 'driverr' (did you mean 'driver'?)"),
 ])

@@ -165,29 +165,6 @@ def test_log_printer_prefix_and_colour() -> None:
     assert out2.getvalue() == ("\x1b[36mweb-1  | \x1b[0m2026-01-01T00:00:00.000000001Z hi\n")
 
 
-def test_fill_follows_layers_and_whiteouts(tmp_path: Path) -> None:
-    import os
-
-    from pystack.orchestrator.engine.volumes import fill_from_image
-
-    low, up = tmp_path / "low", tmp_path / "up"
-    (low / "d" / "old").mkdir(parents=True)
-    (low / "d" / "gone.txt").write_text("x")
-    (low / "d" / "keep.txt").write_text("low")
-    (low / "d" / "old" / "f").write_text("f")
-    (up / "d").mkdir(parents=True)
-    (up / "d" / "keep.txt").write_text("up")
-    (up / "d" / ".wh.gone.txt").write_text("")
-    os.symlink("keep.txt", up / "d" / "link")
-    img = Image(id="sha256:" + "2" * 64, names=(), layer_dirs=(low, up), config=ImageConfig())
-    dest = tmp_path / "vol" / "_data"
-    dest.mkdir(parents=True)
-    fill_from_image(dest, img, "/d")
-    assert sorted(p.name for p in dest.iterdir()) == ["keep.txt", "link", "old"]
-    assert (dest / "keep.txt").read_text() == "up"
-    assert os.readlink(dest / "link") == "keep.txt"
-
-
 def test_log_time_forms() -> None:
     from datetime import UTC, datetime
 

@@ -1,0 +1,177 @@
+"""`exec` in a real terminal (tests/support/terminal.py drives a pseudo-terminal as a
+terminal emulator does): a shell prompt with no stray escape codes, one echo, TERM, the
+window size at start and after a resize, Ctrl-C reaching the container and not pystack, the
+detach keys, exit codes, the terminal's modes restored on every exit path, and the caller's
+terminal never reaching a container process (issue 9 item 6)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.integration.stack.conftest import Project
+from tests.support.terminal import Terminal
+
+pytestmark = pytest.mark.root
+
+STACK = """
+services:
+  web:
+    image: local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+"""
+
+
+@pytest.fixture
+def web(make_project: Callable[[str], Project]) -> Project:
+    p = make_project(STACK)
+    p.run("up", "-d")
+    return p
+
+
+@pytest.fixture
+def terminals() -> Iterator[Callable[..., Terminal]]:
+    made: list[Terminal] = []
+
+    def make(p: Project, *args: str, rows: int = 24, cols: int = 80) -> Terminal:
+        env = dict(os.environ, NO_COLOR="1", TERM="xterm-256color")
+        t = Terminal(p.argv(*args), env=env, rows=rows, cols=cols)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.close()
+
+
+def holders(tty_path: str) -> list[int]:
+    """Pids (other than ours) with `tty_path` open."""
+    out = []
+    for pid in (d for d in os.listdir("/proc") if d.isdigit()):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == tty_path:
+                    out.append(int(pid))
+                    break
+            except OSError:
+                continue
+    return out
+
+
+PROMPT = b"PROMPT> "
+
+
+def shell(p: Project, terminals: Callable[..., Terminal], *extra: str) -> Terminal:
+    t = terminals(p, "exec", *extra, "-e", "PS1=PROMPT> ", "web", "sh")
+    t.expect(PROMPT)
+    return t
+
+
+def test_exec_shell_prompt_echo_term_size_and_exit_code(
+        web: Project, terminals: Callable[..., Terminal]) -> None:
+    t = shell(web, terminals)
+    assert b"\x1b" not in t.seen                               # no stray escape codes
+    assert not re.search(rb"\d+;\d+R", t.seen)                  # (a cursor report)
+    t.send(b"echo marker-$((40+2)) $TERM\r")
+    t.expect(rb"marker-42 xterm-256color\r\n" + PROMPT)
+    assert t.seen.count(b"echo marker-") == 1                   # echoed once
+    t.send(b"tty; stty size\r")
+    t.expect(rb"/dev/pts/\d+\r\n24 80\r\n" + PROMPT)
+    t.resize(33, 101)
+    t.send(b"stty size\r")
+    t.expect(rb"33 101\r\n" + PROMPT)
+    t.send(b"exit 7\r")
+    assert t.wait() == 7
+    assert t.modes() == t.saved
+
+
+def test_ctrl_c_reaches_the_container_not_pystack(
+        web: Project, terminals: Callable[..., Terminal]) -> None:
+    t = shell(web, terminals)
+    # The child prints once it runs, by then in the terminal's foreground group.
+    t.send(b"sh -c 'echo in-$((1+1)); exec sleep 300'\r")
+    t.expect(b"in-2\r\n")
+    t.send(b"\x03")                                             # Ctrl-C
+    t.expect(PROMPT)
+    t.send(b"echo status $?\r")
+    t.expect(rb"status 130\r\n" + PROMPT)
+    assert t.proc.poll() is None                                # pystack is still there
+    # (a trap, not a default SIGQUIT: no core dump in the test)
+    t.send(b"sh -c 'trap \"echo got-quit; exit 3\" QUIT; echo in-$((2+1)); read x'\r")
+    t.expect(b"in-3\r\n")
+    t.send(b"\x1c")                                             # Ctrl-\: SIGQUIT
+    t.expect(b"got-quit\r\n" + PROMPT)
+    t.send(b"echo status $?\r")
+    t.expect(rb"status 3\r\n" + PROMPT)
+    t.send(b"sh -c 'echo in-$((3+1)); exec sleep 300'\r")
+    t.expect(b"in-4\r\n")
+    t.send(b"\x1a")                                             # Ctrl-Z: stopped, a job
+    t.expect(rb"Stopped.*\r\n" + PROMPT)
+    t.send(b"kill -9 %1\r")
+    t.expect(PROMPT)
+    t.send(b"true\r")
+    t.expect(rb"Killed.*\r\n" + PROMPT)                       # (the job's report)
+    t.send(b"exit\r")
+    assert t.wait() == 0
+    assert t.modes() == t.saved
+
+
+def test_detach_keys_and_no_relay_left(web: Project,
+                                       terminals: Callable[..., Terminal]) -> None:
+    t = shell(web, terminals)
+    slave = os.ttyname(t.slave)
+    t.send(b"\x10\x11")                                         # ctrl-p ctrl-q
+    assert t.wait() == 0
+    assert t.modes() == t.saved
+    assert holders(slave) == []
+    t = shell(web, terminals, "--detach-keys", "ctrl-x,y")
+    t.send(b"\x18y")
+    assert t.wait() == 0
+    r = web.run("exec", "--detach-keys", "ctrl-9", "web", "true", check=False)
+    assert r.returncode != 0 and "invalid detach keys" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_container_killed_under_the_shell_restores_the_terminal(
+        web: Project, terminals: Callable[..., Terminal]) -> None:
+    t = shell(web, terminals)
+    web.run("kill", "web")
+    code = t.wait()
+    assert code != 0
+    assert t.modes() == t.saved
+    assert b"Traceback" not in t.buf
+
+
+def test_the_callers_terminal_never_enters_the_container(
+        web: Project, terminals: Callable[..., Terminal]) -> None:
+    """issue 9 item 6: `exec -T` left a background process holding the caller's terminal,
+    reading what was typed next."""
+    t = terminals(web, "exec", "-T", "web", "sh", "-c",
+                  "(sleep 300 <&0 >&1 2>&1 &) ; echo started")
+    t.expect(b"started")
+    assert t.wait() == 0
+    assert holders(os.ttyname(t.slave)) == []
+    t = terminals(web, "exec", "web", "sh", "-c", "(sleep 300 &) ; echo started")
+    t.expect(b"started")
+    assert t.wait() == 0
+    assert holders(os.ttyname(t.slave)) == []
+    assert t.modes() == t.saved
+
+
+def test_piped_stdin_for_exec_t(web: Project) -> None:
+    r = subprocess.run(web.argv("exec", "-T", "web", "sh", "-c", "cat; echo end"),
+                       input=b"x\ny\n", capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, b"x\ny\nend\n")
+    r = subprocess.run(web.argv("exec", "-i", "web", "wc", "-c"), input=b"12345",
+                       capture_output=True, timeout=60)
+    assert r.stdout.strip() == b"5"
