@@ -20,6 +20,8 @@ Pure: unit-tested and fuzzed without root.  Names are compared case-insensitivel
 from __future__ import annotations
 
 import ipaddress
+import socket
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,3 +187,21 @@ def truncated(reply: bytes, limit: int = MAX_UDP) -> bytes:
     r.rr, r.auth, r.ar = [], [], []
     r.header.tc = 1
     return bytes(r.pack())
+
+
+def read_tcp(s: socket.socket) -> bytes:
+    """One length-prefixed DNS message; b"" at EOF."""
+    head = _read_exact(s, 2)
+    if len(head) < 2:
+        return b""
+    return _read_exact(s, struct.unpack("!H", head)[0])
+
+
+def _read_exact(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return buf
+        buf += chunk
+    return buf

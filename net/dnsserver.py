@@ -206,16 +206,23 @@ class Worker:
     def _asker(self, cid: str) -> dnsproto.Asker:
         return self.fresh_table().askers.get(cid) or dnsproto.Asker((), {}, (), False)
 
+    def _local(self, cid: str, data: bytes) -> tuple[Any, dnsproto.Asker, bytes | None] | None:
+        """(the query, its asker, our answer or None to forward); None for garbage."""
+        q = dnsproto.parse(data)
+        if q is None:
+            return None
+        asker = self._asker(cid)
+        return q, asker, dnsproto.answer(q, self.table, asker)
+
     def on_udp(self, cid: str, sock: socket.socket) -> None:
         try:
             data, addr = sock.recvfrom(4096)
         except BlockingIOError:
             return
-        q = dnsproto.parse(data)
-        if q is None:
+        got = self._local(cid, data)
+        if got is None:
             return
-        asker = self._asker(cid)
-        reply = dnsproto.answer(q, self.table, asker)
+        q, asker, reply = got
         if reply is not None:
             limit = 1232 if any(r.rtype == 41 for r in q.ar) else dnsproto.MAX_UDP
             sock.sendto(dnsproto.truncated(reply, limit), addr)
@@ -274,7 +281,7 @@ class Worker:
                     s.connect((server, dnsproto.PORT))
                     if tcp:
                         s.sendall(struct.pack("!H", len(data)) + data)
-                        reply = _read_tcp(s)
+                        reply = dnsproto.read_tcp(s)
                     else:
                         s.send(data)
                         reply = s.recv(65535)
@@ -294,37 +301,18 @@ class Worker:
             conn.settimeout(TCP_IDLE)
             while True:
                 try:
-                    data = _read_tcp(conn)
+                    data = dnsproto.read_tcp(conn)
                 except OSError:
                     return
                 if not data:
                     return
-                q = dnsproto.parse(data)
-                if q is None:
+                got = self._local(cid, data)
+                if got is None:
                     return
-                asker = self._asker(cid)
-                reply = dnsproto.answer(q, self.table, asker)
+                q, asker, reply = got
                 if reply is None:
                     reply = self.forward(cid, asker, data, tcp=True) or dnsproto.failure(q)
                 conn.sendall(struct.pack("!H", len(reply)) + reply)
-
-
-def _read_tcp(s: socket.socket) -> bytes:
-    """One length-prefixed DNS message; b"" at EOF."""
-    head = _read_exact(s, 2)
-    if len(head) < 2:
-        return b""
-    return _read_exact(s, struct.unpack("!H", head)[0])
-
-
-def _read_exact(s: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            return buf
-        buf += chunk
-    return buf
 
 
 def supervise(project: str) -> int:
