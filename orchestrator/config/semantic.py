@@ -82,6 +82,13 @@ def _env_files(rep: Report, name: str, svc: Mapping[str, Any], working_dir: str)
 
     from pystack.orchestrator.config.envfiles import entries
 
+    labels = svc.get("label_file")
+    for i, path in enumerate([labels] if isinstance(labels, str) else as_list(labels)):
+        if isinstance(path, str) and not os.path.isfile(
+                os.path.join(working_dir, os.path.expanduser(path))):
+            rep.add(("services", name, "label_file") if isinstance(labels, str) else (
+                "services", name, "label_file", i), f"label file {path} not found",
+                "create it, or remove it from label_file")
     spec = svc.get("env_file")
     if spec is None or not isinstance(spec, str | list | Mapping):
         return

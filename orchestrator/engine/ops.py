@@ -6,7 +6,6 @@ plus the state file's records) and so also cleans up after a CLI or shim that di
 
 from __future__ import annotations
 
-import signal as _signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -179,17 +178,17 @@ def restart(stack: Stack, services: Iterable[str] = (), timeout: float | None = 
 
 
 def kill(stack: Stack, services: Iterable[str] = (), signal: str = "SIGKILL") -> None:
-    sig = signal if signal.startswith("SIG") or signal.isdigit() else f"SIG{signal}"
-    if not sig.isdigit():
-        try:
-            _signal.Signals[sig.upper()]
-        except KeyError:
-            raise OrchestratorError(f"invalid signal {signal}") from None
+    from pystack.orchestrator.config.units import parse_signal
+
+    try:
+        sig = parse_signal(signal)       # the one signal rule (stop_signal uses it too)
+    except ValueError as e:
+        raise OrchestratorError(f"invalid signal {signal}: {e}") from None
     cs = [e for e in _pick(stack, services) if e.running]
 
     def one(e: Existing) -> None:
         stack.emit("container", e.name, "Killing", service=e.service)
-        stack.b.runtime.kill(e.id, int(sig) if sig.isdigit() else sig.upper())
+        stack.b.runtime.kill(e.id, int(sig) if sig.isdigit() else sig)
         stack.emit("container", e.name, "Killed", service=e.service)
 
     _raise(_parallel(cs, one))
