@@ -70,10 +70,8 @@ def network_spec(project: Project, net: Network) -> NetworkSpec:
 def attach_specs(project: Project, svc: Service, container_name: str,
                  container_id: str) -> list[AttachSpec]:
     out = []
-    links = tuple(alias for link in svc.links for alias in [link.split(":")[-1]])
     for net, prio, aliases, ipv4, mac in service_networks(project, svc):
-        names = tuple(dict.fromkeys((container_name, svc.name, container_id[:12], *aliases,
-                                     *links)))
+        names = tuple(dict.fromkeys((container_name, svc.name, container_id[:12], *aliases)))
         out.append(AttachSpec(network=net.name, aliases=names, ipv4_address=ipv4,
                               mac_address=mac, priority=prio))
     return out
@@ -99,10 +97,14 @@ def port_specs(svc: Service) -> list[PortSpec]:
 
 
 def dns_config(svc: Service, container_id: str) -> DnsConfig:
+    """The embedded DNS server answers peer names (Docker's user networks); `links:`
+    aliases resolve for this container only."""
+    links = tuple((link.split(":")[-1], link.split(":")[0]) for link in svc.links)
     return DnsConfig(servers=svc.dns, search=svc.dns_search, options=svc.dns_opt,
                      extra_hosts=tuple(svc.extra_hosts),
                      hostname=svc.hostname or container_id[:12],
-                     domainname=svc.domainname or "")
+                     domainname=svc.domainname or "", embedded=True,
+                     links=tuple((a, t) for a, t in links if a != t))
 
 
 def compose_labels(project: Project, svc: Service, number: int, config_hash: str,

@@ -54,13 +54,14 @@ def test_attach_ports_dns_labels() -> None:
     p = replace(p, networks={"front": Network("front", "demo_front")})
     atts = S.attach_specs(p, s, "demo-web-1", "a" * 64)
     assert [a.network for a in atts] == ["demo_front", "demo_default"]
-    assert atts[0].aliases == ("demo-web-1", "web", "a" * 12, "www", "database")
+    assert atts[0].aliases == ("demo-web-1", "web", "a" * 12, "www")   # links: the asker's
     assert atts[0].priority == 5
     ports = S.port_specs(s)
     assert [(x.target, x.published, x.host_ip, x.protocol) for x in ports] == [
         (8080, 18080, "127.0.0.1", "tcp"), (53, None, "", "udp")]
     dns = S.dns_config(s, "b" * 64)
     assert dns.servers == ("10.0.0.1",) and dns.hostname == "b" * 12
+    assert dns.embedded and dns.links == (("database", "db"),)
     labels = S.compose_labels(p, svc("web", deps={"db": "service_healthy"}), 2, "hh", "img")
     assert labels["com.docker.compose.depends_on"] == "db:service_healthy:false"
     assert labels["com.docker.compose.container-number"] == "2"
