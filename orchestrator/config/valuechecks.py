@@ -147,6 +147,41 @@ def _resources(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
                 "use 10 to 1000")
 
 
+# What execve takes: one argument or KEY=value at most MAX_ARG_STRLEN (32 pages), all of
+# them together at most a quarter of the 8 MiB default stack; half of that is left to the
+# image's own environment.
+MAX_ARG = 32 * 4096
+MAX_EXEC = 1 << 20
+
+
+def exec_size(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
+    """The final environment (env_file merged in) and command of a service (canonical form)
+    must fit what the kernel passes to a process (else `up` fails with E2BIG)."""
+    base: TreePath = ("services", name)
+    env = svc.get("environment")
+    env = env if isinstance(env, Mapping) else {}
+    total = 0
+    for key, value in env.items():
+        size = len(str(key).encode()) + 2 + len(str(value or "").encode())
+        total += size
+        if size > MAX_ARG:
+            rep.add((*base, "environment"), f"variable {_short(str(key))} is {size} bytes, "
+                    f"more than the {MAX_ARG} the kernel passes for one variable",
+                    "pass big values in a file: a volume, a config or a secret")
+    for key in ("command", "entrypoint"):
+        for arg in svc.get(key) or []:
+            size = len(str(arg).encode()) + 1
+            total += size
+            if size > MAX_ARG:
+                rep.add((*base, key), f"an argument of {size} bytes is more than the "
+                        f"{MAX_ARG} the kernel passes for one argument",
+                        "pass big values in a file")
+    if total > MAX_EXEC:
+        rep.add((*base, "environment"), f"the environment and command take {total} bytes, "
+                f"more than the {MAX_EXEC} pystack leaves for them",
+                "pass big values in a file: a volume, a config or a secret")
+
+
 def _one(rep: Report, path: TreePath, value: Any, parser: Callable[[Any], object]) -> None:
     if value is None:
         return
