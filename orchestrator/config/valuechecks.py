@@ -55,7 +55,8 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
         value: Any = svc
         for part in path:
             value = value.get(part) if isinstance(value, Mapping) else None
-        if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+        number = _as_int(value)
+        if number is not None and not low <= number <= high:
             rep.add((*base, *path), f"{value} is out of range",
                     f"use a whole number from {low} to {high}")
     _resources(rep, base, svc)
@@ -125,24 +126,24 @@ def _resources(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
             rep.add((*base, "memswap_limit"), "memswap_limit is below the memory limit",
                     "memswap_limit counts memory plus swap: make it at least mem_limit")
     cpus = get(*limits, "cpus") or get("cpus")
-    quota, period = get("cpu_quota"), get("cpu_period")
+    quota, period = _as_int(get("cpu_quota")), _as_int(get("cpu_period"))
     try:
         cpu_count = units.parse_cpus(cpus) if cpus not in (None, "") else 0.0
     except ValueError:
         cpu_count = 0.0
     if 0 < cpu_count < 0.01:
         rep.add((*base, "cpus"), f"cpus {cpus} is below the minimum of 0.01", None)
-    if cpu_count and _int(quota) and quota:
+    if cpu_count and quota:
         rep.add((*base, "cpu_quota"), "cpus and cpu_quota cannot both be set",
                 "set only one of them")
-    if _int(period) and period and not 1000 <= period <= 1_000_000:
+    if period and not 1000 <= period <= 1_000_000:
         rep.add((*base, "cpu_period"), f"cpu_period {period} is out of range",
                 "use 1000 (1 ms) to 1000000 (1 s) microseconds")
-    if _int(quota) and 0 < quota < 1000:
+    if quota is not None and 0 < quota < 1000:
         rep.add((*base, "cpu_quota"), f"cpu_quota {quota} is below the minimum of 1000",
                 "use at least 1000 microseconds, or -1 for no limit")
-    weight = get("blkio_config", "weight")
-    if _int(weight) and weight and not 10 <= weight <= 1000:
+    weight = _as_int(get("blkio_config", "weight"))
+    if weight and not 10 <= weight <= 1000:
         rep.add((*base, "blkio_config", "weight"), f"blkio weight {weight} is out of range",
                 "use 10 to 1000")
 
@@ -278,6 +279,15 @@ def _volumes(rep: Report, base: TreePath, volumes: Any) -> None:
     from pystack.orchestrator.config.shortsyntax import parse_volume_spec
 
     for i, item in enumerate(volumes if isinstance(volumes, list) else []):
+        tmpfs = item.get("tmpfs") if isinstance(item, Mapping) else None
+        mode = tmpfs.get("mode") if isinstance(tmpfs, Mapping) else None
+        if isinstance(mode, int) and _int(mode) and not 0 <= mode <= 0o7777:
+            rep.add((*base, "volumes", i, "tmpfs", "mode"), f"invalid mode {mode}",
+                    "use octal permission bits like 1777")
+        size = tmpfs.get("size") if isinstance(tmpfs, Mapping) else None
+        if size in (-1, "-1"):
+            rep.add((*base, "volumes", i, "tmpfs", "size"), "must not be negative",
+                    "use a size like 64m, or leave it out")
         target = item.get("target") if isinstance(item, Mapping) else None
         if isinstance(item, str):
             try:
@@ -306,6 +316,17 @@ def _names(rep: Report, path: TreePath, value: Any) -> None:
             if str(key).strip() == "":
                 rep.add((*path, key), "a name must not be empty", "write NAME: value",
                         key=True)
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer setting as the model builder reads it (42 or "42"), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    return None
 
 
 def _int(value: Any) -> bool:
