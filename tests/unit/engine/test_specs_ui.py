@@ -28,6 +28,7 @@ from pystack.orchestrator.ui.logs import LogPrinter
 from pystack.orchestrator.ui.progress import JsonRenderer, PlainRenderer, TtyRenderer
 from pystack.runtime.api import LogEntry
 from pystack.runtime.image.model import HealthConfig, Image, ImageConfig
+from pystack.runtime.spec import effective_healthcheck
 from tests.unit.engine.fakes import project, svc
 
 
@@ -70,11 +71,14 @@ def test_attach_ports_dns_labels() -> None:
 
 def test_healthcheck_merges_with_image_and_restart_policy(tmp_path: Path) -> None:
     img = image(tmp_path, HealthConfig(test=("CMD", "img-check"), interval=5.0, retries=7))
-    hc = S.healthcheck(svc("a", healthcheck=Healthcheck(interval=1.0)), img)
-    assert hc is not None and (hc.test, hc.interval, hc.retries) == (
-        ("CMD", "img-check"), 1.0, 7)
+    mine = S.healthcheck(svc("a", healthcheck=Healthcheck(interval=1.0, retries=0)), img)
+    assert mine is not None and (mine.test, mine.interval, mine.retries) == ((), 1.0, 0)
+    hc = effective_healthcheck(mine, img.config.healthcheck)     # the runtime's one rule
+    assert hc is not None and (hc.test, hc.interval, hc.timeout, hc.retries) == (
+        ("CMD", "img-check"), 1.0, 30.0, 7)                       # 0 = not set, as Docker
     off = S.healthcheck(svc("a", healthcheck=Healthcheck(disable=True)), img)
     assert off is not None and off.test == ("NONE",)
+    assert effective_healthcheck(off, img.config.healthcheck) is None
     assert S.healthcheck(svc("a"), img) is None          # None = the image's own
     assert S.restart_policy(svc("a", restart=Restart("on-failure", 3))).max_retries == 3
     assert S.restart_policy(svc("a", restart=Restart("unless-stopped"))).name == \
