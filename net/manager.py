@@ -54,7 +54,7 @@ class NetworkManager:
         self.knobs = Knobs.from_env(root, run)
         self.store = Store(self.knobs)
         self.links = Links()
-        self.table = Table(self.knobs.nft_table)
+        self.table = Table(self.knobs.nft_table, owner=self.knobs.owner())
 
     def close(self) -> None:
         self.links.close()
