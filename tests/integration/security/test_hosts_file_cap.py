@@ -42,7 +42,7 @@ def test_container_cannot_grow_its_hosts_file_without_limit(
     spec = make("sh", "-c", f"head -c {GROW} /dev/zero >> /etc/hosts; echo rc=$?; "
                 "wc -c < /etc/hosts", network_mode="ns", netns=sb.netns_path,
                 etc_hosts=sb.hosts_path, etc_resolv=sb.resolv_path)
-    st, out = run(rt, spec)
+    _, out = run(rt, spec)
     size = os.stat(sb.hosts_path).st_size
     assert size <= FILES_SIZE, f"the container grew /etc/hosts to {size} bytes on the host"
     assert "rc=1" in out                                   # its write failed (ENOSPC)
