@@ -16,6 +16,9 @@ README's "Exit codes"), and only the CLI prints or exits.
 
 from __future__ import annotations
 
+from pystack.net.errors import NetError
+from pystack.runtime.errors import ContainerRuntimeError
+
 
 class PystackError(Exception):
     """Root of the orchestrator's errors (runtime and net have roots of their own)."""
@@ -52,3 +55,10 @@ class NotFoundError(OrchestratorError):
 
 class LockTimeoutError(OrchestratorError):
     """Another pystack process holds the project's lock and waiting for it timed out."""
+
+
+# The roots of the three trees: what pystack reports as a message (the CLI) or collects as a
+# failure (engine/parallel.py).  Any other exception is a bug, and goes up with its traceback.
+KNOWN: tuple[type[PystackError], type[ContainerRuntimeError], type[NetError]] = (
+    PystackError, ContainerRuntimeError, NetError)
+KnownError = PystackError | ContainerRuntimeError | NetError

@@ -146,6 +146,9 @@ class LinuxRuntime:
             p.dir.mkdir(parents=True)
         except FileExistsError as e:
             raise ContainerRuntimeError(f"container {spec.id[:12]} already exists") from e
+        except OSError as e:
+            raise ContainerRuntimeError(f"cannot create container {spec.id[:12]}: "
+                                        f"{e.strerror}: {p.dir}") from e
         try:
             for sub in (p.upper, p.work, p.rootfs):
                 sub.mkdir()
@@ -161,6 +164,12 @@ class LinuxRuntime:
                 "restart_count": 0, "warnings": warnings}
             faults.point("runtime-create:state")
             state.write_json(p.state, new)
+        except OSError as e:
+            shutil.rmtree(p.dir, ignore_errors=True)
+            raise ContainerRuntimeError(
+                f"cannot create container {spec.id[:12]}: {e.strerror}: {e.filename or p.dir}",
+                hint="free space on the filesystem of PYSTACK_ROOT" if e.errno == 28
+                else None) from e
         except BaseException:
             shutil.rmtree(p.dir, ignore_errors=True)
             raise
@@ -255,7 +264,10 @@ class LinuxRuntime:
             st.update(status="exited", pid=0, finished_at=_logs.now_rfc3339())
             if st.get("exit_code") is None:
                 st["exit_code"] = 137
-            state.write_json(p.state, st)
+            try:
+                state.write_json(p.state, st)
+            except OSError:
+                pass                     # a full disk: _raw_state sees the dead PID 1 anyway
 
     def kill(self, container_id: str, signal: int | str = "SIGKILL") -> None:
         p = self._paths(container_id)

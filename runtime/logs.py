@@ -34,6 +34,7 @@ class LogWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self._size = os.fstat(self._fd).st_size
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        self.dropped = 0                # records that could not be written
 
     def _rotate(self) -> None:
         os.close(self._fd)
@@ -52,9 +53,18 @@ class LogWriter:
         rec = json.dumps({"log": line.decode(errors="replace"), "stream": stream,
                           "time": now_rfc3339()}, ensure_ascii=False, separators=(",", ":"))
         raw = rec.encode() + b"\n"
-        if self.max_size and self._size and self._size + len(raw) > self.max_size:
-            self._rotate()
-        os.write(self._fd, raw)
+        try:
+            if self.max_size and self._size and self._size + len(raw) > self.max_size:
+                self._rotate()
+            n = os.write(self._fd, raw)
+            if n < len(raw):            # the disk filled up mid-record: no half line
+                os.ftruncate(self._fd, self._size)
+                raise OSError(28, "No space left on device")
+        except OSError:
+            # A full (or failing) disk loses log lines, never the supervision: the shim
+            # goes on reaping, probing and answering.  Counted, said in state.json.
+            self.dropped += 1
+            return
         self._size += len(raw)
 
     def write(self, stream: str, data: bytes) -> None:

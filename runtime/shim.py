@@ -92,7 +92,15 @@ class Shim(H.Prober, Restarter):
         self.st["shim_start"] = self.shim_start
         if self.health is not None:
             self.st["health"] = self.health.to_json()
-        state.write_json(self.paths.state, self.st)
+        if self.log.dropped:
+            self.st["log_lines_dropped"] = self.log.dropped
+        try:
+            state.write_json(self.paths.state, self.st)
+        except OSError:
+            # A full (or failing) disk must not stop the supervision half-way (an exit that
+            # is not recorded would never finish the stop): the state lives on in memory,
+            # every reply carries it, and the next save that can writes it.
+            pass
 
     def timer(self, delay: float, fn: Callable[[], None]) -> None:
         self._seq += 1

@@ -88,12 +88,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    faults.point(f"write-tmp:{path.name}")
-    os.rename(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        faults.point(f"write-tmp:{path.name}")
+        os.rename(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)      # a full disk leaves no .NAME.PID.tmp behind
+        raise
 
 
 def write_json(path: Path, obj: Any) -> None:

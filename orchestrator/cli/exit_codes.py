@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from functools import cache
 
-from pystack.net.errors import NetError, NetworkNotFoundError, SandboxNotFoundError
-from pystack.orchestrator.errors import ConfigError, LockTimeoutError, NotFoundError, PystackError
-from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError, ImageNotFoundError
+from pystack.net.errors import NetworkNotFoundError, SandboxNotFoundError
+from pystack.orchestrator.errors import KNOWN, ConfigError, LockTimeoutError, NotFoundError
+from pystack.runtime.errors import ContainerNotFoundError, ImageNotFoundError
 
 FAILED = 1
 USAGE = 2
 
-# The roots of the three trees: what the CLI reports as a message instead of a traceback.
-KNOWN: tuple[type[Exception], ...] = (PystackError, ContainerRuntimeError, NetError)
+__all__ = ["FAILED", "KNOWN", "USAGE", "exit_code", "table"]
 
 
 @cache

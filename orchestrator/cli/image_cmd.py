@@ -373,8 +373,10 @@ from pystack.orchestrator.cli.stack_images import images, pull, push  # noqa: E4
 
 def _register_build() -> None:
     from pystack.orchestrator.cli.build_cmd import image_build
+    from pystack.orchestrator.cli.builder_cmd import history
 
     image.add_command(image_build, "build")
+    image.add_command(history, "history")
 
 
 _register_build()

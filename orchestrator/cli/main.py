@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("config_cmd", "config", "Validate the stack file and print it in canonical form."),
     "graph": ("config_cmd", "graph", "Print the service dependency graph (DOT or Mermaid)."),
     "build": ("build_cmd", "compose_build", "Build the images of services with build:."),
+    "builder": ("builder_cmd", "builder", "Manage the build cache (prune, du)."),
     "convert": ("convert_cmd", "convert", "Convert the project into Kubernetes manifests."),
     "up": ("stack_cmd", "up", "Create and start the project's containers."),
     "down": ("stack_cmd", "down", "Stop and remove containers and networks."),

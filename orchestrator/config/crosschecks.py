@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pystack.orchestrator.config import shortsyntax, units
+from pystack.orchestrator.config import deps, shortsyntax, units
 from pystack.orchestrator.config.semantic import Report, as_list, refs
 
 
@@ -60,29 +60,9 @@ def dependency_map(services: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def cycles(rep: Report, services: Mapping[str, Any]) -> None:
-    deps = dependency_map(services)
-    state: dict[str, int] = {}
-    seen_loops: set[frozenset[str]] = set()
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in deps.get(node, []):
-            if state.get(nxt) == 1:
-                loop = [*stack[stack.index(nxt):], nxt]
-                if frozenset(loop) not in seen_loops:
-                    seen_loops.add(frozenset(loop))
-                    rep.add(("services", loop[0], "depends_on"),
-                            "dependency cycle: " + " -> ".join(loop),
-                            "remove one of these dependencies", key=True)
-            elif nxt not in state:
-                visit(nxt, stack)
-        stack.pop()
-        state[node] = 2
-
-    for name in sorted(deps):
-        if name not in state:
-            visit(name, [])
+    for loop in deps.cycles(dependency_map(services)):
+        rep.add(("services", loop[0], "depends_on"), "dependency cycle: " + " -> ".join(loop),
+                "remove one of these dependencies", key=True)
 
 
 def host_ports(rep: Report, services: Mapping[str, Any]) -> None:

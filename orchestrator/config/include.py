@@ -122,7 +122,7 @@ def _one(ctx: Context, tree: MDict, item: object, mark: Mark | None, where: Tree
             from_files = read_env_files([Path(e) for e in env_files], env,
                                         [ctx.display(e) for e in env_files])
         except EnvFileError as e:
-            ctx.problems.extend(e.problems)
+            ctx.problems.extend(problem(mark, where, p) for p in e.problems)
             return
         child_env = {**from_files, **env}  # compose-go Mapping.Merge: the parent's env wins
     before = len(ctx.problems)

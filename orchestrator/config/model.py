@@ -272,19 +272,10 @@ class Service:
     unsupported: Mapping[str, Any] = field(default_factory=dict)   # keys not acted on yet
 
     def dependencies(self) -> tuple[str, ...]:
-        """Every service this one needs started first (depends_on, links, network_mode,
-        volumes_from, ipc/pid `service:`), deduplicated, in file order."""
-        seen: dict[str, None] = dict.fromkeys(self.depends_on)
-        for link in self.links:
-            seen.setdefault(link.split(":", 1)[0], None)
-        for mode in (self.network_mode, self.ipc, self.pid):
-            if mode and mode.startswith("service:"):
-                seen.setdefault(mode[len("service:"):], None)
-        for src in self.volumes_from:
-            first = src.split(":", 1)[0]
-            if first != "container":
-                seen.setdefault(first, None)
-        return tuple(seen)
+        """Every service this one needs started first, in file order: `depends_on`, which
+        holds the implicit ones too (links, volumes_from, `service:` modes; config/deps.py,
+        added by normalize)."""
+        return tuple(self.depends_on)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pystack.orchestrator.config import deps as dependencies
 from pystack.orchestrator.config import rarekeys, units
 from pystack.orchestrator.config import shortsyntax as short
 
@@ -254,20 +255,11 @@ def _depends_on(svc: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             out["restart"] = True
         out["required"] = spec.get("required", True)
         deps[name] = out
-    # links, volumes_from and `service:` modes are implicit dependencies (compose-go adds
-    # them with restart: true).
-    implicit: list[str] = [str(link).split(":", 1)[0] for link in svc.get("links") or []]
-    for item in svc.get("volumes_from") or []:
-        first = str(item).split(":", 1)[0]
-        if first != "container":
-            implicit.append(first)
-    for key in ("network_mode", "ipc", "pid"):
-        mode = svc.get(key)
-        if isinstance(mode, str) and mode.startswith("service:"):
-            implicit.append(mode[len("service:"):])
-    for name in implicit:
-        deps.setdefault(name, {"condition": "service_started", "restart": True,
-                               "required": True})
+    # links, volumes_from and `service:` modes are implicit dependencies (config/deps.py;
+    # compose-go adds them with restart: true): from here on depends_on holds them all.
+    for ref in dependencies.implicit(svc):
+        deps.setdefault(ref.service, {"condition": "service_started", "restart": True,
+                                      "required": True})
     return deps
 
 

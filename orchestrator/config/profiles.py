@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pystack.orchestrator.config import deps
 from pystack.orchestrator.config.marks import Marks, TreePath, problem
 
 
@@ -79,36 +80,17 @@ def select(data: Mapping[str, Any], marks: Marks, active: tuple[str, ...],
 
 
 def _edges(svc: Any) -> list[tuple[TreePath, str, bool]]:
+    """The service's references (config/deps.py, the one rule)."""
     if not isinstance(svc, Mapping):
         return []
-    out: list[tuple[TreePath, str, bool]] = []
-    deps = svc.get("depends_on")
-    if isinstance(deps, Mapping):
-        for name, spec in deps.items():
-            required = not (isinstance(spec, Mapping) and spec.get("required") is False)
-            out.append((("depends_on", name), str(name), required))
-    elif isinstance(deps, list):
-        out.extend((("depends_on", i), str(d), True) for i, d in enumerate(deps))
-    for i, link in enumerate(svc.get("links") or [] if isinstance(svc.get("links"), list)
-                             else []):
-        out.append((("links", i), str(link).split(":", 1)[0], True))
-    for key in ("network_mode", "ipc", "pid"):
-        mode = svc.get(key)
-        if isinstance(mode, str) and mode.startswith("service:"):
-            out.append(((key,), mode[len("service:"):], True))
-    vf = svc.get("volumes_from")
-    for i, src in enumerate(vf if isinstance(vf, list) else []):
-        first = str(src).split(":", 1)[0]
-        if first != "container":
-            out.append((("volumes_from", i), first, True))
-    return out
+    return [(r.path, r.service, r.required) for r in deps.references(svc)]
 
 
 def _without_deps(svc: Any, on: set[str]) -> Any:
     if not isinstance(svc, Mapping) or not isinstance(svc.get("depends_on"), Mapping):
         return svc
-    deps = {k: v for k, v in svc["depends_on"].items() if k in on}
-    return {**svc, "depends_on": deps} if deps else {
+    kept = {k: v for k, v in svc["depends_on"].items() if k in on}
+    return {**svc, "depends_on": kept} if kept else {
         k: v for k, v in svc.items() if k != "depends_on"}
 
 

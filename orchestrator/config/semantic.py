@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pystack.orchestrator.config import shortsyntax, units
+from pystack.orchestrator.config import deps, shortsyntax, units
 from pystack.orchestrator.config.marks import Marks, TreePath, problem
 
 _DURATIONS: tuple[TreePath, ...] = (("healthcheck", "interval"), ("healthcheck", "timeout"),
@@ -82,6 +82,13 @@ def _env_files(rep: Report, name: str, svc: Mapping[str, Any], working_dir: str)
 
     from pystack.orchestrator.config.envfiles import entries
 
+    labels = svc.get("label_file")
+    for i, path in enumerate([labels] if isinstance(labels, str) else as_list(labels)):
+        if isinstance(path, str) and not os.path.isfile(
+                os.path.join(working_dir, os.path.expanduser(path))):
+            rep.add(("services", name, "label_file") if isinstance(labels, str) else (
+                "services", name, "label_file", i), f"label file {path} not found",
+                "create it, or remove it from label_file")
     spec = svc.get("env_file")
     if spec is None or not isinstance(spec, str | list | Mapping):
         return
@@ -261,23 +268,8 @@ def _same(a: Any, b: Any, kind: str) -> bool:
 
 
 def refs(svc: Mapping[str, Any]) -> Iterable[tuple[TreePath, str]]:
-    deps = svc.get("depends_on")
-    if isinstance(deps, Mapping):
-        for dep in deps:
-            yield ("depends_on", dep), str(dep)
-    else:
-        for i, dep in enumerate(as_list(deps)):
-            yield ("depends_on", i), str(dep)
-    for i, link in enumerate(as_list(svc.get("links"))):
-        yield ("links", i), str(link).split(":", 1)[0]
-    for key in ("network_mode", "ipc", "pid"):
-        mode = svc.get(key)
-        if isinstance(mode, str) and mode.startswith("service:"):
-            yield (key,), mode[len("service:"):]
-    for i, src in enumerate(as_list(svc.get("volumes_from"))):
-        first = str(src).split(":", 1)[0]
-        if first != "container":
-            yield ("volumes_from", i), first
+    """Where the service refers to another one, and which (config/deps.py, the one rule)."""
+    return [(r.path, r.service) for r in deps.references(svc)]
 
 
 def _defined(rep: Report, data: Mapping[str, Any], base: TreePath,

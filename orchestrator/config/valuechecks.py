@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 # The names net accepts for networks (and that Docker accepts): 1-255 characters.
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+# Docker's volume name rule: the name becomes a directory of the volume store.
+VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 ULIMITS = frozenset({"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
                      "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending",
                      "stack"})
@@ -56,23 +58,93 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
         if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
             rep.add((*base, *path), f"{value} is out of range",
                     f"use a whole number from {low} to {high}")
+    _resources(rep, base, svc)
     if not svc.get("image") and "build" not in svc:
         rep.add(base, f"service '{base[-1]}' has neither an image nor a build context",
                 "add an image: key, or build:", key=True)
 
 
 def top_level(rep: Report, data: Mapping[str, Any], project: str | None) -> None:
-    """Network names: the real name (`name:`, else `<project>_<key>`) must suit net."""
-    networks = data.get("networks")
-    for key, spec in (networks.items() if isinstance(networks, Mapping) else []):
-        name = spec.get("name") if isinstance(spec, Mapping) else None
-        path: TreePath = ("networks", key, "name")
-        if not isinstance(name, str):
-            name, path = (f"{project}_{key}" if project else str(key)), ("networks", key)
-        if not NETWORK_NAME.fullmatch(name):
-            rep.add(path, f"invalid network name '{_short(name)}'",
-                    "use 1 to 255 letters, digits, '_', '.' or '-', starting with a letter "
-                    "or digit", key=len(path) == 2)
+    """Network and volume names: the real name (`name:`, else `<project>_<key>`) must suit
+    net, and the volume store (Docker's rule: a volume name is a directory there)."""
+    for kind, rule, hint in (
+            ("networks", NETWORK_NAME, "use 1 to 255 letters, digits, '_', '.' or '-', "
+                                       "starting with a letter or digit"),
+            ("volumes", VOLUME_NAME, "use 2 or more letters, digits, '_', '.' or '-', "
+                                     "starting with a letter or digit")):
+        table = data.get(kind)
+        for key, spec in (table.items() if isinstance(table, Mapping) else []):
+            name = spec.get("name") if isinstance(spec, Mapping) else None
+            path: TreePath = (kind, key, "name")
+            if not isinstance(name, str):
+                name, path = (f"{project}_{key}" if project else str(key)), (kind, key)
+            if not rule.fullmatch(name):
+                rep.add(path, f"invalid {kind[:-1]} name '{_short(name)}'", hint,
+                        key=len(path) == 2)
+
+
+MIN_MEMORY = 6 << 20        # Docker's minimum memory limit (the runtime refuses less)
+
+
+def _resources(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
+    """Docker's limits rules that depend on the file only (the CPU count of the host is the
+    runtime's to check): at least 6 MiB of memory, swap above memory, cpus or a CPU quota,
+    CFS period and quota ranges, blkio weight 10-1000."""
+    def get(*path: str) -> Any:
+        value: Any = svc
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        return value
+
+    def size(*path: str) -> int | None:
+        try:
+            return None if get(*path) is None else units.parse_bytes(get(*path))
+        except ValueError:
+            return None                 # semantic.py reports it
+
+    limits = ("deploy", "resources", "limits")
+    memory = size(*limits, "memory") or size("mem_limit")
+    for path, value in ((("mem_limit",), size("mem_limit")),
+                        ((*limits, "memory"), size(*limits, "memory")),
+                        (("mem_reservation",), size("mem_reservation"))):
+        if value is not None and value < 0:
+            rep.add((*base, *path), "must not be negative",
+                    "leave the limit out for no limit (-1 is for memswap_limit only)")
+        if value is not None and 0 < value < MIN_MEMORY:
+            rep.add((*base, *path), f"{value} bytes is below the minimum of 6 MiB",
+                    "use at least 6m, or leave it out for no limit")
+    shm = size("shm_size")
+    if shm is not None and shm < 0:
+        rep.add((*base, "shm_size"), "must not be negative", "use a size like 64m")
+    swap = size("memswap_limit")
+    if swap is not None and swap > 0:
+        if not memory:
+            rep.add((*base, "memswap_limit"), "memswap_limit needs a memory limit",
+                    "set mem_limit too, or use -1 for unlimited swap")
+        elif swap < memory:
+            rep.add((*base, "memswap_limit"), "memswap_limit is below the memory limit",
+                    "memswap_limit counts memory plus swap: make it at least mem_limit")
+    cpus = get(*limits, "cpus") or get("cpus")
+    quota, period = get("cpu_quota"), get("cpu_period")
+    try:
+        cpu_count = units.parse_cpus(cpus) if cpus not in (None, "") else 0.0
+    except ValueError:
+        cpu_count = 0.0
+    if 0 < cpu_count < 0.01:
+        rep.add((*base, "cpus"), f"cpus {cpus} is below the minimum of 0.01", None)
+    if cpu_count and _int(quota) and quota:
+        rep.add((*base, "cpu_quota"), "cpus and cpu_quota cannot both be set",
+                "set only one of them")
+    if _int(period) and period and not 1000 <= period <= 1_000_000:
+        rep.add((*base, "cpu_period"), f"cpu_period {period} is out of range",
+                "use 1000 (1 ms) to 1000000 (1 s) microseconds")
+    if _int(quota) and 0 < quota < 1000:
+        rep.add((*base, "cpu_quota"), f"cpu_quota {quota} is below the minimum of 1000",
+                "use at least 1000 microseconds, or -1 for no limit")
+    weight = get("blkio_config", "weight")
+    if _int(weight) and weight and not 10 <= weight <= 1000:
+        rep.add((*base, "blkio_config", "weight"), f"blkio weight {weight} is out of range",
+                "use 10 to 1000")
 
 
 def _one(rep: Report, path: TreePath, value: Any, parser: Callable[[Any], object]) -> None:
@@ -101,7 +173,7 @@ def log_max_size(value: object) -> int:
     """logging.options.max-size: a positive byte size ("10m")."""
     if not isinstance(value, int | float | str) or isinstance(value, bool):
         raise ValueError(f"invalid max-size '{value}' (must be a positive size like 10m)")
-    size = units.parse_bytes(value)
+    size = units.parse_bytes(str(value))     # log options are text (as they are printed)
     if size <= 0:
         raise ValueError(f"invalid max-size '{value}' (must be a positive size like 10m)")
     return size

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pystack.orchestrator.errors import OrchestratorError
+from pystack.orchestrator.engine.parallel import parallel
+from pystack.orchestrator.errors import KNOWN, OrchestratorError
 
 Condition = Literal["service_started", "service_healthy", "service_completed_successfully"]
 
@@ -45,7 +46,8 @@ def walk(nodes: Iterable[str], deps: Mapping[str, Sequence[Dependency]],
          on_skip: Callable[[str, str], None] | None = None) -> dict[str, Result]:
     """Run `run(node)` for every node, in parallel along the graph.  `wait(dep)` blocks until a
     finished dependency meets its condition, raising when it cannot (memoised per condition).
-    Returns each node's result; never raises for a node's failure."""
+    Returns each node's result; never raises for a node's failure (a pystack error).  Any other
+    exception is a bug: it is raised again here once every thread has ended."""
     todo = list(dict.fromkeys(nodes))
     inside = set(todo)
     before: dict[str, list[Dependency]] = {n: [] for n in todo}
@@ -63,6 +65,7 @@ def walk(nodes: Iterable[str], deps: Mapping[str, Sequence[Dependency]],
     lock = threading.Lock()
     cond_done: dict[tuple[str, str], threading.Event] = {}
     cond_err: dict[tuple[str, str], str] = {}
+    bugs: list[BaseException] = []
 
     def check(d: Dependency) -> str:
         """'' when the condition holds, else why not."""
@@ -77,8 +80,11 @@ def walk(nodes: Iterable[str], deps: Mapping[str, Sequence[Dependency]],
         if owner:
             try:
                 wait(d)
-            except Exception as e:
-                cond_err[key] = getattr(e, "message", None) or str(e) or type(e).__name__
+            except KNOWN as e:
+                cond_err[key] = e.message
+            except BaseException as e:
+                bugs.append(e)
+                cond_err[key] = f"internal error: {type(e).__name__}"
             finally:
                 ev.set()
         ev.wait()
@@ -107,18 +113,17 @@ def walk(nodes: Iterable[str], deps: Mapping[str, Sequence[Dependency]],
             try:
                 run(n)
                 results[n] = Result("done")
-            except Exception as e:
-                results[n] = Result("failed", getattr(e, "message", None) or str(e) or
-                                    type(e).__name__)
+            except KNOWN as e:
+                results[n] = Result("failed", e.message)
+            except BaseException as e:
+                bugs.append(e)
+                results[n] = Result("failed", f"internal error: {type(e).__name__}")
         finally:
             finished[n].set()
 
-    threads = [threading.Thread(target=work, args=(n,), name=f"walk-{n}", daemon=True)
-               for n in todo]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    parallel(todo, work, name="walk")   # one thread per node; `work` catches everything
+    if bugs:
+        raise bugs[0]
     return results
 
 

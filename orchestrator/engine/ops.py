@@ -6,13 +6,12 @@ plus the state file's records) and so also cleans up after a CLI or shim that di
 
 from __future__ import annotations
 
-import signal as _signal
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pystack.net.errors import NetError
 from pystack.orchestrator.engine.execute import walk
+from pystack.orchestrator.engine.parallel import failures, parallel
 from pystack.orchestrator.engine.plan import Existing
 from pystack.orchestrator.engine.stack import Stack
 from pystack.orchestrator.engine.volumes import remove_volume
@@ -38,20 +37,9 @@ def orphans(stack: Stack, containers: Iterable[Existing]) -> list[Existing]:
 
 
 def _parallel(items: Iterable[Existing], fn: Callable[[Existing], None]) -> list[str]:
-    errs: list[str] = []
-
-    def one(e: Existing) -> None:
-        try:
-            fn(e)
-        except (OrchestratorError, ContainerRuntimeError, NetError) as x:
-            errs.append(f"{e.name}: {x.message}")
-
-    ts = [threading.Thread(target=one, args=(e,), daemon=True) for e in items]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return errs
+    """fn on every container at once; "name: message" per pystack error (bugs are raised)."""
+    return [f"{e.name}: {x.message}"
+            for e, x in failures(parallel(items, fn, name="container")).items()]
 
 
 def _by_service(stack: Stack, containers: list[Existing],
@@ -131,12 +119,16 @@ def down(stack: Stack, opts: DownOptions) -> None:
             stack.emit("volume", v, "Removed")
     if opts.rmi and stack.project is not None:
         for svc in stack.project.services.values():
-            if svc.image and opts.rmi == "all":
+            # local: the images built for services without `image:` (as Compose)
+            built = stack.image_ref(svc) if svc.build is not None else None
+            ref = (svc.image or built) if opts.rmi == "all" else (
+                built if not svc.image else None)
+            if ref:
                 try:
-                    stack.b.images.remove(svc.image)
-                    stack.emit("image", svc.image, "Removed")
+                    stack.b.images.remove(ref)
+                    stack.emit("image", ref, "Removed")
                 except ContainerRuntimeError as e:
-                    stack.emit("image", svc.image, "Error", e.message)
+                    stack.emit("image", ref, "Error", e.message)
     _raise(errs)
     if kept:
         for g in record.containers:
@@ -184,17 +176,17 @@ def restart(stack: Stack, services: Iterable[str] = (), timeout: float | None = 
 
 
 def kill(stack: Stack, services: Iterable[str] = (), signal: str = "SIGKILL") -> None:
-    sig = signal if signal.startswith("SIG") or signal.isdigit() else f"SIG{signal}"
-    if not sig.isdigit():
-        try:
-            _signal.Signals[sig.upper()]
-        except KeyError:
-            raise OrchestratorError(f"invalid signal {signal}") from None
+    from pystack.orchestrator.config.units import parse_signal
+
+    try:
+        sig = parse_signal(signal)       # the one signal rule (stop_signal uses it too)
+    except ValueError as e:
+        raise OrchestratorError(f"invalid signal {signal}: {e}") from None
     cs = [e for e in _pick(stack, services) if e.running]
 
     def one(e: Existing) -> None:
         stack.emit("container", e.name, "Killing", service=e.service)
-        stack.b.runtime.kill(e.id, int(sig) if sig.isdigit() else sig.upper())
+        stack.b.runtime.kill(e.id, int(sig) if sig.isdigit() else sig)
         stack.emit("container", e.name, "Killed", service=e.service)
 
     _raise(_parallel(cs, one))

@@ -167,7 +167,8 @@ def resources(svc: Service) -> Resources:
     return Resources(
         memory=(lim.memory if lim and lim.memory else svc.mem_limit),
         memory_swap=svc.memswap_limit, memory_reservation=svc.mem_reservation,
-        cpus=(lim.cpus if lim and lim.cpus else svc.cpus), cpu_shares=svc.cpu_shares,
+        # cpus 0 is "no limit" (Docker's NanoCpus 0), not a limit below the 0.01 minimum
+        cpus=(lim.cpus if lim and lim.cpus else svc.cpus or None), cpu_shares=svc.cpu_shares,
         cpu_quota=svc.cpu_quota, cpu_period=svc.cpu_period, cpuset_cpus=svc.cpuset,
         pids_limit=(lim.pids if lim and lim.pids else svc.pids_limit),
         blkio_weight=svc.blkio_weight, oom_score_adj=svc.oom_score_adj)

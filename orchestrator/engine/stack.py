@@ -78,7 +78,6 @@ class Stack:
                 continue
             deps = [Dependency(k, d.condition, d.required, d.restart)  # type: ignore[arg-type]
                     for k, d in svc.depends_on.items()]
-            deps += [Dependency(k) for k in svc.dependencies() if k not in svc.depends_on]
             out[name] = deps
         return out
 

@@ -12,6 +12,7 @@ project serialize; different projects do not wait for each other.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -63,15 +64,30 @@ def _write_atomic(path: Path, data: str, durable: bool = False) -> None:
     """Write then rename: a reader (or a `down` after this process was killed) sees the old or
     the new file, never half of one.  The crash this log is for is the death of the process,
     which loses nothing from the page cache, so fsync is only done when asked (it costs a few
-    ms per container on a busy disk)."""
+    ms per container on a busy disk).  A write that fails (a full disk) leaves no temporary
+    file and raises StateWriteError."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(data)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    faults.point("write-tmp:project-state")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        faults.point("write-tmp:project-state")
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise StateWriteError(
+            f"cannot write {path}: {e.strerror or e}",
+            hint="free space on the filesystem of PYSTACK_ROOT; `pystack down` works "
+            "meanwhile" if e.errno in (errno.ENOSPC, errno.EDQUOT) else None) from e
+
+
+class StateWriteError(OrchestratorError):
+    """The project's state file cannot be written (a full or read-only disk)."""
 
 
 class StateStore:
@@ -156,10 +172,16 @@ class StateStore:
             self.save(replace(st, containers=(*others, rec)))
 
     def drop_container(self, project: str, container_id: str) -> None:
+        """Forget a container that is gone.  When that cannot be written (a full disk) the
+        record stays: a record of a container that does not exist is harmless (the next
+        `up` or `down` discards it), so this never fails a removal."""
         with self._mutex:
             st = self.load(project)
-            self.save(replace(st, containers=tuple(c for c in st.containers
-                                                   if c.id != container_id)))
+            try:
+                self.save(replace(st, containers=tuple(c for c in st.containers
+                                                       if c.id != container_id)))
+            except StateWriteError:
+                pass
 
     def add_network(self, project: str, name: str) -> None:
         with self._mutex:

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pystack.orchestrator.engine.execute import Dependency, Result, walk
+from pystack.orchestrator.engine.parallel import failures, parallel, values
 from pystack.orchestrator.engine.plan import Desired, Plan, Step, container_hash, make_plan
 from pystack.orchestrator.engine.stack import Stack, unsupervised
-from pystack.orchestrator.errors import OrchestratorError
+from pystack.orchestrator.errors import KNOWN, OrchestratorError
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import Image
 
@@ -67,24 +68,10 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
     proj = stack.need_project()
     chosen = selected_services(stack, opts)
     # Images first (in parallel: pulls are network-bound).
-    images: dict[str, Image] = {}
-    errors: dict[str, BaseException] = {}
-
-    def get(s: str) -> None:
-        try:
-            images[s] = stack.ensure_image(proj.services[s], opts.pull, opts.quiet_pull,
-                                           opts.build)
-        except Exception as e:
-            errors[s] = e
-
-    threads = [threading.Thread(target=get, args=(s,), daemon=True) for s in chosen]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        first = next(iter(errors.values()))
-        raise first
+    images: dict[str, Image] = values(parallel(
+        chosen, lambda s: stack.ensure_image(proj.services[s], opts.pull, opts.quiet_pull,
+                                             opts.build),
+        name="image"))
 
     _discard_ghosts(stack)
     desired = {}
@@ -147,7 +134,6 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
 
     def run(service: str) -> None:
         steps = plan.for_service(service)
-        failures: list[str] = []
         if any(s.action in ("recreate", "create") for s in steps):
             recreated.add(service)
         svc_model = proj.services[service]
@@ -161,24 +147,12 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
                 if s.reason == "restart":
                     stack.stop(s.container_id, s.name, opts.timeout, service)
 
-        def one(step: Step) -> None:
-            try:
-                _apply(stack, step, images[service], desired[service].config_hash, opts,
-                       made)
-            except Exception as e:
-                failures.append(getattr(e, "message", None) or str(e))
-
-        if len(steps) <= 1:
-            for step in steps:
-                one(step)
-        else:
-            ts = [threading.Thread(target=one, args=(s,), daemon=True) for s in steps]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-        if failures:
-            raise OrchestratorError("\n".join(failures))
+        failed = failures(parallel(
+            steps, lambda step: _apply(stack, step, images[service],
+                                       desired[service].config_hash, opts, made),
+            name=f"walk-{service}"))
+        if failed:
+            raise OrchestratorError("\n".join(e.message for e in failed.values()))
 
     def wait(dep: Dependency) -> None:
         stack.wait_condition(dep, opts.wait_timeout)
@@ -256,10 +230,11 @@ class _NewContainers:
                                                 self.images[svc.name],
                                                 self.desired[svc.name].config_hash)
             stack.emit("container", step.name, "Created", service=svc.name)
-        except Exception as e:
+        except KNOWN as e:
             self.made[step.name] = e
-            stack.emit("container", step.name, "Error", getattr(e, "message", None) or str(e),
-                       service=svc.name)
+            stack.emit("container", step.name, "Error", e.message, service=svc.name)
+        except BaseException as e:      # a bug: raised again by get(), in the walk
+            self.made[step.name] = e
         finally:
             self.ready[step.name].set()
 
@@ -305,9 +280,8 @@ def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOpt
         stack.emit("container", step.name, "Creating", service=svc.name)
         try:
             cid = stack.create(svc, step.number, step.name, image, config_hash)
-        except Exception as e:
-            stack.emit("container", step.name, "Error", getattr(e, "message", None) or str(e),
-                       service=svc.name)
+        except KNOWN as e:
+            stack.emit("container", step.name, "Error", e.message, service=svc.name)
             raise
         stack.emit("container", step.name, "Created", service=svc.name)
     if not opts.no_start:

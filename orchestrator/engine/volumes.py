@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from pystack.orchestrator.config.model import FileObject, FileReference, Project, Service
+from pystack.orchestrator.config.valuechecks import VOLUME_NAME
 from pystack.orchestrator.engine.specs import tmpfs_mount
 from pystack.orchestrator.engine.state import root_dir
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
@@ -31,8 +32,18 @@ def volumes_dir() -> Path:
     return root_dir() / "volumes"
 
 
+def _volume_dir(name: str) -> Path:
+    """volumes/<name>, for a name config accepts (Docker's rule) and nothing else: a name
+    from a state file or the command line never reaches outside the store."""
+    if not VOLUME_NAME.fullmatch(name):
+        raise OrchestratorError(f"invalid volume name {name!r}",
+                                hint="use 2 or more letters, digits, '_', '.' or '-', "
+                                     "starting with a letter or digit")
+    return volumes_dir() / name
+
+
 def volume_path(name: str) -> Path:
-    return volumes_dir() / name / "_data"
+    return _volume_dir(name) / "_data"
 
 
 def fill_from_image(dest: Path, image: Image, target: str) -> None:
@@ -66,8 +77,10 @@ def ensure_volume(name: str, external: bool = False) -> tuple[Path, bool]:
 
 
 def remove_volume(name: str) -> bool:
-    path = volumes_dir() / name
-    if not path.is_dir():
+    """Delete the volume `name` (False when there is none).  The directory removed is always
+    a direct child of the store, never reached through a symlink."""
+    path = _volume_dir(name)
+    if path.is_symlink() or not path.is_dir() or path.parent != volumes_dir():
         return False
     shutil.rmtree(path, ignore_errors=True)
     return True

@@ -110,3 +110,33 @@ def kept_by_cache(root: Path) -> tuple[set[str], set[str]]:
             chains.update(chain_ids(list(rec["diff_ids"])))
             blobs.update(rec.get("blobs") or [])
     return chains, blobs
+
+
+def usage(store: object) -> tuple[int, int]:
+    """(records, bytes of layers only the build cache keeps) of the store's build cache."""
+    from pystack.runtime.image.store import ImageStore
+
+    assert isinstance(store, ImageStore)
+    c = store.content
+    chains, _ = kept_by_cache(c.root)
+    for rec in c.records():
+        chains -= {lay["chain_id"] for lay in rec["layers"]}
+    return len(Cache(c).records()), sum(c.layer_size(ch) for ch in chains)
+
+
+def prune(store: object, all_mounts: bool = False) -> tuple[int, int]:
+    """Forget the build cache and free what only it kept: (records, bytes reclaimed).
+    all_mounts also empties the RUN --mount=type=cache directories."""
+    import shutil
+
+    from pystack.runtime.image.store import ImageStore
+
+    assert isinstance(store, ImageStore)
+    with store.content.deleting():
+        n = Cache(store.content).prune()
+        freed = store._gc()
+    if all_mounts:
+        mounts = store.content.root.parent / "buildmounts"
+        if mounts.is_dir():
+            shutil.rmtree(mounts, ignore_errors=True)
+    return n, freed

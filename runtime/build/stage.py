@@ -340,7 +340,7 @@ class StageRunner:
                          else None)
         if kind == "cache":
             cid = opts.get("id") or target
-            root = Path(os.environ.get("PYSTACK_ROOT", "/var/lib/pystack")) / "buildmounts"
+            root = self.b.content.root.parent / "buildmounts"     # $PYSTACK_ROOT/buildmounts
             d = root / hashlib.sha256(cid.encode()).hexdigest()[:32]
             if not d.is_dir():
                 root.mkdir(parents=True, exist_ok=True)

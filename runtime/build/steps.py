@@ -181,6 +181,13 @@ def apply(st: StageState, ins: Instruction, df: Dockerfile, build_args: Mapping[
         cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), ins.trigger]
     else:
         raise BuildError(f"{c}: not a config instruction", where=where)
+    if c in ("CMD", "ENTRYPOINT"):           # as BuildKit's fmt.Sprintf("CMD %q", cmdline)
+        import json
+
+        value = cfg.get("Cmd" if c == "CMD" else "Entrypoint") or []
+        return f"{c} [" + " ".join(json.dumps(v) for v in value) + "]"
+    if c in ("ENV", "LABEL"):
+        return f"{c} " + " ".join(f"{k}={v}" for k, v in _pairs(ins, where))
     return f"{c} {' '.join(ins.args)}".strip()
 
 

@@ -17,6 +17,7 @@ from pystack.orchestrator.config.build import build_project
 from pystack.orchestrator.config.marks import Marks
 from pystack.orchestrator.config.model import Project
 from pystack.orchestrator.engine import specs as S
+from pystack.runtime.cgroups.validate import validate as validate_resources
 from pystack.runtime.checks import parse_signal
 from pystack.runtime.image.model import Image, ImageConfig
 from pystack.runtime.security.plan import RLIMITS
@@ -64,6 +65,18 @@ ENGINE_SERVICE = st.fixed_dictionaries({"image": st.just("x")}, optional={
     "healthcheck": st.fixed_dictionaries({"test": st.just(["CMD", "true"])}, optional={
         "retries": st.integers(-6, 2**40), "interval": st.sampled_from(["1s", "2562048h"])}),
     "shm_size": st.one_of(st.sampled_from(["64m", "8192p", ".inf"]), SOME),
+    "mem_limit": st.sampled_from(["1k", "6m", "1g", 0, "0", -1]),
+    "mem_reservation": st.sampled_from(["1k", "6m", 0]),
+    "memswap_limit": st.sampled_from(["1k", "6m", "2g", -1, 0]),
+    "cpus": st.sampled_from([0, 0.001, 0.5, "2", 100]),
+    "cpu_quota": st.sampled_from([0, 10, 1000, -1, 50000]),
+    "cpu_period": st.sampled_from([0, 10, 100000, 2_000_000]),
+    "blkio_config": st.fixed_dictionaries({}, optional={"weight": st.sampled_from(
+        [0, 5, 10, 500, 1000, 2000])}),
+    "deploy": st.fixed_dictionaries({}, optional={"resources": st.fixed_dictionaries(
+        {}, optional={"limits": st.fixed_dictionaries({}, optional={
+            "cpus": st.sampled_from([0, "0.001", "0.5"]),
+            "memory": st.sampled_from(["1k", "8m", 0])})})}),
     "volumes": st.lists(st.fixed_dictionaries(
         {"type": st.just("tmpfs"), "target": st.sampled_from(["/t", "t"])},
         optional={"tmpfs": st.fixed_dictionaries({}, optional={"size": SOME, "mode": SOME})}),
@@ -122,6 +135,9 @@ def specs_of(project: Project) -> None:
         assert spec.stop_grace_period >= 0
         if spec.healthcheck is not None:
             assert spec.healthcheck.retries >= 0
+        # the runtime's resource checks on a host big enough for any CPU or node count
+        validate_resources(spec.resources, ncpu=1 << 16, online_cpus=set(range(1 << 16)),
+                           online_mems=set(range(1 << 10)))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -81,6 +81,25 @@ def _one(problems: Problems, lines: str) -> str:
      "compose.yaml:4:15: services.web.ulimits.nofiles: unknown ulimit 'nofiles' (use one of: "
      "as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, "
      "rtprio, rttime, sigpending, stack)"),
+    ("    mem_limit: 1k\n",
+     "compose.yaml:4:16: services.web.mem_limit: 1024 bytes is below the minimum of 6 MiB (use "
+     "at least 6m, or leave it out for no limit)"),
+    ("    mem_limit: -1\n",
+     "compose.yaml:4:16: services.web.mem_limit: must not be negative (leave the limit out for "
+     "no limit (-1 is for memswap_limit only))"),
+    ("    memswap_limit: 1g\n",
+     "compose.yaml:4:20: services.web.memswap_limit: memswap_limit needs a memory limit (set "
+     "mem_limit too, or use -1 for unlimited swap)"),
+    ("    cpus: 0.5\n    cpu_quota: 5000\n",
+     "compose.yaml:5:16: services.web.cpu_quota: cpus and cpu_quota cannot both be set (set "
+     "only one of them)"),
+    ("    ports: [{target: 0}]\n",
+     "compose.yaml:4:22: services.web.ports[0].target: invalid container port 0 (the port the "
+     "service listens on, 1 to 65535)"),
+    ('    volumes: ["v:/g"]\n',
+     "compose.yaml:4:15: services.web.volumes[0]: invalid mount target 'v:/g' (a one-letter "
+     "name before ':' reads as a Windows drive; use an absolute path inside the container, "
+     "like /data)"),
 ])
 def test_bad_values_are_config_errors(problems: Problems, lines: str, want: str) -> None:
     assert _one(problems, lines) == want
@@ -139,3 +158,10 @@ def test_engine_specs_take_the_parsed_values(load: Loader) -> None:
     assert S.log_config(web).max_size == 1024 and S.log_config(web).max_file == 1
     assert [(x.target, x.published) for x in S.port_specs(web)] == [(80, None), (81, 8080)]
     assert S.tmpfs_mount(Tmpfs("/r", 5, 0o700, ("ro",))).read_only
+
+
+def test_kill_takes_the_same_signal_rule() -> None:
+    from pystack.orchestrator.config.units import parse_signal
+
+    assert parse_signal("kill") == parse_signal(9) == "SIGKILL"
+    assert parse_signal("SIGRTMIN+1") == "35"

@@ -12,7 +12,7 @@ from pystack.orchestrator.cli.exit_codes import exit_code
 from pystack.orchestrator.engine.execute import Dependency, walk
 from pystack.orchestrator.engine.plan import Desired, Existing, make_plan
 from pystack.orchestrator.engine.state import ContainerRecord, ProjectLock, StateStore
-from pystack.orchestrator.errors import LockTimeoutError
+from pystack.orchestrator.errors import LockTimeoutError, OrchestratorError
 
 
 def test_state_round_trip_and_concurrent_adds(tmp_path: Path) -> None:
@@ -116,12 +116,12 @@ def test_walk_failure_skips_dependents_and_conditions_memoised() -> None:
 
     def run(n: str) -> None:
         if n == "bad":
-            raise RuntimeError("boom")
+            raise OrchestratorError("boom")
 
     def wait(d: Dependency) -> None:
         waits.append(d.service)
         if d.service == "sick":
-            raise RuntimeError("sick is unhealthy")
+            raise OrchestratorError("sick is unhealthy")
 
     deps = {"x": [Dependency("bad")], "y": [Dependency("bad", required=False)],
             "z": [Dependency("sick", "service_healthy")],

@@ -1,0 +1,88 @@
+"""The rest of the build surface, for real: a built image pushed to the local registry and
+read back with skopeo, `image history`, `builder du|prune`, `down --rmi local`, and the
+progress output's shape."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pystack.runtime.image.store import ImageStore
+from tests.integration.build.conftest import Ctx
+from tests.integration.image.conftest import Registry, registry  # noqa: F401 (fixture)
+from tests.integration.stack.conftest import Project, pystack_argv
+
+pytestmark = pytest.mark.root
+
+
+def pystack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(pystack_argv(*args), capture_output=True, text=True, timeout=120)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.mark.registry
+def test_built_image_pushed_and_checked_with_skopeo(ctx: Ctx, registry: Registry,  # noqa: F811
+                                                    ) -> None:
+    exe = shutil.which("skopeo")
+    if exe is None:
+        pytest.skip("skopeo is not installed")
+    ctx.write("hello.txt", "pushed\n")
+    ref = registry.ref("built/app:1")
+    r = ctx.build("FROM local/busybox:latest\nCOPY hello.txt /\nRUN echo ran > /ran\n"
+                  'CMD ["cat", "/hello.txt"]\n', tags=(ref,))
+    digest = ImageStore().push(ref, insecure=True)
+    raw = json.loads(subprocess.run([exe, "inspect", "--raw", "--tls-verify=false",
+                                     f"docker://{ref}"], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert raw["config"]["digest"] == r.image_id and len(raw["layers"]) == 3
+    cfg = json.loads(subprocess.run([exe, "inspect", "--config", "--tls-verify=false",
+                                     f"docker://{ref}"], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert cfg["config"]["Cmd"] == ["cat", "/hello.txt"]
+    assert [h["created_by"] for h in cfg["history"]][-3:] == [
+        "COPY hello.txt / # buildkit", "RUN echo ran > /ran # buildkit",
+        'CMD ["cat" "/hello.txt"] # buildkit']
+    assert digest.startswith("sha256:")
+
+
+def test_progress_history_and_builder_commands(ctx: Ctx) -> None:
+    ctx.write("Dockerfile", "FROM local/busybox:latest\nENV A=1\nRUN echo out-line\n")
+    r = pystack("image", "build", "-t", "built:cli", str(ctx.root))
+    lines = r.stderr.splitlines()
+    assert "#1 [1/2] FROM local/busybox:latest" in lines
+    assert "#2 [2/2] RUN echo out-line" in lines
+    assert any(ln.startswith("#2 ") and ln.endswith(" out-line") for ln in lines)
+    assert any(ln.startswith("#2 DONE ") for ln in lines)
+    assert r.stdout.strip() == ImageStore().resolve("built:cli")
+    again = pystack("image", "build", "-t", "built:cli", str(ctx.root))
+    assert "#2 CACHED" in again.stderr.splitlines()
+    hist = pystack("image", "history", "--no-trunc", "built:cli").stdout
+    assert "RUN echo out-line # buildkit" in hist and "ENV A=1 # buildkit" in hist
+    assert "Build cache records:" in pystack("builder", "du").stdout
+    assert "Deleted build cache objects:" in pystack("builder", "prune", "-f").stdout
+    assert "Build cache records: 0" in pystack("builder", "du").stdout
+    assert ImageStore().exists("built:cli")                   # images are kept
+    cold = pystack("image", "build", "-t", "built:cli", str(ctx.root))
+    assert "CACHED" not in cold.stderr
+
+
+def test_down_rmi_local_removes_built_images(tmp_path: Path, busybox_image: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Dockerfile").write_text("FROM local/busybox:latest\n"
+                                               'CMD ["sleep", "300"]\n')
+    p = Project(tmp_path, "services:\n  a:\n    build: ./a\n"
+                          "  b:\n    image: local/busybox:latest\n"
+                          "    command: [sleep, '300']\n")
+    try:
+        p.run("up", "-d")
+        assert ImageStore().exists(f"{p.name}-a")
+    finally:
+        p.run("down", "--rmi", "local")
+    assert not ImageStore().exists(f"{p.name}-a")
+    assert ImageStore().exists("local/busybox:latest")
