@@ -95,6 +95,11 @@ class DnsConfig:
     extra_hosts: tuple[tuple[str, str], ...] = ()   # (hostname, ip)
     hostname: str = ""                  # the container's own name(s) for its hosts file
     domainname: str = ""
+    # The embedded DNS server (dnsserver.py) answers peer names at 127.0.0.11, and the hosts
+    # file lists only the container's own names (Docker's user networks); off: peer names in
+    # the hosts file and the upstream servers in resolv.conf.
+    embedded: bool = False
+    links: tuple[tuple[str, str], ...] = ()     # (alias, target name): `links:` of the service
 
 
 @dataclass(frozen=True)

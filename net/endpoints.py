@@ -43,7 +43,8 @@ def refresh_names(mgr: NetworkManager, networks: set[str], also: tuple[str, ...]
     peers = [p for r in recs for p in peers_of(r)]
     for r in recs:
         if r["id"] in also or any(a["network"] in networks for a in r["attachments"]):
-            text = names.render_hosts(dns_of(r), peers_of(r), peers)
+            dns = dns_of(r)     # with the embedded DNS server: own names only (Docker's)
+            text = names.render_hosts(dns, peers_of(r), [] if dns.embedded else peers)
             try:
                 names.write_in_place(Path(r["hosts"]), text)
             except OSError:
@@ -208,3 +209,7 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     mgr.store.delete(mgr.store.sandbox_path(rec["id"]))
     if nets and not bulk:
         refresh_names(mgr, nets)
+    if not bulk and dns_of(rec).embedded:
+        from pystack.net import dns
+
+        dns.sync(mgr.knobs, rec["project"], start=False)   # it drops the sockets it held

@@ -272,6 +272,7 @@ class NetworkManager:
             got = endpoints.reserve(self, rec, spec)
         if isinstance(got, Attachment):
             self._repair_files(rec)
+            self._dns_sync(rec)
             return got
         try:
             endpoints.plumb(self, rec, got)
@@ -281,7 +282,17 @@ class NetworkManager:
             raise
         with self.store.lock():
             endpoints.refresh_names(self, {spec.network})
+        self._dns_sync(rec)
         return attachment_of(got.a)
+
+    def _dns_sync(self, rec: dict[str, Any]) -> None:
+        """A sandbox with the embedded DNS server is served before attach returns (the
+        server is started if it is not running)."""
+        from pystack.net import dns
+        from pystack.net.records import dns_of
+
+        if dns_of(rec).embedded:
+            dns.sync(self.knobs, self.project)
 
     def detach(self, container_id: str, network: str) -> None:
         from pystack.net.endpoints import detach
@@ -290,6 +301,10 @@ class NetworkManager:
             rec = self.store.read(self.store.sandbox_path(container_id))
             if rec is not None:
                 detach(self, rec, network)
+        if rec is not None:
+            from pystack.net import dns
+
+            dns.sync(self.knobs, self.project, start=False)
 
     def remove_sandbox(self, container_id: str) -> None:
         from pystack.net.endpoints import remove_sandbox
@@ -369,6 +384,13 @@ class NetworkManager:
             if shared:
                 refresh_names(self, shared)     # networks still used by others
             self._reap_orphans()
+            from pystack.net import dns
+
+            if any(r.get("project") == self.project
+                   for r in self.store.all(self.store.sandboxes)):
+                dns.sync(self.knobs, self.project, start=False)
+            else:
+                dns.stop(self.knobs, self.project)
 
     def _reap_orphans(self) -> None:
         """Pins and name files without a record (records are written before and deleted

@@ -31,6 +31,15 @@ from pystack.runtime.spec import ContainerSpec, ExecSpec
 from pystack.runtime.state import Paths
 from pystack.runtime.zygote import Zygote
 
+
+def _host_resolv() -> str:
+    try:
+        with open("/etc/resolv.conf", "rb") as f:
+            return f.read(1 << 16).decode(errors="replace")
+    except OSError:
+        return ""
+
+
 DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                  "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                  "ff02::2\tip6-allrouters\n")
@@ -156,6 +165,11 @@ class LinuxRuntime:
             faults.point("runtime-create:dirs")
             if spec.etc_hosts is None and spec.network_mode != "host":
                 p.hosts.write_text(DEFAULT_HOSTS)
+            if spec.etc_resolv is None:
+                # Docker: network_mode host gets a copy of the host's resolv.conf, none an
+                # empty one (a copy: the container may write its own, never the host's).
+                (p.dir / "resolv.conf").write_text(_host_resolv()
+                                                   if spec.network_mode == "host" else "")
             state.save_spec(p, spec)
             p.log.touch(mode=0o640)          # `logs -f` of a created container waits on it
             new: dict[str, Any] = {

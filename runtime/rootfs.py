@@ -324,7 +324,10 @@ def prepare(spec: ContainerSpec, paths: Paths) -> str:
         hosts = spec.etc_hosts
         if hosts is None and paths.hosts.exists():
             hosts = str(paths.hosts)
-        for src, dst in ((hosts, "etc/hosts"), (spec.etc_resolv, "etc/resolv.conf")):
+        resolv = spec.etc_resolv
+        if resolv is None and (paths.dir / "resolv.conf").exists():
+            resolv = str(paths.dir / "resolv.conf")     # host network: the host's; none: empty
+        for src, dst in ((hosts, "etc/hosts"), (resolv, "etc/resolv.conf")):
             if src:
                 _bind_file(rootfd, src, dst, False)
         if spec.etc_hostname:

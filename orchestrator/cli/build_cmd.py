@@ -17,6 +17,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +144,11 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
         build_args=parse_build_args(build_args, dict(os.environ)),
         tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
         pull=pull, network=network)
-    res = run_build(lambda: build(req, progress=PlainProgress(progress_mode(quiet))), quiet)
+    from pystack.orchestrator.engine.build import build_network
+
+    with build_network() as net:
+        res = run_build(lambda: build(replace(req, net=net),
+                                      progress=PlainProgress(progress_mode(quiet))), quiet)
     for w in res.warnings:
         click.echo(f"WARNING: {w}", err=True)
     click.echo(res.image_id)

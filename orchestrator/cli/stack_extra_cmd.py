@@ -1,50 +1,21 @@
-"""More project commands: cp (through `tar` inside the container), events (status changes of
-the project's containers, polled), and the project side of images/pull/push
-(`service_images`, `pull_services`: the seams the top-level image commands can call when no
-image reference is given)."""
+"""More project commands: cp (through `tar` inside the container) and events (status changes
+of the project's containers, polled)."""
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
 from pystack.orchestrator.cli.main import PystackCommand, project_options
 from pystack.orchestrator.cli.stack_cmd import load_stack
-
-
-def service_images(ctx: click.Context, services: tuple[str, ...] = ()) -> list[str]:
-    """The image references of the project's services (deduplicated, file order)."""
-    stack = load_stack(ctx, services)
-    proj = stack.need_project()
-    names = services or tuple(proj.services)
-    return list(dict.fromkeys(str(proj.services[s].image) for s in names
-                              if proj.services[s].image))
-
-
-def pull_services(ctx: click.Context, services: tuple[str, ...] = (),
-                  ignore_failures: bool = False) -> list[str]:
-    """Pull every service image; returns the references pulled."""
-    from pystack.orchestrator.engine.stack import Stack
-
-    stack: Stack = load_stack(ctx, services)
-    proj = stack.need_project()
-    done = []
-    for s in services or tuple(proj.services):
-        svc = proj.services[s]
-        try:
-            stack.ensure_image(svc, "always")
-            done.append(str(svc.image))
-        except Exception:
-            if not ignore_failures:
-                raise
-    return done
 
 
 def _split(arg: str) -> tuple[str | None, str]:
@@ -61,8 +32,10 @@ def _split(arg: str) -> tuple[str | None, str]:
 @click.argument("dst")
 @click.pass_context
 def cp(ctx: click.Context, index: int, src: str, dst: str) -> None:
-    """Copy files between a service container and the host (SERVICE:PATH)."""
-    from pystack.orchestrator.engine.oneoff import exec_in
+    """Copy files between a service container and the host (SERVICE:PATH; `-` for a tar
+    stream on stdin/stdout).  Streamed through `tar` in the container: nothing is held in
+    memory, and the caller's own fds never enter the container."""
+    from pystack.orchestrator.engine.copyout import extract
     from pystack.orchestrator.errors import OrchestratorError
 
     (ssvc, spath), (dsvc, dpath) = _split(src), _split(dst)
@@ -70,40 +43,69 @@ def cp(ctx: click.Context, index: int, src: str, dst: str) -> None:
         raise OrchestratorError("cp: exactly one of SRC and DST must be SERVICE:PATH")
     stack = load_stack(ctx, need_file=False)
     if ssvc is not None:
-        out = io.BytesIO()
         parent, name = str(Path(spath).parent), Path(spath).name
-        code = exec_in(stack, ssvc, ("tar", "-c", "-C", parent, name), index=index,
-                       stdout=out, stderr=sys.stderr.buffer)
+        argv = ("tar", "-c", "-C", parent, name)
+        if dpath == "-":
+            code = _exec(stack, ssvc, argv, index, None, sys.stdout.buffer)
+        else:
+            code = _piped(stack, ssvc, argv, index, reader=lambda f: extract(f, Path(dpath)))
         if code != 0:
             raise OrchestratorError(f"cp: could not read {spath} in {ssvc} (tar exit {code})")
-        out.seek(0)
-        target = Path(dpath)
-        with tarfile.open(fileobj=out) as tar:
-            members = tar.getmembers()
-            if target.is_dir():
-                tar.extractall(target, filter="data")
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                top = members[0]
-                if top.isfile():
-                    f = tar.extractfile(top)
-                    target.write_bytes(f.read() if f else b"")
-                else:
-                    for m in members:
-                        m.name = str(Path(target.name) / Path(m.name).relative_to(top.name))
-                    tar.extractall(target.parent, members=members, filter="data")
         return
     assert dsvc is not None
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(spath, arcname=Path(dpath).name if not dpath.endswith("/") else
-                Path(spath).name)
-    buf.seek(0)
-    dest_dir = dpath if dpath.endswith("/") else str(Path(dpath).parent)
-    code = exec_in(stack, dsvc, ("tar", "-x", "-C", dest_dir), index=index, stdin=buf,
-                   stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    dest_dir = dpath if dpath.endswith("/") or spath == "-" else str(Path(dpath).parent)
+    unpack = ("tar", "-x", "-C", dest_dir)
+    if spath == "-":
+        code = _exec(stack, dsvc, unpack, index, sys.stdin.buffer, sys.stdout.buffer)
+    else:
+        arcname = Path(dpath).name if not dpath.endswith("/") else Path(spath).name
+        code = _piped(stack, dsvc, unpack, index, writer=lambda f: _archive(f, spath, arcname))
     if code != 0:
         raise OrchestratorError(f"cp: could not write {dpath} in {dsvc} (tar exit {code})")
+
+
+def _exec(stack: Any, svc: str, argv: tuple[str, ...], index: int, stdin: IO[bytes] | None,
+          stdout: IO[bytes] | None) -> int:
+    from pystack.orchestrator.engine.oneoff import exec_in
+
+    return exec_in(stack, svc, argv, index=index, stdin=stdin, stdout=stdout,
+                   stderr=sys.stderr.buffer)
+
+
+def _piped(stack: Any, svc: str, argv: tuple[str, ...], index: int, *,
+           reader: Callable[[IO[bytes]], None] | None = None,
+           writer: Callable[[IO[bytes]], None] | None = None) -> int:
+    """Run `argv` with a pipe on its stdout (`reader` consumes it here) or its stdin (`writer`
+    fills it): the tar stream goes through in 64 KiB steps."""
+    import os
+    import threading
+
+    r, w = os.pipe2(os.O_CLOEXEC)
+    ours, theirs = (r, w) if reader else (w, r)
+    failure: list[BaseException] = []
+
+    def side() -> None:
+        try:
+            with open(ours, "rb" if reader else "wb") as f:    # closed: EOF (or EPIPE) there
+                (reader or writer)(f)           # type: ignore[misc]
+        except BaseException as e:
+            failure.append(e)
+
+    t = threading.Thread(target=side, daemon=True)
+    t.start()
+    try:
+        with open(theirs, "wb" if reader else "rb") as f:
+            code = _exec(stack, svc, argv, index, None if reader else f, f if reader else None)
+    finally:
+        t.join()
+    if failure and code == 0:
+        raise failure[0]
+    return code
+
+
+def _archive(f: IO[bytes], src: str, arcname: str) -> None:
+    with tarfile.open(fileobj=f, mode="w|") as tar:
+        tar.add(src, arcname=arcname)
 
 
 @click.command(cls=PystackCommand)

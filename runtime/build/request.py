@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# container id -> a context giving (netns path, hosts file, resolv.conf file) for a RUN on the
+# default build network; the orchestrator provides it (a pystack network with NAT: the
+# runtime cannot import net).  Without one, the default network is a namespace with only lo.
+NetProvider = Callable[[str], AbstractContextManager[tuple[str, str, str]]]
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class BuildRequest:
     pull: bool = False                          # pull FROM images even when present
     network: str = "default"                    # default | none | host
     label: str = ""                             # progress prefix ("app" for a service)
+    net: NetProvider | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@ dir becomes the step's layer.
 
 The container has a default container's confinement (namespaces, default capabilities,
 seccomp profile, masked paths, its own cgroup): only the stage's layers and the mounts the
-step asks for are visible, never the host's files.  `--network=none` (and the default, see
-docs/build.md) is a new network namespace with only `lo`; `--network=host` the host's.
+step asks for are visible, never the host's files.  `--network=none` is a new network
+namespace with only `lo`; the default network is the sandbox the caller's NetProvider gives (a
+pystack network with NAT; without a provider, only `lo` too); `--network=host` the host's.
 Output is streamed line by line as the process writes it.  What the runtime itself creates as
 mount points (/etc/hosts, /etc/hostname, /etc/resolv.conf, /proc, /sys, /dev) is dropped from
 the upper dir when it was not in the image, as BuildKit removes its mount stubs.
@@ -12,6 +13,7 @@ the upper dir when it was not in the image, as BuildKit removes its mount stubs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -24,6 +26,7 @@ from pathlib import Path
 from pystack.runtime import layerview
 from pystack.runtime.build.errors import BuildError
 from pystack.runtime.build.layers import LayerRef, publish
+from pystack.runtime.build.request import NetProvider
 from pystack.runtime.image.content import Content
 from pystack.runtime.image.model import ImageConfig
 from pystack.runtime.spec import ContainerSpec, Mount
@@ -72,20 +75,31 @@ def _drop_stubs(upper: Path, layers: Sequence[Path]) -> None:
 
 
 def run(runtime: object, content: Content, layers: Sequence[Path], parent_diffs: list[str],
-        rs: RunSpec, output: Output, empty_dir: Path) -> RunResult:
-    """Run `rs` on `layers` (bottom first); publish its changes as a layer if it exits 0."""
+        rs: RunSpec, output: Output, empty_dir: Path, net: NetProvider | None = None
+        ) -> RunResult:
+    """Run `rs` on `layers` (bottom first); publish its changes as a layer if it exits 0.
+    `net` gives the default network's sandbox (see request.NetProvider)."""
+    cid = secrets.token_hex(32)
+    on_net = rs.network == "default" and net is not None
+    with net(cid) if on_net and net is not None else contextlib.nullcontext(None) as sb:
+        return _run(runtime, content, layers, parent_diffs, rs, output, empty_dir, cid, sb)
+
+
+def _run(runtime: object, content: Content, layers: Sequence[Path], parent_diffs: list[str],
+         rs: RunSpec, output: Output, empty_dir: Path, cid: str,
+         sb: tuple[str, str, str] | None) -> RunResult:
     from pystack.runtime.linux_runtime import LinuxRuntime
 
     assert isinstance(runtime, LinuxRuntime)
-    cid = secrets.token_hex(32)
     lowers = tuple(str(d) for d in layers) or (str(empty_dir),)
     spec = ContainerSpec(
         id=cid, name=f"pystack-build-{cid[:12]}", image=ImageConfig(), image_id="",
         lower_dirs=lowers, entrypoint=(), command=rs.argv, env=dict(rs.env),
         working_dir=rs.workdir or "/", user=rs.user or None, hostname="buildkitsandbox",
         mounts=rs.mounts, etc_hostname=False,
-        network_mode="host" if rs.network == "host" else "none",
-        labels={"io.pystack.build": "1"})
+        network_mode="host" if rs.network == "host" else ("ns" if sb else "none"),
+        netns=sb[0] if sb else None, etc_hosts=sb[1] if sb else None,
+        etc_resolv=sb[2] if sb else None, labels={"io.pystack.build": "1"})
     tail: list[str] = []
     runtime.create(spec)
     try:

@@ -294,7 +294,7 @@ class StageRunner:
             rs = RunSpec(tuple(argv), env, user, st.workdir, network,
                          tuple(m for m in mounts if m is not None))
             res = run(b.get_runtime(), b.content, self.mount_layers(st), st.diff_ids, rs, out,
-                      b.empty_dir())
+                      b.empty_dir(), b.req.net)
             if res.exit_code != 0:
                 msg = (f'process "{" ".join(argv)}" did not complete successfully: '
                        f"exit code: {res.exit_code}")

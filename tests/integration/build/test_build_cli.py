@@ -86,3 +86,19 @@ def test_down_rmi_local_removes_built_images(tmp_path: Path, busybox_image: str)
         p.run("down", "--rmi", "local")
     assert not ImageStore().exists(f"{p.name}-a")
     assert ImageStore().exists("local/busybox:latest")
+
+
+def test_run_default_network_is_a_pystack_network_with_nat(ctx: Ctx) -> None:
+    ctx.write("Dockerfile", "FROM local/busybox:latest\n"
+                            "RUN ip -4 route && ping -c1 -W5 "
+                            "$(ip route | awk '/default/ {print $3}') && cat /proc/net/dev\n"
+                            "RUN --network=none cat /proc/net/dev\n")
+    r = pystack("image", "build", "--no-cache", "-t", "built:net", str(ctx.root))
+    first, second = r.stderr.split("[3/3]")
+    assert "default via " in first and "1 packets received" in first and "eth0:" in first
+    assert "eth0:" not in second and "lo:" in second
+    # the build's network and sandboxes are gone: the session's leak check also says so
+    import os
+
+    prefix = os.environ["PYSTACK_IFPREFIX"]
+    assert not [n for n in os.listdir("/sys/class/net") if n.startswith(prefix)]

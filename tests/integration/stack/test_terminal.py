@@ -175,3 +175,110 @@ def test_piped_stdin_for_exec_t(web: Project) -> None:
     r = subprocess.run(web.argv("exec", "-i", "web", "wc", "-c"), input=b"12345",
                        capture_output=True, timeout=60)
     assert r.stdout.strip() == b"5"
+
+
+def test_cp_streams_both_ways_and_to_stdout(web: Project, tmp_path: object) -> None:
+    import io
+    import tarfile
+    from pathlib import Path
+
+    d = Path(str(tmp_path))
+    # out of the container: a tar on stdout
+    web.run("exec", "-T", "web", "sh", "-c", "mkdir -p /srv/t && echo one > /srv/t/a")
+    r = subprocess.run(web.argv("cp", "web:/srv/t", "-"), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
+        assert sorted(tar.getnames()) == ["t", "t/a"]
+    # a directory, renamed; then into an existing directory
+    web.run("cp", "web:/srv/t", str(d / "copy"))
+    assert (d / "copy" / "a").read_text() == "one\n"
+    web.run("cp", "web:/srv/t/a", str(d / "copy"))
+    assert (d / "copy" / "a").read_text() == "one\n"
+    # a tar on stdin goes into the directory
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"from stdin\n"
+        info = tarfile.TarInfo("piped.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    r = subprocess.run(web.argv("cp", "-", "web:/srv/"), input=buf.getvalue(),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert web.run("exec", "-T", "web", "cat", "/srv/piped.txt").stdout == "from stdin\n"
+    # streamed: 200 MB in and out, the client's peak RSS stays small (it was the size + 5%)
+    big = d / "big"
+    with open(big, "wb") as f:
+        f.truncate(200 << 20)
+    for args in (("cp", str(big), "web:/tmp/big"), ("cp", "web:/tmp/big", str(d / "back"))):
+        assert peak_rss_kib(web.argv(*args)) < 100 * 1024
+    assert (d / "back").stat().st_size == 200 << 20
+    web.run("exec", "-T", "web", "rm", "/tmp/big")
+
+
+def peak_rss_kib(argv: list[str]) -> int:
+    """The peak RSS of `argv`, measured by a fresh interpreter that only waits for it."""
+    import sys
+
+    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+            "assert r.returncode == 0; "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, NO_COLOR="1"))
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout)
+
+
+def test_cp_from_a_hostile_container_stays_in_the_destination(web: Project,
+                                                              tmp_path: object) -> None:
+    """The container's `tar` is the container's: here a script sending crafted archives (a
+    symlink then a file through it, `..`, a hardlink to a host file).  Nothing outside the
+    destination changes, and each is refused with a clear error."""
+    import io
+    import tarfile
+    from pathlib import Path
+
+    d = Path(str(tmp_path))
+    victim = d / "victim"
+    victim.mkdir()
+    secret = d / "secret"
+    secret.write_text("host secret\n")
+
+    def archive(*members: tuple[str, str, str]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, kind, arg in members:
+                info = tarfile.TarInfo(name)
+                if kind == "dir":
+                    info.type = tarfile.DIRTYPE
+                    tar.addfile(info)
+                elif kind == "sym":
+                    info.type, info.linkname = tarfile.SYMTYPE, arg
+                    tar.addfile(info)
+                elif kind == "hard":
+                    info.type, info.linkname = tarfile.LNKTYPE, arg
+                    tar.addfile(info)
+                else:
+                    info.size = len(arg)
+                    tar.addfile(info, io.BytesIO(arg.encode()))
+        return buf.getvalue()
+
+    web.run("exec", "-T", "web", "sh", "-c",
+            "mkdir -p /usr/local/bin /t && printf '#!/bin/sh\\ncat /evil.tar\\n' "
+            "> /usr/local/bin/tar && chmod 755 /usr/local/bin/tar")
+    attacks = {
+        "symlink": archive(("t", "dir", ""), ("t/l", "sym", str(victim)),
+                           ("t/l/pwned", "file", "x")),
+        "dotdot": archive(("t", "dir", ""), ("t/../../escape", "file", "x")),
+        "hardlink": archive(("t", "dir", ""), ("t/h", "hard", str(secret).lstrip("/"))),
+    }
+    for what, data in attacks.items():
+        r = subprocess.run(web.argv("exec", "-T", "web", "sh", "-c", "cat > /evil.tar"),
+                           input=data, capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        for dest in (d / f"out-{what}", d):         # renamed, and into a directory
+            r = web.run("cp", "web:/t", str(dest), check=False)
+            assert r.returncode != 0, (what, dest)
+            assert "refused" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert list(victim.iterdir()) == [], what
+        assert not (d.parent / "escape").exists() and not (d / "escape").exists()
+        assert secret.stat().st_nlink == 1 and secret.read_text() == "host secret\n"
