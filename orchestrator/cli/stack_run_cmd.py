@@ -91,13 +91,15 @@ def _term() -> str:
 @click.option("--name", default=None)
 @click.option("--pull", type=click.Choice(["always", "missing", "never", "policy"]),
               default="policy")
+@click.option("--build", "build_", is_flag=True, help="Build the image(s) first.")
 @click.argument("service")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: str | None,
         workdir: str | None, entrypoint: str | None, no_deps: bool, no_tty: bool,
         volumes: tuple[str, ...], publish: tuple[str, ...], service_ports: bool,
-        name: str | None, pull: str, service: str, command: tuple[str, ...]) -> None:
+        name: str | None, pull: str, build_: bool, service: str,
+        command: tuple[str, ...]) -> None:
     """Run a one-off command in a new container of a service."""
     import shlex
 
@@ -111,6 +113,10 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
                       else None, env=_env(env), user=user, workdir=workdir, name=name,
                       no_deps=no_deps, service_ports=service_ports, publish=publish,
                       volumes=volumes, detach=detach, tty=False)
+    from pystack.orchestrator.cli.build_cmd import prebuild
+    from pystack.orchestrator.engine.up import UpOptions
+
+    prebuild(ctx, stack, UpOptions(services=(service,), no_deps=no_deps), build_, False)
     with locked(stack), rendering(ctx, stack):
         box = create_oneoff(stack, opts, pull)
     if detach:

@@ -119,10 +119,9 @@ class StageRunner:
         key = C.key_of(st.fs_key, *key_parts)
         b.emit("start", n, name)
         t0 = time.monotonic()
-        b.steps += 1
         hit = None if b.req.no_cache else b.cache.get(key, st.diff_ids)
+        b.count(cached=hit is not None)
         if hit is not None:
-            b.cached += 1
             layer, created = hit.layer, hit.created
             b.emit("cached", n, name)
         else:
