@@ -6,7 +6,9 @@ start two servers, and a server never exits idle while it is being handed a sand
   and re-reads the names; it is started first if it is not running (or died), and the call
   returns once the new sandbox is served, so a container never starts before its resolver;
 - `sync(..., start=False)` (after a sandbox is removed): only when it runs;
-- `stop(knobs, project)` (teardown of the last sandbox): waits until the process is gone.
+- `stop(knobs, project)` (teardown of the last sandbox): waits until the process is gone;
+- `prestart` (when a network is ensured): `sync` in a background thread, so the server's
+  start overlaps the creation of the first sandbox.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from pystack.net.errors import NetError
@@ -80,6 +83,26 @@ def sync(knobs: Knobs, project: str, start: bool = True) -> None:
         _spawn(knobs, project)
         if _ask(sock_path, "sync") is None:
             raise NetError(f"the embedded DNS server of project {project} does not answer")
+
+
+_prestarted: set[tuple[str, str]] = set()
+
+
+def prestart(knobs: Knobs, project: str) -> None:
+    """Start the server in the background (once per process and project): the first
+    attach's `sync` then waits on the lock for it instead of starting it itself."""
+    key = (str(knobs.run), project)
+    if key in _prestarted:
+        return
+    _prestarted.add(key)
+
+    def run() -> None:
+        try:
+            sync(knobs, project)
+        except (NetError, OSError):
+            pass                        # the attach's sync tries again and reports
+
+    threading.Thread(target=run, name="dns-prestart", daemon=True).start()
 
 
 def _pid_of(pid_path: Path) -> int | None:

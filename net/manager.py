@@ -80,6 +80,12 @@ class NetworkManager:
 
     def ensure_network(self, spec: NetworkSpec) -> NetworkInfo:
         check_name("network", spec.name)
+        if "com.docker.compose.project" in spec.labels:
+            # A compose network: its containers will use the embedded DNS server, whose
+            # ~0.2 s start then overlaps the rest of `up`.
+            from pystack.net import dns
+
+            dns.prestart(self.knobs, self.project)
         with self.store.lock():
             self.store.ensure_dirs()
             rec = self.store.read(self.store.network_path(spec.name))

@@ -2,6 +2,9 @@
 without error, and the runtime's and net's own input checks that do not depend on the host
 (signals, ports, restart policies, tmpfs mounts, ulimit names) accept what the specs carry
 (issue 10 item 4: a file that passes `pystack config` never fails later on its own content).
+
+The examples are derandomized (the same every run, so CI cannot turn red on a new random
+draw); drop derandomize and raise max_examples to explore further.
 """
 
 from __future__ import annotations
@@ -140,7 +143,8 @@ def specs_of(project: Project) -> None:
                            online_mems=set(range(1 << 10)))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({"services": st.fixed_dictionaries({"web": ENGINE_SERVICE})}))
 @example({"services": {"web": {"image": "x", "ports": [{"target": 0}]}}})
 @example({"services": {"web": {"image": "x", "volumes": [{"type": "tmpfs", "target": "t"}]}}})
@@ -150,7 +154,8 @@ def test_every_accepted_service_makes_a_container_spec(data: dict[str, Any]) -> 
         specs_of(project)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({"services": st.dictionaries(
     st.sampled_from(["web", "db", "a"]), st.one_of(ENGINE_SERVICE, TYPED_SERVICE,
                                                    NASTY_SERVICE), min_size=1, max_size=3)},

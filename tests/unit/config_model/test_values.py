@@ -4,6 +4,7 @@ each bad one is a FILE:LINE:COL problem line, each good one reaches the model ty
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,24 @@ def test_kill_takes_the_same_signal_rule() -> None:
 
     assert parse_signal("kill") == parse_signal(9) == "SIGKILL"
     assert parse_signal("SIGRTMIN+1") == "35"
+
+
+def test_environment_and_command_must_fit_execve(problems: Problems) -> None:
+    # 60 x 20 KB fit in one variable each but not together; one 140 KB argument never fits
+    big = "x" * 20000
+    env = "".join(f"      V{i}: *big\n" for i in range(60))
+    text = (f"x-big: &big {big}\nservices:\n  web:\n    image: x\n    environment:\n{env}"
+            f"    command: [a, '{'y' * 140000}']\n")
+    assert problems(text) == [
+        "compose.yaml:66:14: services.web.command: an argument of 140001 bytes is more than the "
+        "131072 the kernel passes for one argument (pass big values in a file)",
+        "compose.yaml:6:7: services.web.environment: the environment and command take 1340293 "
+        "bytes, more than the 1048576 pystack leaves for them (pass big values in a file: a "
+        "volume, a config or a secret)"]
+
+
+def test_an_env_file_counts_towards_the_limit(problems: Problems, tmp_path: Path) -> None:
+    (tmp_path / "big.env").write_text("".join(f"V{i}={'z' * 20000}\n" for i in range(60)))
+    (line,) = problems("services:\n  web:\n    image: x\n    env_file: big.env\n")
+    assert line.startswith("compose.yaml:3:5: services.web.environment: the environment and "
+                           "command take ")
