@@ -6,7 +6,9 @@ start two servers, and a server never exits idle while it is being handed a sand
   and re-reads the names; it is started first if it is not running (or died), and the call
   returns once the new sandbox is served, so a container never starts before its resolver;
 - `sync(..., start=False)` (after a sandbox is removed): only when it runs;
-- `stop(knobs, project)` (teardown of the last sandbox): waits until the process is gone.
+- `stop(knobs, project)` (teardown of the last sandbox): waits until the process is gone;
+- `prestart` (when a network is ensured): `sync` in a background thread, so the server's
+  start overlaps the creation of the first sandbox.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from pystack.net.errors import NetError
@@ -82,6 +85,26 @@ def sync(knobs: Knobs, project: str, start: bool = True) -> None:
             raise NetError(f"the embedded DNS server of project {project} does not answer")
 
 
+_prestarted: set[tuple[str, str]] = set()
+
+
+def prestart(knobs: Knobs, project: str) -> None:
+    """Start the server in the background (once per process and project): the first
+    attach's `sync` then waits on the lock for it instead of starting it itself."""
+    key = (str(knobs.run), project)
+    if key in _prestarted:
+        return
+    _prestarted.add(key)
+
+    def run() -> None:
+        try:
+            sync(knobs, project)
+        except (NetError, OSError):
+            pass                        # the attach's sync tries again and reports
+
+    threading.Thread(target=run, name="dns-prestart", daemon=True).start()
+
+
 def _pid_of(pid_path: Path) -> int | None:
     try:
         return int(pid_path.read_text().strip())
@@ -122,9 +145,13 @@ def stop(knobs: Knobs, project: str) -> None:
             if not _wait_gone(pid, 5.0) and _is_server(pid, project):
                 os.kill(pid, signal.SIGKILL)
                 _wait_gone(pid, 5.0)
-        for p in (sock_path, pid_path):
+        log = sock_path.with_suffix(".log")
+        quiet = not log.exists() or log.stat().st_size == 0
+        # The lock file stays (as the projects' locks do): unlinking a lock in use would let
+        # a waiter and a newcomer hold two different ones.
+        for p in (sock_path, pid_path, *((log,) if quiet else ())):
             try:
-                p.unlink()
+                p.unlink()      # a log that says something stays, for the admin
             except FileNotFoundError:
                 pass
 

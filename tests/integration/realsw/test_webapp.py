@@ -82,6 +82,7 @@ def test_webapp_end_to_end(app: Webapp) -> None:
         assert "nameserver 127.0.0.11" in app.run("exec", "-T", "proxy", "cat",
                                                   "/etc/resolv.conf").stdout
         # named users from the image's passwd, and the database's files owned by postgres
+        assert app.run("exec", "-T", "db", "id", "-un").stdout.strip() == "postgres"
         assert app.run("exec", "-T", "cache", "id", "-un").stdout.strip() == "redis"
         assert app.run("exec", "-T", "web", "id", "-un").stdout.strip() == "www-data"
         r = app.run("exec", "-T", "db", "stat", "-c", "%U %a", "/var/lib/postgresql/data")
