@@ -368,6 +368,10 @@ class NetworkManager:
                 gone.append(rec)
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(lambda r: remove_sandbox(self, r, bulk=True), gone))
+            # The DNS server's sockets inside the removed sandboxes hold their namespaces
+            # (and so their veths) alive: it lets go of them first, or the wait below runs
+            # to its timeout (2 s for a 20-container down).
+            self._dns_after_teardown()
             left = self.links.wait_gone(veths, timeout=2.0)
             mine = [r for r in self.store.all(self.store.networks)
                     if r["project"] == self.project and r["name"] not in kept_nets]
@@ -388,13 +392,14 @@ class NetworkManager:
             if shared:
                 refresh_names(self, shared)     # networks still used by others
             self._reap_orphans()
-            from pystack.net import dns
 
-            if any(r.get("project") == self.project
-                   for r in self.store.all(self.store.sandboxes)):
-                dns.sync(self.knobs, self.project, start=False)
-            else:
-                dns.stop(self.knobs, self.project)
+    def _dns_after_teardown(self) -> None:
+        from pystack.net import dns
+
+        if any(r.get("project") == self.project for r in self.store.all(self.store.sandboxes)):
+            dns.sync(self.knobs, self.project, start=False)
+        else:
+            dns.stop(self.knobs, self.project)
 
     def _reap_orphans(self) -> None:
         """Pins and name files without a record (records are written before and deleted

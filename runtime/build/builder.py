@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import copy as _copy
+import hashlib
 import os
 import shutil
 import threading
@@ -306,14 +307,19 @@ class Build:
         layers = tuple(LayerBlob(b, ic.OCI_LAYER if self.content.compression(b) == "" else
                                  ic.LAYER_TYPE_BY_COMPRESSION[self.content.compression(b)], sz)
                        for b, sz in zip(st.blobs, sizes, strict=True))
-        image = self.store.ingest(Fetched(raw, layers, names))
-        self.emit("info", n, name, f"writing image {image.id}")
+        image_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        tags = self.content.read_tags()
+        if not (self.content.read_record(image_id) and self.content.has_blob(image_id) and
+                all(tags.get(str(r)) == image_id for r in names)):
+            image_id = self.store.ingest(Fetched(raw, layers, names)).id
+        # else: a no-op rebuild: the image and its tags are there already (no write, no fsync)
+        self.emit("info", n, name, f"writing image {image_id}")
         for t in self.req.tags:
             self.emit("info", n, name, f"naming to {parse_ref(t)}")
         self.emit("done", n, name, seconds=time.monotonic() - t0)
         unused = sorted(set(self.req.build_args) - self.used)
         warnings = ((f"one or more build-args {unused} were not consumed",) if unused else ())
-        return BuildResult(image.id, self.req.tags, self.steps, self.cached, warnings)
+        return BuildResult(image_id, self.req.tags, self.steps, self.cached, warnings)
 
     @contextmanager
     def stage_tree(self, ref: str, ins: Instruction, stage_index: int) -> Iterator[Tree]:

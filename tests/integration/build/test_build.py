@@ -152,3 +152,22 @@ def test_independent_stages_run_in_parallel(ctx: Ctx) -> None:
               "FROM local/busybox:latest AS b\n" + wait.format(id=sync, me="b", other="a") +
               "FROM scratch\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n", tags=("built:par",))
     assert image_file("built:par", "a") == "a\n" and image_file("built:par", "b") == "b\n"
+
+
+def test_bind_mounts_from_context_and_stage(ctx: Ctx) -> None:
+    ctx.write("data/in.txt", "v1\n")
+    df = ("FROM local/busybox:latest AS tools\nRUN echo tool > /tool\n"
+          "FROM local/busybox:latest\n"
+          "RUN --mount=type=bind,source=data,target=/d "
+          "--mount=type=bind,from=tools,source=/tool,target=/t "
+          "--mount=type=cache,target=/c,sharing=locked "
+          "cat /d/in.txt /t > /seen && ! touch /d/new 2>/dev/null\n")
+    ctx.build(df, tags=("built:bind",))
+    assert image_file("built:bind", "seen") == "v1\ntool\n"
+    for stub in ("d", "t", "c"):                                  # mounts leave no trace
+        assert image_file("built:bind", stub) is None
+    ctx.build(df, tags=("built:bind",))
+    assert any("RUN --mount" in n for n in ctx.cached())          # unchanged: a hit
+    ctx.write("data/in.txt", "v2\n")                              # what the bind shows: a miss
+    ctx.build(df, tags=("built:bind",))
+    assert image_file("built:bind", "seen") == "v2\ntool\n"
