@@ -5,6 +5,12 @@ installed on this machine: their numbers are the ones measured there, on the sam
 and the resident memory (PSS) of everything pystack leaves running for stack b.
 
     sudo .venv/bin/python bench/stack_bench.py [--pairs 5] [--stacks a,b,c]
+    sudo .venv/bin/python bench/stack_bench.py --floor [--pairs 5]
+
+--floor: stack b's `up -d` + `down` beside the by-hand floor for the same work, measured in the
+same run, rounds interleaved: bench/floor/floor-containers.sh -p -c 20 (20 containers in
+parallel: unshare, overlay, chroot, cgroup v1 dirs) plus floor-net.sh up/down 20 direct (a
+bridge, 20 netns, 20 veth pairs created inside them, addresses); prints the ratio.
 
 Uses its own temporary PYSTACK_ROOT/RUN, cgroup parent, link prefix and nft table, and imports
 the busybox image (tests/support/busybox.py) as local/busybox:latest first.  Never a test.
@@ -113,6 +119,52 @@ def bench_stack(key: str, pairs: int) -> tuple[list[float], list[float], tuple[i
     return ups, downs, mem
 
 
+FLOOR = HERE / "floor"
+
+
+def floor_round(base: Path) -> tuple[float, float]:
+    """(containers s, network up + down s) of the by-hand floor for stack b."""
+    env = dict(os.environ, TMPDIR=str(base))
+    t0 = time.perf_counter()
+    subprocess.run(["sh", str(FLOOR / "floor-containers.sh"), "-p", "-c", "20"], env=env,
+                   check=True, capture_output=True)
+    t1 = time.perf_counter()
+    subprocess.run(["sh", str(FLOOR / "floor-net.sh"), "up", "20", "direct"], env=env,
+                   check=True, capture_output=True)
+    subprocess.run(["sh", str(FLOOR / "floor-net.sh"), "down", "20", "direct"], env=env,
+                   check=True, capture_output=True)
+    t2 = time.perf_counter()
+    while any(n.startswith("pfh") for n in os.listdir("/sys/class/net")):
+        time.sleep(0.05)                # not timed: the kernel frees the pairs after netns del
+    return t1 - t0, t2 - t1
+
+
+def against_floor(pairs: int) -> None:
+    base = Path(os.environ["PYSTACK_BENCH_BASE"])
+    (base / "pystack-busybox-rootfs").symlink_to(base / "rootfs")   # the floor script's name
+    f = str(STACKS / "stack-b.yml")
+    cmd = [PYSTACK, "--progress", "quiet", "-f", f, "-p", "benchfloor"]
+    ups: list[float] = []
+    downs: list[float] = []
+    floors: list[tuple[float, float]] = []
+    for i in range(pairs + 1):          # interleaved rounds; the first warms up
+        u, d = timed([*cmd, "up", "-d"]), timed([*cmd, "down"])
+        fl = floor_round(base)
+        if i:
+            ups.append(u)
+            downs.append(d)
+            floors.append(fl)
+    mu, md = statistics.median(ups), statistics.median(downs)
+    fc = statistics.median(x[0] for x in floors)
+    fn = statistics.median(x[1] for x in floors)
+    ft = statistics.median(x[0] + x[1] for x in floors)
+    print(f"stack b, {pairs} interleaved rounds after 1 warm-up, medians "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus):")
+    print(f"  pystack up -d {mu:.3f} s + down {md:.3f} s = {mu + md:.3f} s")
+    print(f"  floor: containers {fc:.3f} s + network up/down {fn:.3f} s = {ft:.3f} s")
+    print(f"  ratio (up + down) / floor = {(mu + md) / ft:.2f}x")
+
+
 def fmt(xs: list[float]) -> str:
     return f"{statistics.median(xs):6.3f} ({min(xs):.3f}-{max(xs):.3f})"
 
@@ -121,10 +173,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--stacks", default="a,b,c")
+    ap.add_argument("--floor", action="store_true",
+                    help="stack b against the by-hand floor, in the same run")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
     env = setup_env()
+    if args.floor:
+        try:
+            against_floor(args.pairs)
+        finally:
+            subprocess.run(["umount", "-R", "-l", env["PYSTACK_BENCH_BASE"]],
+                           capture_output=True)
+            shutil.rmtree(env["PYSTACK_BENCH_BASE"], ignore_errors=True)
+        return
     print(f"pystack up -d / down, {args.pairs} counted pairs after 1 warm-up pair; peers from "
           "their RESULTS.md (bench/README.md; not installed here)\n")
     print(f"{'stack':5} {'pystack up -d':24} {'pystack down':24} peers' medians (up/down) "

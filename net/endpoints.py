@@ -8,7 +8,6 @@ and finally rewrites the name files of every sandbox whose view of a network cha
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,8 @@ def refresh_names(mgr: NetworkManager, networks: set[str], also: tuple[str, ...]
     peers = [p for r in recs for p in peers_of(r)]
     for r in recs:
         if r["id"] in also or any(a["network"] in networks for a in r["attachments"]):
-            text = names.render_hosts(dns_of(r), peers_of(r), peers)
+            dns = dns_of(r)     # with the embedded DNS server: own names only (Docker's)
+            text = names.render_hosts(dns, peers_of(r), [] if dns.embedded else peers)
             try:
                 names.write_in_place(Path(r["hosts"]), text)
             except OSError:
@@ -205,7 +205,11 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     holder.release(holder.held_of(rec))
     nets = {a["network"] for a in rec["attachments"]}
     netns.remove(Path(rec["pin"]))
-    shutil.rmtree(Path(rec["hosts"]).parent, ignore_errors=True)
+    names.remove_files_dir(Path(rec["hosts"]).parent)
     mgr.store.delete(mgr.store.sandbox_path(rec["id"]))
     if nets and not bulk:
         refresh_names(mgr, nets)
+    if not bulk and dns_of(rec).embedded:
+        from pystack.net import dns
+
+        dns.sync(mgr.knobs, rec["project"], start=False)   # it drops the sockets it held

@@ -138,10 +138,6 @@ class Links:
                         continue
         return 1500
 
-    def host_addresses(self) -> list[str]:
-        with self.lock, _netlink("list addresses"):
-            return [a.address for a in self.rt.addrs(socket.AF_INET)]
-
     def flush_udp_conntrack(self, ports: list[int]) -> None:
         """Forget conntrack entries of UDP flows to these host ports: a flow that started
         before the DNAT rule existed would keep bypassing it (Docker does the same)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,7 @@ class NetworkManager:
         self.knobs = Knobs.from_env(root, run)
         self.store = Store(self.knobs)
         self.links = Links()
-        self.table = Table(self.knobs.nft_table)
+        self.table = Table(self.knobs.nft_table, owner=self.knobs.owner())
 
     def close(self) -> None:
         self.links.close()
@@ -81,6 +80,12 @@ class NetworkManager:
 
     def ensure_network(self, spec: NetworkSpec) -> NetworkInfo:
         check_name("network", spec.name)
+        if "com.docker.compose.project" in spec.labels:
+            # A compose network: its containers will use the embedded DNS server, whose
+            # ~0.2 s start then overlaps the rest of `up`.
+            from pystack.net import dns
+
+            dns.prestart(self.knobs, self.project)
         with self.store.lock():
             self.store.ensure_dirs()
             rec = self.store.read(self.store.network_path(spec.name))
@@ -221,6 +226,7 @@ class NetworkManager:
             if pin.exists():
                 netns.remove(pin)
             netns.create(pin)       # with lo up (a `network_mode: none` container has only it)
+            names.files_dir(Path(rec["hosts"]).parent)
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns))
             names.write_in_place(Path(rec["hosts"]), names.render_hosts(dns, [], []))
         else:
@@ -232,6 +238,8 @@ class NetworkManager:
         from pystack.net.endpoints import refresh_names
         from pystack.net.records import dns_of
 
+        if not os.path.exists(rec["resolv"]) or not os.path.exists(rec["hosts"]):
+            names.files_dir(Path(rec["hosts"]).parent)
         if not os.path.exists(rec["resolv"]):
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns_of(rec)))
         if not os.path.exists(rec["hosts"]):
@@ -270,6 +278,7 @@ class NetworkManager:
             got = endpoints.reserve(self, rec, spec)
         if isinstance(got, Attachment):
             self._repair_files(rec)
+            self._dns_sync(rec)
             return got
         try:
             endpoints.plumb(self, rec, got)
@@ -279,7 +288,17 @@ class NetworkManager:
             raise
         with self.store.lock():
             endpoints.refresh_names(self, {spec.network})
+        self._dns_sync(rec)
         return attachment_of(got.a)
+
+    def _dns_sync(self, rec: dict[str, Any]) -> None:
+        """A sandbox with the embedded DNS server is served before attach returns (the
+        server is started if it is not running)."""
+        from pystack.net import dns
+        from pystack.net.records import dns_of
+
+        if dns_of(rec).embedded:
+            dns.sync(self.knobs, self.project)
 
     def detach(self, container_id: str, network: str) -> None:
         from pystack.net.endpoints import detach
@@ -288,6 +307,10 @@ class NetworkManager:
             rec = self.store.read(self.store.sandbox_path(container_id))
             if rec is not None:
                 detach(self, rec, network)
+        if rec is not None:
+            from pystack.net import dns
+
+            dns.sync(self.knobs, self.project, start=False)
 
     def remove_sandbox(self, container_id: str) -> None:
         from pystack.net.endpoints import remove_sandbox
@@ -347,6 +370,10 @@ class NetworkManager:
                 gone.append(rec)
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(lambda r: remove_sandbox(self, r, bulk=True), gone))
+            # The DNS server's sockets inside the removed sandboxes hold their namespaces
+            # (and so their veths) alive: it lets go of them first, or the wait below runs
+            # to its timeout (2 s for a 20-container down).
+            self._dns_after_teardown()
             left = self.links.wait_gone(veths, timeout=2.0)
             mine = [r for r in self.store.all(self.store.networks)
                     if r["project"] == self.project and r["name"] not in kept_nets]
@@ -368,6 +395,14 @@ class NetworkManager:
                 refresh_names(self, shared)     # networks still used by others
             self._reap_orphans()
 
+    def _dns_after_teardown(self) -> None:
+        from pystack.net import dns
+
+        if any(r.get("project") == self.project for r in self.store.all(self.store.sandboxes)):
+            dns.sync(self.knobs, self.project, start=False)
+        else:
+            dns.stop(self.knobs, self.project)
+
     def _reap_orphans(self) -> None:
         """Pins and name files without a record (records are written before and deleted
         after them, so these are leftovers of a lost record): unmount and delete."""
@@ -383,7 +418,7 @@ class NetworkManager:
                 if is_pin:
                     netns.remove(folder / cid)
                 else:
-                    shutil.rmtree(folder / cid, ignore_errors=True)
+                    names.remove_files_dir(folder / cid)
 
 
 def _nameservers() -> list[ipaddress.IPv4Network]:

@@ -36,7 +36,9 @@ def dns_of(rec: dict[str, Any]) -> DnsConfig:
     return DnsConfig(servers=tuple(d.get("servers", ())), search=tuple(d.get("search", ())),
                      options=tuple(d.get("options", ())),
                      extra_hosts=tuple((h[0], h[1]) for h in d.get("extra_hosts", ())),
-                     hostname=d.get("hostname", ""), domainname=d.get("domainname", ""))
+                     hostname=d.get("hostname", ""), domainname=d.get("domainname", ""),
+                     embedded=bool(d.get("embedded")),
+                     links=tuple((x[0], x[1]) for x in d.get("links", ())))
 
 
 def peers_of(rec: dict[str, Any]) -> list[Peer]:
@@ -63,4 +65,5 @@ def same_config(spec: NetworkSpec, rec: dict[str, Any]) -> None:
 def dns_to_json(dns: DnsConfig) -> dict[str, Any]:
     return {"servers": list(dns.servers), "search": list(dns.search),
             "options": list(dns.options), "extra_hosts": [list(h) for h in dns.extra_hosts],
-            "hostname": dns.hostname, "domainname": dns.domainname}
+            "hostname": dns.hostname, "domainname": dns.domainname,
+            "embedded": dns.embedded, "links": [list(x) for x in dns.links]}

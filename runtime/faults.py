@@ -1,5 +1,6 @@
 """Fault injection for the crash tests: with PYSTACK_CRASH_AT=POINT[,POINT...] in its
-environment, a process kills itself with SIGKILL when it reaches one of those named points.
+environment, a process kills itself with SIGKILL when it reaches one of those named points
+(PYSTACK_HANG_AT: stops itself with SIGSTOP there).
 
 The fault tests use it to kill the CLI (or a shim, which inherits the CLI's environment through
 the zygote) at exact places, e.g. between recording a container and creating it, instead of
@@ -13,7 +14,9 @@ import signal
 
 
 def point(name: str) -> None:
-    """Die here, now, as a SIGKILL would kill us, if the tests asked for it."""
-    want = os.environ.get("PYSTACK_CRASH_AT")
-    if want and name in want.split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Die here, now, as a SIGKILL would kill us, if the tests asked for it (or, with
+    PYSTACK_HANG_AT, stop here with SIGSTOP: a process that is alive but stuck)."""
+    for var, sig in (("PYSTACK_CRASH_AT", signal.SIGKILL), ("PYSTACK_HANG_AT", signal.SIGSTOP)):
+        want = os.environ.get(var)
+        if want and name in want.split(","):
+            os.kill(os.getpid(), sig)

@@ -24,7 +24,7 @@ from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.exec import spawn_exec
 from pystack.runtime.image.model import HealthConfig
 from pystack.runtime.logs import now_rfc3339
-from pystack.runtime.spec import ContainerSpec, ExecSpec, Healthcheck
+from pystack.runtime.spec import ContainerSpec, ExecSpec, Healthcheck, effective_healthcheck
 
 KEEP = 5
 MAX_OUTPUT = 4096
@@ -36,18 +36,8 @@ def effective(spec: ContainerSpec) -> Healthcheck | None:
 
 
 def effective_of(hc: Healthcheck | None, img: HealthConfig | None) -> Healthcheck | None:
-    if hc is None and img is not None and img.test:
-        d = Healthcheck(test=("NONE",))
-        hc = Healthcheck(
-            test=img.test,
-            interval=img.interval if img.interval else d.interval,
-            timeout=img.timeout if img.timeout else d.timeout,
-            retries=img.retries if img.retries else d.retries,
-            start_period=img.start_period if img.start_period else d.start_period,
-            start_interval=img.start_interval if img.start_interval else d.start_interval)
-    if hc is None or not hc.test or hc.test[0] == "NONE":
-        return None
-    return hc
+    """The container's healthcheck over the image's: spec.effective_healthcheck, the rule."""
+    return effective_healthcheck(hc, img)
 
 
 class Checker:
@@ -59,11 +49,6 @@ class Checker:
         self.log: list[dict[str, Any]] = []
         self.started = time.monotonic()
         self.timed_out_hint = False
-
-    @classmethod
-    def for_spec(cls, spec: ContainerSpec) -> Checker | None:
-        hc = effective(spec)
-        return cls(hc) if hc is not None else None
 
     @classmethod
     def for_parts(cls, hc: Healthcheck | None, img: HealthConfig | None) -> Checker | None:

@@ -31,12 +31,22 @@ from pystack.runtime.spec import ContainerSpec, ExecSpec
 from pystack.runtime.state import Paths
 from pystack.runtime.zygote import Zygote
 
+
+def _host_resolv() -> str:
+    try:
+        with open("/etc/resolv.conf", "rb") as f:
+            return f.read(1 << 16).decode(errors="replace")
+    except OSError:
+        return ""
+
+
 DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                  "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                  "ff02::2\tip6-allrouters\n")
 
 
 STOP_SLACK = 5.0        # seconds a stop waits for the shim beyond the grace period
+START_TIMEOUT = 60.0    # seconds a start waits for the shim's ready report
 
 
 class LinuxRuntime:
@@ -156,6 +166,11 @@ class LinuxRuntime:
             faults.point("runtime-create:dirs")
             if spec.etc_hosts is None and spec.network_mode != "host":
                 p.hosts.write_text(DEFAULT_HOSTS)
+            if spec.etc_resolv is None:
+                # Docker: network_mode host gets a copy of the host's resolv.conf, none an
+                # empty one (a copy: the container may write its own, never the host's).
+                (p.dir / "resolv.conf").write_text(_host_resolv()
+                                                   if spec.network_mode == "host" else "")
             state.save_spec(p, spec)
             p.log.touch(mode=0o640)          # `logs -f` of a created container waits on it
             new: dict[str, Any] = {
@@ -191,9 +206,10 @@ class LinuxRuntime:
             raise
         finally:
             os.close(w)
-        raw = b""
-        with os.fdopen(r, "rb") as f:
-            raw = f.read()
+        try:
+            raw = self._read_report(r, p)
+        finally:
+            os.close(r)
         try:
             report = json.loads(raw) if raw else {"error": "the shim died while starting"}
         except ValueError:
@@ -201,6 +217,30 @@ class LinuxRuntime:
         if "error" in report:
             raise ContainerRuntimeError(f"cannot start container {p.id[:12]}: {report['error']}")
         return self.state(p.id)
+
+    def _read_report(self, r: int, p: state.Paths) -> bytes:
+        """The shim's ready report: until EOF (the shim wrote it, or died); a shim that is
+        alive but silent for START_TIMEOUT is killed, with its container, and that is an
+        error: a start never outlives the shim it waits on, nor hangs on a stuck one."""
+        import select
+
+        raw = b""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._kill_shim(p)
+                self._kill_orphan(p)
+                raise ContainerRuntimeError(
+                    f"cannot start container {p.id[:12]}: the shim did not report within "
+                    f"{START_TIMEOUT:.0f} s")
+            ready, _, _ = select.select([r], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(r, 65536)
+            if not chunk:
+                return raw
+            raw += chunk
 
     def stop(self, container_id: str, timeout: float | None = None) -> ContainerState:
         p = self._paths(container_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pystack.runtime.image.model import ImageConfig
+from pystack.runtime.image.model import HealthConfig, ImageConfig
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,40 @@ class Resources:
 
 @dataclass(frozen=True)
 class Healthcheck:
+    """The container's own healthcheck.  An empty test and zero fields are "not set": they take
+    the image's, then Docker's defaults (`effective_healthcheck`, the one rule)."""
+
     test: tuple[str, ...]               # ("CMD", ...), ("CMD-SHELL", "cmd"), ("NONE",)
     interval: float = 30.0
     timeout: float = 30.0
     retries: int = 3
     start_period: float = 0.0
     start_interval: float = 5.0
+
+
+def effective_healthcheck(mine: Healthcheck | None,
+                          image: HealthConfig | None) -> Healthcheck | None:
+    """THE healthcheck rule (Docker's daemon merge): the container's healthcheck over its
+    image's, field by field.  An empty test or a zero (or unset) field takes the image's value,
+    then Docker's default (interval and timeout 30 s, retries 3, start_period 0, start_interval
+    5 s); a "NONE" test disables it (the image's too).  None when there is no healthcheck.
+    The shim runs what this returns (runtime/health.py); the engine asks it too."""
+    if mine is not None and mine.test[:1] == ("NONE",):
+        return None
+    img = image or HealthConfig()
+    test = (mine.test if mine is not None else ()) or img.test
+    if not test or test[0] == "NONE":
+        return None
+
+    def pick(own: float | None, theirs: float | None, default: float) -> float:
+        return own if own else theirs if theirs else default
+
+    m = mine or Healthcheck(test=(), interval=0, timeout=0, retries=0, start_interval=0)
+    return Healthcheck(test=tuple(test), interval=pick(m.interval, img.interval, 30.0),
+                       timeout=pick(m.timeout, img.timeout, 30.0),
+                       retries=int(pick(m.retries, img.retries, 3)),
+                       start_period=pick(m.start_period, img.start_period, 0.0),
+                       start_interval=pick(m.start_interval, img.start_interval, 5.0))
 
 
 @dataclass(frozen=True)

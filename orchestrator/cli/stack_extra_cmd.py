@@ -1,7 +1,5 @@
-"""More project commands: cp (through `tar` inside the container), events (status changes of
-the project's containers, polled), and the project side of images/pull/push
-(`service_images`, `pull_services`: the seams the top-level image commands can call when no
-image reference is given)."""
+"""More project commands: cp (through `tar` inside the container) and events (status changes
+of the project's containers, polled)."""
 
 from __future__ import annotations
 
@@ -18,34 +16,6 @@ import click
 
 from pystack.orchestrator.cli.main import PystackCommand, project_options
 from pystack.orchestrator.cli.stack_cmd import load_stack
-
-
-def service_images(ctx: click.Context, services: tuple[str, ...] = ()) -> list[str]:
-    """The image references of the project's services (deduplicated, file order)."""
-    stack = load_stack(ctx, services)
-    proj = stack.need_project()
-    names = services or tuple(proj.services)
-    return list(dict.fromkeys(str(proj.services[s].image) for s in names
-                              if proj.services[s].image))
-
-
-def pull_services(ctx: click.Context, services: tuple[str, ...] = (),
-                  ignore_failures: bool = False) -> list[str]:
-    """Pull every service image; returns the references pulled."""
-    from pystack.orchestrator.engine.stack import Stack
-
-    stack: Stack = load_stack(ctx, services)
-    proj = stack.need_project()
-    done = []
-    for s in services or tuple(proj.services):
-        svc = proj.services[s]
-        try:
-            stack.ensure_image(svc, "always")
-            done.append(str(svc.image))
-        except Exception:
-            if not ignore_failures:
-                raise
-    return done
 
 
 def _split(arg: str) -> tuple[str | None, str]:

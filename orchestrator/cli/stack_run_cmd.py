@@ -97,6 +97,7 @@ def _term() -> str:
 @click.option("--name", default=None)
 @click.option("--pull", type=click.Choice(["always", "missing", "never", "policy"]),
               default="policy")
+@click.option("--build", "build_", is_flag=True, help="Build the image(s) first.")
 @click.argument("service")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -104,7 +105,7 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
         workdir: str | None, entrypoint: str | None, no_deps: bool, no_tty: bool, tty: bool,
         interactive: bool, detach_keys: str | None, volumes: tuple[str, ...],
         publish: tuple[str, ...], service_ports: bool, name: str | None, pull: str,
-        service: str, command: tuple[str, ...]) -> None:
+        build_: bool, service: str, command: tuple[str, ...]) -> None:
     """Run a one-off command in a new container of a service."""
     import shlex
 
@@ -123,6 +124,10 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
                       else None, env=environment, user=user, workdir=workdir, name=name,
                       no_deps=no_deps, service_ports=service_ports, publish=publish,
                       volumes=volumes, detach=detach, tty=use_tty, interactive=not detach)
+    from pystack.orchestrator.cli.build_cmd import prebuild
+    from pystack.orchestrator.engine.up import UpOptions
+
+    prebuild(ctx, stack, UpOptions(services=(service,), no_deps=no_deps), build_, False)
     with locked(stack), rendering(ctx, stack):
         box = create_oneoff(stack, opts, pull)
     if detach:

@@ -57,6 +57,9 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
         canonical = normalize.normalize(selection.data, ctx)
     except (EnvFileError, ValueError) as e:
         raise ConfigError([str(e)]) from e
+    late = late_checks(canonical, raw.marks)
+    if late:
+        raise ConfigError(sorted(late, key=_position))
     warnings = [*raw.warnings, *unsupported_warnings(selection.data),
                 *command_warnings(selection.data)]
     try:
@@ -71,6 +74,17 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
                           hint="please report this file: the checks should have named "
                                "the line") from e
     return _with_defined_profiles(project, selection.defined)
+
+
+def late_checks(canonical: Mapping[str, Any], marks: Any) -> list[str]:
+    """Checks of the canonical form (env_file merged in, short forms expanded)."""
+    from pystack.orchestrator.config import valuechecks
+    from pystack.orchestrator.config.semantic import Report
+
+    rep = Report(marks)
+    for name, svc in (canonical.get("services") or {}).items():
+        valuechecks.late(rep, name, svc)
+    return rep.lines
 
 
 def _position(line: str) -> tuple[str, int, int]:

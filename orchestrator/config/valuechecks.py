@@ -55,7 +55,8 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
         value: Any = svc
         for part in path:
             value = value.get(part) if isinstance(value, Mapping) else None
-        if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+        number = _as_int(value)
+        if number is not None and not low <= number <= high:
             rep.add((*base, *path), f"{value} is out of range",
                     f"use a whole number from {low} to {high}")
     _resources(rep, base, svc)
@@ -125,26 +126,128 @@ def _resources(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
             rep.add((*base, "memswap_limit"), "memswap_limit is below the memory limit",
                     "memswap_limit counts memory plus swap: make it at least mem_limit")
     cpus = get(*limits, "cpus") or get("cpus")
-    quota, period = get("cpu_quota"), get("cpu_period")
+    quota, period = _as_int(get("cpu_quota")), _as_int(get("cpu_period"))
     try:
         cpu_count = units.parse_cpus(cpus) if cpus not in (None, "") else 0.0
     except ValueError:
         cpu_count = 0.0
     if 0 < cpu_count < 0.01:
         rep.add((*base, "cpus"), f"cpus {cpus} is below the minimum of 0.01", None)
-    if cpu_count and _int(quota) and quota:
+    if cpu_count and quota:
         rep.add((*base, "cpu_quota"), "cpus and cpu_quota cannot both be set",
                 "set only one of them")
-    if _int(period) and period and not 1000 <= period <= 1_000_000:
+    if period and not 1000 <= period <= 1_000_000:
         rep.add((*base, "cpu_period"), f"cpu_period {period} is out of range",
                 "use 1000 (1 ms) to 1000000 (1 s) microseconds")
-    if _int(quota) and 0 < quota < 1000:
+    if quota is not None and 0 < quota < 1000:
         rep.add((*base, "cpu_quota"), f"cpu_quota {quota} is below the minimum of 1000",
                 "use at least 1000 microseconds, or -1 for no limit")
-    weight = get("blkio_config", "weight")
-    if _int(weight) and weight and not 10 <= weight <= 1000:
+    weight = _as_int(get("blkio_config", "weight"))
+    if weight and not 10 <= weight <= 1000:
         rep.add((*base, "blkio_config", "weight"), f"blkio weight {weight} is out of range",
                 "use 10 to 1000")
+
+
+# What execve takes: one argument or KEY=value at most MAX_ARG_STRLEN (32 pages), all of
+# them together at most a quarter of the 8 MiB default stack; half of that is left to the
+# image's own environment.
+MAX_ARG = 32 * 4096
+MAX_EXEC = 1 << 20
+
+
+def late(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
+    """Checks on a service's canonical form (after normalize.py: env_file merged in, short
+    forms expanded), with the rules net and the runtime apply to their own input, so `up`
+    cannot fail on them later."""
+    exec_size(rep, name, svc)
+    _dns(rep, ("services", name), svc)
+    _runtime_rules(rep, ("services", name), svc)
+
+
+def _dns(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
+    from pystack.net.api import DnsConfig, check_alias, check_dns_config
+    from pystack.net.errors import NetError
+
+    fields: list[tuple[TreePath, DnsConfig]] = []
+    for i, server in enumerate(svc.get("dns") or []):
+        fields.append((("dns", i), DnsConfig(servers=(str(server),))))
+    for i, domain in enumerate(svc.get("dns_search") or []):
+        fields.append((("dns_search", i), DnsConfig(search=(str(domain),))))
+    for i, opt in enumerate(svc.get("dns_opt") or []):
+        fields.append((("dns_opt", i), DnsConfig(options=(str(opt),))))
+    for i, entry in enumerate(svc.get("extra_hosts") or []):
+        host, _, ip = str(entry).partition("=")
+        ip = "127.0.0.1" if ip == "host-gateway" else ip   # the engine fills it in
+        fields.append((("extra_hosts", i), DnsConfig(extra_hosts=((host, ip),))))
+    if svc.get("hostname"):
+        fields.append((("hostname",), DnsConfig(hostname=str(svc["hostname"]))))
+    if svc.get("domainname"):
+        fields.append((("domainname",), DnsConfig(domainname=str(svc["domainname"]))))
+    for path, dns in fields:
+        try:
+            check_dns_config(dns)
+        except NetError as e:
+            rep.add((*base, *path), str(e))
+    nets = svc.get("networks")
+    for net, spec in (nets.items() if isinstance(nets, Mapping) else []):
+        for alias in (spec.get("aliases") or []) if isinstance(spec, Mapping) else []:
+            try:
+                check_alias(str(alias))
+            except NetError as e:
+                rep.add((*base, "networks", net, "aliases"), str(e))
+
+
+def _runtime_rules(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
+    from pystack.runtime.api import check_capability, check_sysctl
+    from pystack.runtime.errors import ContainerRuntimeError
+
+    for key in ("cap_add", "cap_drop"):
+        for i, cap in enumerate(svc.get(key) or []):
+            try:
+                check_capability(str(cap))
+            except ContainerRuntimeError as e:
+                rep.add((*base, key, i), str(e), "use a name like NET_ADMIN or CAP_NET_ADMIN")
+    sysctls = svc.get("sysctls")
+    host_net = svc.get("network_mode") == "host"
+    host_ipc = svc.get("ipc") == "host"
+    for key in (sysctls if isinstance(sysctls, Mapping) else {}):
+        try:
+            check_sysctl(str(key), own_netns=not host_net, own_ipcns=not host_ipc)
+        except ContainerRuntimeError as e:
+            rep.add((*base, "sysctls"), str(e), "a container may set kernel.msg*, kernel.sem, "
+                    "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*")
+    workdir = svc.get("working_dir")
+    if isinstance(workdir, str) and workdir and not workdir.startswith("/"):
+        rep.add((*base, "working_dir"), f"the working directory '{_short(workdir)}' is not "
+                "an absolute path", "use a path like /app")
+
+
+def exec_size(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
+    """The final environment (env_file merged in) and command of a service (canonical form)
+    must fit what the kernel passes to a process (else `up` fails with E2BIG)."""
+    base: TreePath = ("services", name)
+    env = svc.get("environment")
+    env = env if isinstance(env, Mapping) else {}
+    total = 0
+    for key, value in env.items():
+        size = len(str(key).encode()) + 2 + len(str(value or "").encode())
+        total += size
+        if size > MAX_ARG:
+            rep.add((*base, "environment"), f"variable {_short(str(key))} is {size} bytes, "
+                    f"more than the {MAX_ARG} the kernel passes for one variable",
+                    "pass big values in a file: a volume, a config or a secret")
+    for key in ("command", "entrypoint"):
+        for arg in svc.get(key) or []:
+            size = len(str(arg).encode()) + 1
+            total += size
+            if size > MAX_ARG:
+                rep.add((*base, key), f"an argument of {size} bytes is more than the "
+                        f"{MAX_ARG} the kernel passes for one argument",
+                        "pass big values in a file")
+    if total > MAX_EXEC:
+        rep.add((*base, "environment"), f"the environment and command take {total} bytes, "
+                f"more than the {MAX_EXEC} pystack leaves for them",
+                "pass big values in a file: a volume, a config or a secret")
 
 
 def _one(rep: Report, path: TreePath, value: Any, parser: Callable[[Any], object]) -> None:
@@ -243,6 +346,15 @@ def _volumes(rep: Report, base: TreePath, volumes: Any) -> None:
     from pystack.orchestrator.config.shortsyntax import parse_volume_spec
 
     for i, item in enumerate(volumes if isinstance(volumes, list) else []):
+        tmpfs = item.get("tmpfs") if isinstance(item, Mapping) else None
+        mode = tmpfs.get("mode") if isinstance(tmpfs, Mapping) else None
+        if isinstance(mode, int) and _int(mode) and not 0 <= mode <= 0o7777:
+            rep.add((*base, "volumes", i, "tmpfs", "mode"), f"invalid mode {mode}",
+                    "use octal permission bits like 1777")
+        size = tmpfs.get("size") if isinstance(tmpfs, Mapping) else None
+        if size in (-1, "-1"):
+            rep.add((*base, "volumes", i, "tmpfs", "size"), "must not be negative",
+                    "use a size like 64m, or leave it out")
         target = item.get("target") if isinstance(item, Mapping) else None
         if isinstance(item, str):
             try:
@@ -271,6 +383,17 @@ def _names(rep: Report, path: TreePath, value: Any) -> None:
             if str(key).strip() == "":
                 rep.add((*path, key), "a name must not be empty", "write NAME: value",
                         key=True)
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer setting as the model builder reads it (42 or "42"), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    return None
 
 
 def _int(value: Any) -> bool:

@@ -102,10 +102,6 @@ class YamlProblems(Exception):
 # times faster than compose() + a walk, which matters for 300-service files.
 
 
-class _Recursive(Exception):
-    pass
-
-
 class _Builder:
     def __init__(self, parser: Any, filename: str) -> None:
         self.get = parser.get_event

@@ -47,7 +47,9 @@ def linux_runtime(warm: bool = False) -> Runtime:
 def image_store() -> ImageStore:
     """The image store, whole (the image commands use more of it than the engine's port)."""
     from pystack.runtime.image.store import ImageStore
+    from pystack.runtime.statedirs import secure_roots
 
+    secure_roots()
     return ImageStore()
 
 

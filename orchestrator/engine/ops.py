@@ -14,7 +14,7 @@ from pystack.orchestrator.engine.execute import walk
 from pystack.orchestrator.engine.parallel import failures, parallel
 from pystack.orchestrator.engine.plan import Existing
 from pystack.orchestrator.engine.stack import Stack
-from pystack.orchestrator.engine.volumes import remove_volume
+from pystack.orchestrator.engine.volumes import remove_file_objects, remove_volume
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
 from pystack.runtime.errors import ContainerRuntimeError
 
@@ -130,6 +130,8 @@ def down(stack: Stack, opts: DownOptions) -> None:
                 except ContainerRuntimeError as e:
                     stack.emit("image", ref, "Error", e.message)
     _raise(errs)
+    if not kept:
+        remove_file_objects(stack.name)         # secrets and configs written for it
     if kept:
         for g in record.containers:
             if g.id not in keep:

@@ -66,6 +66,8 @@ def status_text(st: ContainerState, now: datetime | None = None) -> str:
         if st.health:
             h = st.health.status
             text += f" ({'health: starting' if h == 'starting' else h})"
+        if not st.supervised:
+            text += " (unsupervised: its shim died; `up` recreates it)"
         return text
     if st.status == "exited":
         fin = _parse(st.finished_at)

@@ -70,10 +70,8 @@ def network_spec(project: Project, net: Network) -> NetworkSpec:
 def attach_specs(project: Project, svc: Service, container_name: str,
                  container_id: str) -> list[AttachSpec]:
     out = []
-    links = tuple(alias for link in svc.links for alias in [link.split(":")[-1]])
     for net, prio, aliases, ipv4, mac in service_networks(project, svc):
-        names = tuple(dict.fromkeys((container_name, svc.name, container_id[:12], *aliases,
-                                     *links)))
+        names = tuple(dict.fromkeys((container_name, svc.name, container_id[:12], *aliases)))
         out.append(AttachSpec(network=net.name, aliases=names, ipv4_address=ipv4,
                               mac_address=mac, priority=prio))
     return out
@@ -99,10 +97,14 @@ def port_specs(svc: Service) -> list[PortSpec]:
 
 
 def dns_config(svc: Service, container_id: str) -> DnsConfig:
+    """The embedded DNS server answers peer names (Docker's user networks); `links:`
+    aliases resolve for this container only."""
+    links = tuple((link.split(":")[-1], link.split(":")[0]) for link in svc.links)
     return DnsConfig(servers=svc.dns, search=svc.dns_search, options=svc.dns_opt,
                      extra_hosts=tuple(svc.extra_hosts),
                      hostname=svc.hostname or container_id[:12],
-                     domainname=svc.domainname or "")
+                     domainname=svc.domainname or "", embedded=True,
+                     links=tuple((a, t) for a, t in links if a != t))
 
 
 def compose_labels(project: Project, svc: Service, number: int, config_hash: str,
@@ -125,27 +127,18 @@ def compose_labels(project: Project, svc: Service, number: int, config_hash: str
 
 
 def healthcheck(svc: Service, image: Image) -> Healthcheck | None:
+    """The service's healthcheck as written, for the runtime: unset fields are 0 and an unset
+    test is empty, so the runtime's one rule (runtime/spec.py effective_healthcheck) merges it
+    with the image's; `disable` is a NONE test.  None: the image's own applies."""
     hc = svc.healthcheck
     if hc is None:
         return None
     if hc.disable or (hc.test and hc.test[0] == "NONE"):
         return Healthcheck(test=("NONE",))
-    base = image.config.healthcheck
-    test = hc.test or (base.test if base else ())
-    if not test:
-        return None
-
-    def pick(mine: float | None, theirs: float | None, default: float) -> float:
-        return mine if mine is not None else theirs if theirs is not None else default
-
-    return Healthcheck(
-        test=tuple(test),
-        interval=pick(hc.interval, base.interval if base else None, 30.0),
-        timeout=pick(hc.timeout, base.timeout if base else None, 30.0),
-        retries=int(pick(hc.retries, base.retries if base else None, 3)),
-        start_period=pick(hc.start_period, base.start_period if base else None, 0.0),
-        start_interval=pick(hc.start_interval, base.start_interval if base else None, 5.0),
-    )
+    return Healthcheck(test=tuple(hc.test or ()), interval=hc.interval or 0.0,
+                       timeout=hc.timeout or 0.0, retries=hc.retries or 0,
+                       start_period=hc.start_period or 0.0,
+                       start_interval=hc.start_interval or 0.0)
 
 
 def restart_policy(svc: Service) -> RestartPolicy:

@@ -27,6 +27,7 @@ from pystack.orchestrator.errors import NotFoundError, OrchestratorError
 from pystack.runtime import faults
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError, ImageError
 from pystack.runtime.image.model import Image
+from pystack.runtime.spec import effective_healthcheck
 
 POLL = 0.05
 
@@ -323,9 +324,7 @@ class Stack:
     # -- conditions ----------------------------------------------------------------------------
     def has_healthcheck(self, cid: str) -> bool:
         spec = self.b.runtime.spec(cid)
-        hc = spec.healthcheck.test if spec.healthcheck else (
-            spec.image.healthcheck.test if spec.image.healthcheck else ())
-        return bool(hc) and hc[0] != "NONE"
+        return effective_healthcheck(spec.healthcheck, spec.image.healthcheck) is not None
 
     def wait_healthy(self, e: Existing, timeout: float | None = None) -> None:
         if not self.has_healthcheck(e.id):

@@ -24,6 +24,7 @@ from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import Image
 from pystack.runtime.safecopy import copy_into
 from pystack.runtime.spec import Mount
+from pystack.runtime.statedirs import secure_dir, write_private
 
 FILLED = ".pystack-filled"
 
@@ -96,7 +97,32 @@ def anonymous_volume_name(project: str, service: str, number: int, target: str) 
     return anonymous_prefix(project, service, number) + digest
 
 
-def _file_object(project: Project, obj: FileObject, kind: str) -> Path:
+def file_objects_dir(project: str, kind: str) -> Path:
+    return root_dir() / "projects" / project / f"{kind}s"
+
+
+def remove_file_objects(project: str) -> None:
+    """`down`: the secret and config files written for the project go with it."""
+    for kind in ("secret", "config"):
+        d = file_objects_dir(project, kind)
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _owner(value: str | None, what: str, key: str) -> int:
+    if value is None or value == "":
+        return 0
+    if not value.isdigit():
+        raise OrchestratorError(f"{key}: {what} {value!r} must be a number")
+    return int(value)
+
+
+def _file_object(project: Project, obj: FileObject, ref: FileReference, kind: str) -> Path:
+    """The host file bind-mounted for one use of a secret or config.  Content given by
+    `environment` or `content` is written under the project's state dir (0700 dirs: no other
+    host user reaches it; removed on `down`) with the owner and mode the container must see
+    (the reference's uid/gid/mode, else root 0444 as Compose).  A `file:` is the user's own
+    file, bind-mounted as it is (Compose)."""
     if obj.file:
         path = Path(obj.file)
         if not path.exists():
@@ -114,13 +140,16 @@ def _file_object(project: Project, obj: FileObject, kind: str) -> Path:
         content = value
     else:
         content = obj.content or ""
-    d = root_dir() / "projects" / project.name / f"{kind}s"
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / obj.key
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(content)
-    tmp.chmod(0o444)
-    os.replace(tmp, path)
+    uid = _owner(ref.uid, "uid", f"{kind} {obj.key}")
+    gid = _owner(ref.gid, "gid", f"{kind} {obj.key}")
+    mode = 0o444 if ref.mode is None else ref.mode & 0o7777
+    d = file_objects_dir(project.name, kind)
+    for parent in (d.parent, d):
+        secure_dir(parent, f"{kind}s directory")
+    # named by a digest: a key is never a path component
+    digest = hashlib.sha256(obj.key.encode()).hexdigest()[:16]
+    path = d / f"{digest}-{uid}-{gid}-{mode:o}"
+    write_private(path, content.encode(), mode, uid, gid)
     return path
 
 
@@ -131,7 +160,7 @@ def _file_refs(project: Project, refs: tuple[FileReference, ...], kind: str) -> 
         obj = table.get(ref.source)
         if obj is None:
             raise NotFoundError(f"{kind} {ref.source} is not defined")
-        src = _file_object(project, obj, kind)
+        src = _file_object(project, obj, ref, kind)
         if ref.target and ref.target.startswith("/"):
             target = ref.target
         elif kind == "secret":

@@ -12,9 +12,12 @@ changes nothing gives the same image id (every timestamp comes from the cache).
 
 from __future__ import annotations
 
+import contextvars
 import copy as _copy
+import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +37,7 @@ from pystack.runtime.errors import ImageError
 from pystack.runtime.image import imageconfig as ic
 from pystack.runtime.image.store import ImageStore
 
+WORKERS = 2                     # stages built at once (each RUN is a container)
 PLATFORM_ARGS = {"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETARCH": "amd64",
                  "TARGETVARIANT": "", "BUILDPLATFORM": "linux/amd64", "BUILDOS": "linux",
                  "BUILDARCH": "amd64", "BUILDVARIANT": ""}
@@ -76,9 +80,11 @@ def _find_stage(df: Dockerfile, ref: str, before: int) -> Stage | None:
     return None
 
 
-def needed_stages(df: Dockerfile, target: Stage, meta: Mapping[str, str]) -> list[Stage]:
-    """The stages `target` depends on, and itself, in build order."""
-    order: list[Stage] = []
+def needed_stages(df: Dockerfile, target: Stage,
+                  meta: Mapping[str, str]) -> list[tuple[Stage, set[int]]]:
+    """The stages `target` depends on, and itself, in build order, each with the indexes of
+    the stages it needs."""
+    order: list[tuple[Stage, set[int]]] = []
     seen: set[int] = set()
 
     def deps(s: Stage) -> list[Stage]:
@@ -109,9 +115,10 @@ def needed_stages(df: Dockerfile, target: Stage, meta: Mapping[str, str]) -> lis
         if s.index in seen:
             return
         seen.add(s.index)
-        for d in deps(s):
+        need = deps(s)
+        for d in need:
             visit(d)
-        order.append(s)
+        order.append((s, {d.index for d in need}))
     visit(target)
     return order
 
@@ -149,27 +156,36 @@ class Build:
         self.cached = 0
         self.runtime: Any = None
         self.scratch_dir: Path | None = None
+        self.lock = threading.RLock()
 
     def next_number(self) -> int:
-        self.number += 1
-        return self.number
+        with self.lock:
+            self.number += 1
+            return self.number
+
+    def count(self, cached: bool) -> None:
+        with self.lock:
+            self.steps += 1
+            self.cached += cached
 
     def emit(self, kind: str, number: int, name: str, text: str = "",
              seconds: float = 0.0) -> None:
         self.progress(Event(kind, number, name, text, seconds))
 
     def get_runtime(self) -> Any:
-        if self.runtime is None:
-            from pystack.runtime.linux_runtime import LinuxRuntime
+        with self.lock:
+            if self.runtime is None:
+                from pystack.runtime.linux_runtime import LinuxRuntime
 
-            self.runtime = LinuxRuntime()
-        return self.runtime
+                self.runtime = LinuxRuntime()
+            return self.runtime
 
     def empty_dir(self) -> Path:
-        if self.scratch_dir is None:
-            self.scratch_dir = self.content.new_tmp("-build-empty")
-            self.scratch_dir.mkdir()
-        return self.scratch_dir
+        with self.lock:
+            if self.scratch_dir is None:
+                self.scratch_dir = self.content.new_tmp("-build-empty")
+                self.scratch_dir.mkdir()
+            return self.scratch_dir
 
     # -- FROM --------------------------------------------------------------------------------
 
@@ -221,15 +237,45 @@ class Build:
         with self.content.adding():
             self.content.clean_tmp()
             try:
-                for s in order:
-                    runner = StageRunner(self, s, multi=len(self.df.stages) > 1)
-                    self.states[s.index] = runner.run(self.base_state(s))
+                self._stages(order)
                 return self._export(self.states[target.index])
             finally:
                 if self.runtime is not None:
                     self.runtime.close()
                 if self.scratch_dir is not None:
                     shutil.rmtree(self.scratch_dir, ignore_errors=True)
+
+    def _stages(self, order: list[tuple[Stage, set[int]]]) -> None:
+        """Build the stages, each as soon as the ones it needs are built: independent stages
+        run in parallel (at most WORKERS at once); the first error is raised once the running
+        ones have ended, and no new stage starts after it."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        multi = len(self.df.stages) > 1
+        todo = list(order)
+        running: dict[Future[None], int] = {}
+        error: BaseException | None = None
+
+        def one(s: Stage) -> None:
+            self.states[s.index] = StageRunner(self, s, multi).run(self.base_state(s))
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            while todo or running:
+                ready = [(s, d) for s, d in todo if d <= set(self.states)] if error is None \
+                    else []
+                for item in ready:
+                    todo.remove(item)
+                    running[pool.submit(contextvars.copy_context().run, one, item[0])] = \
+                        item[0].index
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for f in done:
+                    running.pop(f)
+                    if f.exception() is not None and error is None:
+                        error = f.exception()
+        if error is not None:
+            raise error
 
     def _export(self, st: steps.StageState) -> BuildResult:
         from pystack.runtime.image.reference import parse as parse_ref
@@ -261,14 +307,19 @@ class Build:
         layers = tuple(LayerBlob(b, ic.OCI_LAYER if self.content.compression(b) == "" else
                                  ic.LAYER_TYPE_BY_COMPRESSION[self.content.compression(b)], sz)
                        for b, sz in zip(st.blobs, sizes, strict=True))
-        image = self.store.ingest(Fetched(raw, layers, names))
-        self.emit("info", n, name, f"writing image {image.id}")
+        image_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        tags = self.content.read_tags()
+        if not (self.content.read_record(image_id) and self.content.has_blob(image_id) and
+                all(tags.get(str(r)) == image_id for r in names)):
+            image_id = self.store.ingest(Fetched(raw, layers, names)).id
+        # else: a no-op rebuild: the image and its tags are there already (no write, no fsync)
+        self.emit("info", n, name, f"writing image {image_id}")
         for t in self.req.tags:
             self.emit("info", n, name, f"naming to {parse_ref(t)}")
         self.emit("done", n, name, seconds=time.monotonic() - t0)
         unused = sorted(set(self.req.build_args) - self.used)
         warnings = ((f"one or more build-args {unused} were not consumed",) if unused else ())
-        return BuildResult(image.id, self.req.tags, self.steps, self.cached, warnings)
+        return BuildResult(image_id, self.req.tags, self.steps, self.cached, warnings)
 
     @contextmanager
     def stage_tree(self, ref: str, ins: Instruction, stage_index: int) -> Iterator[Tree]:

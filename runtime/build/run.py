@@ -53,9 +53,11 @@ class RunResult:
     layer: LayerRef | None
 
 
-def _drop_stubs(upper: Path, layers: Sequence[Path]) -> None:
+def _drop_stubs(upper: Path, layers: Sequence[Path], targets: Sequence[str] = ()) -> None:
+    """Remove the empty mount points the runtime made (and the step's --mount targets) that
+    the image did not have."""
     top_first = [p.resolve() for p in reversed(layers)]
-    for rel in _STUBS:
+    for rel in (*_STUBS, *(t.strip("/") for t in targets)):
         p = upper / rel
         try:
             st = os.lstat(p)
@@ -123,7 +125,7 @@ def _run(runtime: object, content: Content, layers: Sequence[Path], parent_diffs
         if code != 0:
             return RunResult(code, tuple(tail), None)
         upper = runtime.containers / cid / "upper"
-        _drop_stubs(upper, layers)
+        _drop_stubs(upper, layers, [m.target for m in rs.mounts])
         return RunResult(0, tuple(tail), publish(content, upper, parent_diffs))
     except OSError as e:
         raise BuildError(f"RUN: {e}") from e

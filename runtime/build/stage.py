@@ -7,11 +7,9 @@ ONBUILD triggers run first, as BuildKit does.
 
 from __future__ import annotations
 
-import hashlib
-import os
+import contextlib
 import posixpath
 import re
-import secrets
 import shutil
 import time
 from pathlib import Path
@@ -119,10 +117,9 @@ class StageRunner:
         key = C.key_of(st.fs_key, *key_parts)
         b.emit("start", n, name)
         t0 = time.monotonic()
-        b.steps += 1
         hit = None if b.req.no_cache else b.cache.get(key, st.diff_ids)
+        b.count(cached=hit is not None)
         if hit is not None:
-            b.cached += 1
             layer, created = hit.layer, hit.created
             b.emit("cached", n, name)
         else:
@@ -266,7 +263,7 @@ class StageRunner:
     # -- RUN ---------------------------------------------------------------------------------
 
     def _run(self, st: steps.StageState, ins: Instruction) -> None:
-        from pystack.runtime.build.run import RunSpec, run
+        from pystack.runtime.build.mounts import mount
 
         where = self.df.where(ins.line)
         argv = self._argv(st, ins, where)
@@ -276,7 +273,13 @@ class StageRunner:
                              where=where)
         if ins.flag("security") not in (None, "sandbox"):
             raise BuildError("RUN --security=insecure is not allowed", where=where)
-        mounts = tuple(self._mount(st, m, ins) for m in ins.flag_all("mount"))
+        with contextlib.ExitStack() as held:        # stage trees mounted, cache locks held
+            pairs = [mount(self, st, m, ins, held) for m in ins.flag_all("mount")]
+            self._run_step(st, ins, argv, network, pairs, where)
+
+    def _run_step(self, st: steps.StageState, ins: Instruction, argv: list[str], network: str,
+                  pairs: list[tuple[Mount | None, str]], where: str) -> None:
+        mounts = tuple(m for m, _ in pairs if m is not None)
         env = {**{k: v for k, v in st.args.items()}, **st.env()}
         for k in C.PROXY_ARGS & set(self.b.req.build_args):
             env.setdefault(k, self.b.req.build_args[k])
@@ -287,12 +290,13 @@ class StageRunner:
         b = self.b
 
         def make(n: int, name: str) -> LayerRef | None:
+            from pystack.runtime.build.run import RunSpec, run
+
             t0 = time.monotonic()
 
             def out(line: str) -> None:
                 b.emit("output", n, name, line, time.monotonic() - t0)
-            rs = RunSpec(tuple(argv), env, user, st.workdir, network,
-                         tuple(m for m in mounts if m is not None))
+            rs = RunSpec(tuple(argv), env, user, st.workdir, network, mounts)
             res = run(b.get_runtime(), b.content, self.mount_layers(st), st.diff_ids, rs, out,
                       b.empty_dir(), b.req.net)
             if res.exit_code != 0:
@@ -302,7 +306,7 @@ class StageRunner:
                 raise StepFailedError(msg, res.exit_code, res.tail, where)
             return res.layer
         self._fs_step(st, ins, text.rstrip(), ["RUN", argv, keyed_env, user, st.workdir,
-                                               network, [str(m) for m in mounts]], make)
+                                               network, [k for _, k in pairs]], make)
 
     def _argv(self, st: steps.StageState, ins: Instruction, where: str) -> list[str]:
         if not ins.args:
@@ -317,50 +321,3 @@ class StageRunner:
             body = "".join(f"{h.content}{h.name}\n" for h in ins.heredocs)
             return [*st.shell, f"{line}\n{body}"]
         return [*st.shell, line]
-
-    def _mount(self, st: steps.StageState, spec: str, ins: Instruction) -> Mount | None:
-        where = self.df.where(ins.line)
-        opts: dict[str, str] = {}
-        for kv in spec.split(","):
-            k, eq, v = kv.partition("=")
-            opts[k.strip().lower()] = self.x(st, v, ins) if eq else "true"
-        kind = opts.get("type", "bind")
-        target = opts.get("target") or opts.get("dst") or opts.get("destination")
-        if kind in ("secret", "ssh"):
-            if opts.get("required") in ("true", "1"):
-                raise BuildError(f"RUN --mount=type={kind}: no {kind} was given to this build",
-                                 where=where)
-            return None                     # an optional secret/ssh mount: left out
-        if not target:
-            raise BuildError(f"RUN --mount={spec}: target is required", where=where)
-        target = posixpath.join(st.workdir, target)
-        if kind == "tmpfs":
-            size = opts.get("size")
-            return Mount("tmpfs", target, tmpfs_size=int(size) if size and size.isdigit()
-                         else None)
-        if kind == "cache":
-            cid = opts.get("id") or target
-            root = self.b.content.root.parent / "buildmounts"     # $PYSTACK_ROOT/buildmounts
-            d = root / hashlib.sha256(cid.encode()).hexdigest()[:32]
-            if not d.is_dir():
-                root.mkdir(parents=True, exist_ok=True)
-                tmp = root / f".tmp-{secrets.token_hex(6)}"
-                tmp.mkdir(mode=int(opts.get("mode", "755"), 8))
-                os.chown(tmp, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
-                try:
-                    tmp.rename(d)
-                except OSError:
-                    tmp.rmdir()
-            return Mount("bind", target, source=str(d), read_only=opts.get("ro") == "true")
-        if kind == "bind":
-            if opts.get("from"):
-                raise BuildError("RUN --mount=type=bind,from= is not supported yet",
-                                 where=where, hint="COPY --from the files instead")
-            src = self.b.context.resolve(opts.get("source", opts.get("src", ".")))
-            if src is None:
-                raise BuildError(f"RUN --mount: source {opts.get('source')!r} not found in "
-                                 "the build context", where=where)
-            return Mount("bind", target, source=str(self.b.context.path(src)),
-                         read_only=True)
-        raise BuildError(f"RUN --mount: unknown type {kind!r}", where=where,
-                         hint="use bind, cache, tmpfs, secret or ssh")

@@ -139,3 +139,35 @@ def test_cache_mount_persists(ctx: Ctx) -> None:
     ctx.build(df, build_args={"N": "two"}, tags=("built:cm",))
     assert ctx.output() == ["one", "two"]
     assert image_file("built:cm", "cache/log") is None
+
+
+def test_independent_stages_run_in_parallel(ctx: Ctx) -> None:
+    """Each stage waits (through a shared cache mount) for the other to have started: built
+    one after the other, the first would give up after 30 s and fail the build."""
+    sync = f"sync-{secrets.token_hex(4)}"
+    wait = ("RUN --mount=type=cache,target=/sync,id={id} touch /sync/{me} && "
+            "for i in $(seq 600); do [ -f /sync/{other} ] && break; sleep 0.05; done && "
+            "[ -f /sync/{other} ] && echo {me} > /{me}\n")
+    ctx.build("FROM local/busybox:latest AS a\n" + wait.format(id=sync, me="a", other="b") +
+              "FROM local/busybox:latest AS b\n" + wait.format(id=sync, me="b", other="a") +
+              "FROM scratch\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n", tags=("built:par",))
+    assert image_file("built:par", "a") == "a\n" and image_file("built:par", "b") == "b\n"
+
+
+def test_bind_mounts_from_context_and_stage(ctx: Ctx) -> None:
+    ctx.write("data/in.txt", "v1\n")
+    df = ("FROM local/busybox:latest AS tools\nRUN echo tool > /tool\n"
+          "FROM local/busybox:latest\n"
+          "RUN --mount=type=bind,source=data,target=/d "
+          "--mount=type=bind,from=tools,source=/tool,target=/t "
+          "--mount=type=cache,target=/c,sharing=locked "
+          "cat /d/in.txt /t > /seen && ! touch /d/new 2>/dev/null\n")
+    ctx.build(df, tags=("built:bind",))
+    assert image_file("built:bind", "seen") == "v1\ntool\n"
+    for stub in ("d", "t", "c"):                                  # mounts leave no trace
+        assert image_file("built:bind", stub) is None
+    ctx.build(df, tags=("built:bind",))
+    assert any("RUN --mount" in n for n in ctx.cached())          # unchanged: a hit
+    ctx.write("data/in.txt", "v2\n")                              # what the bind shows: a miss
+    ctx.build(df, tags=("built:bind",))
+    assert image_file("built:bind", "seen") == "v2\ntool\n"

@@ -85,3 +85,10 @@ def test_cli_errors_are_located(tmp_path: Path, busybox_image: str) -> None:
                        capture_output=True, text=True)
     assert r.returncode != 0 and "oops" in r.stderr and "exit code: 4" in r.stderr
     assert "Dockerfile:2" in r.stderr and not ImageStore().exists("built:bad")
+
+
+def test_run_build_uses_the_fresh_image(project: Project) -> None:
+    project.run("up", "-d", "web")                    # the project's network exists
+    (project.dir / "app" / "msg").write_text("fresh\n")
+    r = project.run("run", "--rm", "--build", "-T", "app", "cat", "/msg")
+    assert r.stdout == "fresh\n" and "[app 2/2] COPY msg /msg" in r.stderr

@@ -22,6 +22,7 @@ import pytest
 from pystack.runtime import linux_runtime
 from pystack.runtime import state as rstate
 from pystack.runtime.cgroups import open_cgroup
+from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.linux_runtime import LinuxRuntime
 from pystack.runtime.spec import Healthcheck
 from tests.integration.runtime.conftest import Make
@@ -111,3 +112,24 @@ def test_stop_of_a_hung_shim_returns_within_grace_plus_slack(rt: LinuxRuntime,
     rt.delete(spec.id)
     assert not rstate.paths_for(spec.id).dir.exists()
     assert open_cgroup(spec.id).pids() == []
+
+
+def test_start_of_a_shim_stuck_before_its_report_is_bounded(
+        make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSTACK_HANG_AT", "shim:before-report")
+    monkeypatch.setattr(linux_runtime, "START_TIMEOUT", 2.0)
+    rt = LinuxRuntime()                  # its zygote (and so the shim) gets the variable
+    try:
+        spec = make(*TRAP)
+        t0 = time.monotonic()
+        with pytest.raises(ContainerRuntimeError) as e:
+            rt.start(spec.id)
+        assert time.monotonic() - t0 < 2.0 + 3
+        assert "the shim did not report within 2 s" in e.value.message
+        raw = rstate.read_json(rstate.paths_for(spec.id).state)
+        assert not rstate.pid_alive(int(raw["shim_pid"]), raw["shim_start"])
+        assert not rstate.pid_alive(int(raw["pid"]), raw["pid_start"])
+        assert rt.state(spec.id).status == "exited"
+        rt.delete(spec.id)
+    finally:
+        rt.close()

@@ -103,6 +103,8 @@ def test_up_wait_reports_a_dead_shim(make_project: Callable[[str], Project]) -> 
     p.run("up", "-d", "--wait")
     _, shim = _shim_of(p, "app")
     os.kill(shim, signal.SIGKILL)
+    p.wait_for(lambda: "unsupervised" in str(
+        next(r for r in p.ps() if r["Service"] == "app").get("Status")))
     t0 = time.monotonic()
     r = p.run("up", "-d", "--wait", "--no-recreate", check=False, timeout=60)
     assert time.monotonic() - t0 < 20

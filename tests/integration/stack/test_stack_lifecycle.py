@@ -257,7 +257,9 @@ def test_up_recovers_when_recorded_net_state_is_partly_gone(
             os.unlink(os.path.join(net, "files", cid, f))
     p.run("up", "-d")
     assert [r["State"] for r in p.ps()] == ["running", "running"]
-    assert " b" in p.run("exec", "-T", "a", "cat", "/etc/hosts").stdout
+    assert "nameserver 127.0.0.11" in p.run("exec", "-T", "a", "cat", "/etc/resolv.conf").stdout
+    assert "localhost" in p.run("exec", "-T", "a", "cat", "/etc/hosts").stdout
+    assert "Name:" in p.run("exec", "-T", "a", "nslookup", "-type=a", "b").stdout
     old = p.ids()
     p.run("stop", "b")
     (pin,) = [f for f in os.listdir(os.path.join(net, "ns"))

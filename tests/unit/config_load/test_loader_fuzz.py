@@ -1,7 +1,11 @@
 """Fuzz the whole loader (read, YAML, interpolation, extends/include, schema, semantics,
 model, printing) with hypothesis: YAML-ish random bytes and structured mutations of the
 conformance corpus.  Every input ends in a project or a ConfigError whose lines all carry a
-FILE:LINE:COL (or name the file), never a traceback, never a hang (issue 15 item 5)."""
+FILE:LINE:COL (or name the file), never a traceback, never a hang (issue 15 item 5).
+
+The examples are derandomized (the same every run, so CI cannot turn red on a new random
+draw); drop derandomize and raise max_examples to explore further.
+"""
 
 from __future__ import annotations
 
@@ -91,13 +95,15 @@ def mutated(draw: st.DrawFn) -> bytes:
 RANDOM = st.lists(st.sampled_from(TOKENS), max_size=80).map(b"".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutated_corpus_gives_a_project_or_located_problems(data: bytes) -> None:
     run(data)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(RANDOM, st.binary(max_size=200)))
 def test_random_bytes_give_a_project_or_located_problems(data: bytes) -> None:
     run(data)

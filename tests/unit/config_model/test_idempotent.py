@@ -1,5 +1,8 @@
 """`pystack config` is idempotent: what it prints loads back to the same model, and prints the
 same again (issue 15 item 5: `environment: ["=x"]` was accepted but its printed form was not).
+
+The examples are derandomized (the same every run, so CI cannot turn red on a new random
+draw); drop derandomize and raise max_examples to explore further.
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def check_round_trip(data: dict[str, Any], tmp: Path, fmt: str = "yaml") -> None
     assert output.render(reloaded, fmt) == printed
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({"services": st.dictionaries(
     st.sampled_from(["web", "db"]), st.one_of(ENGINE_SERVICE, TYPED_SERVICE, ODD_SERVICE),
     min_size=1, max_size=2)}))

@@ -28,6 +28,7 @@ from pystack.orchestrator.ui.logs import LogPrinter
 from pystack.orchestrator.ui.progress import JsonRenderer, PlainRenderer, TtyRenderer
 from pystack.runtime.api import LogEntry
 from pystack.runtime.image.model import HealthConfig, Image, ImageConfig
+from pystack.runtime.spec import effective_healthcheck
 from tests.unit.engine.fakes import project, svc
 
 
@@ -54,13 +55,14 @@ def test_attach_ports_dns_labels() -> None:
     p = replace(p, networks={"front": Network("front", "demo_front")})
     atts = S.attach_specs(p, s, "demo-web-1", "a" * 64)
     assert [a.network for a in atts] == ["demo_front", "demo_default"]
-    assert atts[0].aliases == ("demo-web-1", "web", "a" * 12, "www", "database")
+    assert atts[0].aliases == ("demo-web-1", "web", "a" * 12, "www")   # links: the asker's
     assert atts[0].priority == 5
     ports = S.port_specs(s)
     assert [(x.target, x.published, x.host_ip, x.protocol) for x in ports] == [
         (8080, 18080, "127.0.0.1", "tcp"), (53, None, "", "udp")]
     dns = S.dns_config(s, "b" * 64)
     assert dns.servers == ("10.0.0.1",) and dns.hostname == "b" * 12
+    assert dns.embedded and dns.links == (("database", "db"),)
     labels = S.compose_labels(p, svc("web", deps={"db": "service_healthy"}), 2, "hh", "img")
     assert labels["com.docker.compose.depends_on"] == "db:service_healthy:false"
     assert labels["com.docker.compose.container-number"] == "2"
@@ -69,11 +71,14 @@ def test_attach_ports_dns_labels() -> None:
 
 def test_healthcheck_merges_with_image_and_restart_policy(tmp_path: Path) -> None:
     img = image(tmp_path, HealthConfig(test=("CMD", "img-check"), interval=5.0, retries=7))
-    hc = S.healthcheck(svc("a", healthcheck=Healthcheck(interval=1.0)), img)
-    assert hc is not None and (hc.test, hc.interval, hc.retries) == (
-        ("CMD", "img-check"), 1.0, 7)
+    mine = S.healthcheck(svc("a", healthcheck=Healthcheck(interval=1.0, retries=0)), img)
+    assert mine is not None and (mine.test, mine.interval, mine.retries) == ((), 1.0, 0)
+    hc = effective_healthcheck(mine, img.config.healthcheck)     # the runtime's one rule
+    assert hc is not None and (hc.test, hc.interval, hc.timeout, hc.retries) == (
+        ("CMD", "img-check"), 1.0, 30.0, 7)                       # 0 = not set, as Docker
     off = S.healthcheck(svc("a", healthcheck=Healthcheck(disable=True)), img)
     assert off is not None and off.test == ("NONE",)
+    assert effective_healthcheck(off, img.config.healthcheck) is None
     assert S.healthcheck(svc("a"), img) is None          # None = the image's own
     assert S.restart_policy(svc("a", restart=Restart("on-failure", 3))).max_retries == 3
     assert S.restart_policy(svc("a", restart=Restart("unless-stopped"))).name == \

@@ -22,6 +22,7 @@ from pystack.runtime.spec import (
     Resources,
     RestartPolicy,
     Ulimit,
+    effective_healthcheck,
 )
 
 
@@ -156,3 +157,21 @@ def test_log_round_trip_and_garbage(tmp_path_factory: pytest.TempPathFactory, te
     with open(path, "ab") as f:
         f.write(garbage + b"\n")                # a torn or foreign line is skipped
     assert "".join(e.line for e in logs.read(path)) == text
+
+
+@pytest.mark.parametrize(("mine", "image", "want"), [
+    (None, None, None),
+    (None, HealthConfig(test=("NONE",)), None),
+    (Healthcheck(test=("NONE",)), HealthConfig(test=("CMD", "x")), None),
+    (None, HealthConfig(test=("CMD", "x"), interval=0, retries=0),
+     Healthcheck(test=("CMD", "x"), interval=30.0, timeout=30.0, retries=3)),
+    (Healthcheck(test=(), interval=2.0, timeout=0, retries=0, start_interval=0),
+     HealthConfig(test=("CMD", "x"), timeout=4.0, start_period=9.0),
+     Healthcheck(test=("CMD", "x"), interval=2.0, timeout=4.0, retries=3, start_period=9.0)),
+    (Healthcheck(test=("CMD", "mine"), interval=0, timeout=0, retries=5, start_interval=0),
+     None, Healthcheck(test=("CMD", "mine"), interval=30.0, timeout=30.0, retries=5)),
+])
+def test_one_healthcheck_rule_zero_is_not_set(mine: Healthcheck | None,
+                                              image: HealthConfig | None,
+                                              want: Healthcheck | None) -> None:
+    assert effective_healthcheck(mine, image) == want
