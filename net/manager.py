@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from pystack.net.errors import (
     SandboxNotFoundError,
 )
 from pystack.net.links import Links, write_sysctl
-from pystack.net.nft import Table
+from pystack.net.nft import GUARD, Table
 from pystack.net.records import attachment_of, dns_to_json, info_of, same_config, sandbox_of
 from pystack.net.state import Knobs, Store, check_name
 
@@ -54,7 +53,7 @@ class NetworkManager:
         self.knobs = Knobs.from_env(root, run)
         self.store = Store(self.knobs)
         self.links = Links()
-        self.table = Table(self.knobs.nft_table)
+        self.table = Table(self.knobs.nft_table, owner=self.knobs.owner())
 
     def close(self) -> None:
         self.links.close()
@@ -158,9 +157,13 @@ class NetworkManager:
         return comment in self.table.comments()
 
     def _forwarding_on(self) -> None:
+        """ip_forward on; when it was off, the old value is kept to restore, and the forward
+        guard keeps the host from routing anything but pystack's bridges meanwhile."""
         old = write_sysctl(IP_FORWARD, "1")
         if old is not None and old != "1" and self.store.read(self.store.sysctl) is None:
             self.store.write(self.store.sysctl, {IP_FORWARD: old})
+        if self.store.read(self.store.sysctl) is not None and GUARD not in self.table.comments():
+            self.table.add_forward_guard(self.knobs.ifprefix + "b")
 
     def _forwarding_restore(self) -> None:
         saved = self.store.read(self.store.sysctl)
@@ -172,10 +175,12 @@ class NetworkManager:
             # a routed bridge of another pystack state dir (or another engine) still needs
             # forwarding: leaving it on is the safe side; drop our record of the old value
             self.store.delete(self.store.sysctl)
+            self.table.remove(GUARD)
             return
         for key, value in saved.items():
             write_sysctl(key, str(value))
         self.store.delete(self.store.sysctl)
+        self.table.remove(GUARD)
 
     def _destroy_network(self, rec: dict[str, Any], rules: bool = True) -> None:
         if rules:               # teardown removes them all at once before
@@ -227,6 +232,7 @@ class NetworkManager:
             if pin.exists():
                 netns.remove(pin)
             netns.create(pin)       # with lo up (a `network_mode: none` container has only it)
+            names.files_dir(Path(rec["hosts"]).parent)
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns))
             names.write_in_place(Path(rec["hosts"]), names.render_hosts(dns, [], []))
         else:
@@ -238,6 +244,8 @@ class NetworkManager:
         from pystack.net.endpoints import refresh_names
         from pystack.net.records import dns_of
 
+        if not os.path.exists(rec["resolv"]) or not os.path.exists(rec["hosts"]):
+            names.files_dir(Path(rec["hosts"]).parent)
         if not os.path.exists(rec["resolv"]):
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns_of(rec)))
         if not os.path.exists(rec["hosts"]):
@@ -416,7 +424,7 @@ class NetworkManager:
                 if is_pin:
                     netns.remove(folder / cid)
                 else:
-                    shutil.rmtree(folder / cid, ignore_errors=True)
+                    names.remove_files_dir(folder / cid)
 
 
 def _nameservers() -> list[ipaddress.IPv4Network]:

@@ -158,6 +158,15 @@ class Runtime(Protocol):
         when it cannot be run).  Raises ContainerRuntimeError when it is not running."""
         ...
 
+    def attach(self, container_id: str, stdin: IO[bytes] | None = None,
+               stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None,
+               detach_keys: str | None = None) -> bool:
+        """Relay the running container's console (its output as it comes, `stdin` to its
+        terminal or stdin pipe) until it exits; True when the caller typed the detach keys
+        (the container goes on).  A one-off (`hold_output`) gets its output from the start.
+        Raises ContainerRuntimeError when it is not running."""
+        ...
+
     def logs(self, container_id: str, follow: bool = False, tail: int | None = None,
              since: str | None = None, until: str | None = None) -> Iterator[LogEntry]:
         """The container's output lines (json-file log), following it if asked until the
@@ -171,3 +180,21 @@ class Runtime(Protocol):
     def processes(self, container_id: str) -> list[ProcessInfo]:
         """The processes in the container's cgroup."""
         ...
+
+
+# --- input rules, for callers that check a stack before anything exists ----------------------
+
+
+def check_capability(name: str) -> None:
+    """Raise SecurityConfigError for a capability name `create` refuses ("ALL" is valid)."""
+    from pystack.runtime.security.caps import parse
+
+    parse(name)
+
+
+def check_sysctl(name: str, own_netns: bool = True, own_ipcns: bool = True) -> None:
+    """Raise SecurityConfigError for a sysctl `create` refuses for a container that has (or
+    shares the host's) network and ipc namespaces."""
+    from pystack.runtime.security.paths import check_sysctl as check
+
+    check(name, own_netns=own_netns, own_ipcns=own_ipcns)
