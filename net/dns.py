@@ -145,9 +145,13 @@ def stop(knobs: Knobs, project: str) -> None:
             if not _wait_gone(pid, 5.0) and _is_server(pid, project):
                 os.kill(pid, signal.SIGKILL)
                 _wait_gone(pid, 5.0)
-        for p in (sock_path, pid_path):
+        log = sock_path.with_suffix(".log")
+        quiet = not log.exists() or log.stat().st_size == 0
+        # The lock file stays (as the projects' locks do): unlinking a lock in use would let
+        # a waiter and a newcomer hold two different ones.
+        for p in (sock_path, pid_path, *((log,) if quiet else ())):
             try:
-                p.unlink()
+                p.unlink()      # a log that says something stays, for the admin
             except FileNotFoundError:
                 pass
 

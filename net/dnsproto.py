@@ -26,12 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dnslib import AAAA, PTR, QTYPE, RCODE, RR, A, DNSError, DNSRecord
+from pystack.net import dnswire
 
 ADDRESS = "127.0.0.11"          # Docker's: what every embedded-DNS resolv.conf names
 PORT = 53
 TTL = 600                        # Docker's answer TTL
-MAX_UDP = 512
 
 
 @dataclass
@@ -133,60 +132,25 @@ def _ptr_ip(qname: str) -> str | None:
     return None
 
 
-def parse(data: bytes) -> DNSRecord | None:
-    """A query we can answer or forward; None for garbage (dropped, as Docker does)."""
-    try:
-        q = DNSRecord.parse(data)
-    except (DNSError, ValueError, IndexError, KeyError, UnicodeError, TypeError):
-        return None
-    if q.header.qr or len(q.questions) != 1:
-        return None
-    return q
-
-
-def answer(q: DNSRecord, table: Table, asker: Asker) -> bytes | None:
+def answer(q: dnswire.Query, table: Table, asker: Asker) -> bytes | None:
     """The reply to `q` from the names of `asker`'s networks, or None (forward it)."""
-    qname = str(q.q.qname)
-    qtype = q.q.qtype
-    if qtype == QTYPE.PTR:
-        ip = _ptr_ip(qname)
+    if q.qclass != dnswire.CLASS_IN:
+        return None
+    if q.qtype == dnswire.PTR:
+        ip = _ptr_ip(q.name)
         found = table.name_of(asker, ip) if ip else None
         if found is None:
             return None
-        r = q.reply()
-        r.add_answer(RR(qname, QTYPE.PTR, rdata=PTR(found + "."), ttl=TTL))
-        return bytes(r.pack())
-    host = table.host(asker, qname)
+        return dnswire.reply(q, [(dnswire.PTR, dnswire.encode_name(found))], TTL)
+    host = table.host(asker, q.name)
     if host is None:
         return None
-    r = q.reply()
-    if qtype in (QTYPE.A, QTYPE.AAAA):
-        v6 = qtype == QTYPE.AAAA
-        addrs = _rotated(host.ipv6 if v6 else host.ipv4, host.turn)
+    records: list[tuple[int, bytes]] = []
+    if q.qtype in (dnswire.A, dnswire.AAAA):
+        addrs = host.ipv6 if q.qtype == dnswire.AAAA else host.ipv4
+        records = [dnswire.address(ip) for ip in _rotated(addrs, host.turn)]
         host.turn += 1
-        for ip in addrs:
-            r.add_answer(RR(qname, qtype, rdata=AAAA(ip) if v6 else A(ip), ttl=TTL))
-    return bytes(r.pack())
-
-
-def failure(q: DNSRecord, rcode: int = RCODE.SERVFAIL) -> bytes:
-    r = q.reply()
-    r.header.rcode = rcode
-    return bytes(r.pack())
-
-
-def truncated(reply: bytes, limit: int = MAX_UDP) -> bytes:
-    """A UDP reply that does not fit: the header with TC set and no records (the client
-    asks again over TCP)."""
-    if len(reply) <= limit:
-        return reply
-    try:
-        r = DNSRecord.parse(reply)
-    except (DNSError, ValueError, IndexError, KeyError, UnicodeError, TypeError):
-        return reply[:limit]
-    r.rr, r.auth, r.ar = [], [], []
-    r.header.tc = 1
-    return bytes(r.pack())
+    return dnswire.reply(q, records, TTL)
 
 
 def read_tcp(s: socket.socket) -> bytes:

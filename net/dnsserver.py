@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pystack.net import dnsproto, names, netns
+from pystack.net import dnsproto, dnswire, names, netns
 from pystack.net.dns import paths
 from pystack.net.state import Knobs, Store
 
@@ -206,9 +206,10 @@ class Worker:
     def _asker(self, cid: str) -> dnsproto.Asker:
         return self.fresh_table().askers.get(cid) or dnsproto.Asker((), {}, (), False)
 
-    def _local(self, cid: str, data: bytes) -> tuple[Any, dnsproto.Asker, bytes | None] | None:
+    def _local(self, cid: str, data: bytes
+               ) -> tuple[dnswire.Query, dnsproto.Asker, bytes | None] | None:
         """(the query, its asker, our answer or None to forward); None for garbage."""
-        q = dnsproto.parse(data)
+        q = dnswire.parse(data)
         if q is None:
             return None
         asker = self._asker(cid)
@@ -224,8 +225,7 @@ class Worker:
             return
         q, asker, reply = got
         if reply is not None:
-            limit = 1232 if any(r.rtype == 41 for r in q.ar) else dnsproto.MAX_UDP
-            sock.sendto(dnsproto.truncated(reply, limit), addr)
+            sock.sendto(dnswire.truncated(q, reply, dnswire.udp_limit(q)), addr)
             return
         self._thread(self._forward_udp, cid, asker, sock, addr, data, q)
 
@@ -292,9 +292,9 @@ class Worker:
         return None
 
     def _forward_udp(self, cid: str, asker: dnsproto.Asker, sock: socket.socket,
-                     addr: Any, data: bytes, q: Any) -> None:
+                     addr: Any, data: bytes, q: dnswire.Query) -> None:
         reply = self.forward(cid, asker, data, tcp=False)
-        sock.sendto(reply if reply is not None else dnsproto.failure(q), addr)
+        sock.sendto(reply if reply is not None else dnswire.failure(q), addr)
 
     def _serve_tcp(self, cid: str, conn: socket.socket) -> None:
         with conn:
@@ -311,7 +311,7 @@ class Worker:
                     return
                 q, asker, reply = got
                 if reply is None:
-                    reply = self.forward(cid, asker, data, tcp=True) or dnsproto.failure(q)
+                    reply = self.forward(cid, asker, data, tcp=True) or dnswire.failure(q)
                 conn.sendall(struct.pack("!H", len(reply)) + reply)
 
 
