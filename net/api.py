@@ -188,3 +188,21 @@ class Network(Protocol):
         """Remove everything of this project but the sandboxes in `keep` and the networks they
         are on, and what dead owners left behind."""
         ...
+
+
+# --- input rules, for callers that check a stack before anything exists ----------------------
+
+
+def check_dns_config(dns: DnsConfig) -> None:
+    """Raise NetConfigError for a name, address or option net refuses in `dns` (no host
+    change; the same check `attach` applies)."""
+    from pystack.net.names import check_dns
+
+    check_dns(dns)
+
+
+def check_alias(alias: str) -> None:
+    """Raise NetConfigError for a network alias net refuses."""
+    from pystack.net.names import check_hostname
+
+    check_hostname("alias", alias)

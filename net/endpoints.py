@@ -8,7 +8,6 @@ and finally rewrites the name files of every sandbox whose view of a network cha
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -212,7 +211,7 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     holder.release(holder.held_of(rec))
     nets = {a["network"] for a in rec["attachments"]}
     netns.remove(Path(rec["pin"]))
-    shutil.rmtree(Path(rec["hosts"]).parent, ignore_errors=True)
+    names.remove_files_dir(Path(rec["hosts"]).parent)
     mgr.store.delete(mgr.store.sandbox_path(rec["id"]))
     if nets and not bulk:
         refresh_names(mgr, nets)

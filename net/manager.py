@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,7 @@ class NetworkManager:
         self.knobs = Knobs.from_env(root, run)
         self.store = Store(self.knobs)
         self.links = Links()
-        self.table = Table(self.knobs.nft_table)
+        self.table = Table(self.knobs.nft_table, owner=self.knobs.owner())
 
     def close(self) -> None:
         self.links.close()
@@ -227,6 +226,7 @@ class NetworkManager:
             if pin.exists():
                 netns.remove(pin)
             netns.create(pin)       # with lo up (a `network_mode: none` container has only it)
+            names.files_dir(Path(rec["hosts"]).parent)
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns))
             names.write_in_place(Path(rec["hosts"]), names.render_hosts(dns, [], []))
         else:
@@ -238,6 +238,8 @@ class NetworkManager:
         from pystack.net.endpoints import refresh_names
         from pystack.net.records import dns_of
 
+        if not os.path.exists(rec["resolv"]) or not os.path.exists(rec["hosts"]):
+            names.files_dir(Path(rec["hosts"]).parent)
         if not os.path.exists(rec["resolv"]):
             names.write_in_place(Path(rec["resolv"]), names.render_resolv(dns_of(rec)))
         if not os.path.exists(rec["hosts"]):
@@ -416,7 +418,7 @@ class NetworkManager:
                 if is_pin:
                     netns.remove(folder / cid)
                 else:
-                    shutil.rmtree(folder / cid, ignore_errors=True)
+                    names.remove_files_dir(folder / cid)
 
 
 def _nameservers() -> list[ipaddress.IPv4Network]:

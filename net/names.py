@@ -6,6 +6,10 @@ is not on.  Replicas that share a service name get one line each (glibc >= 2.26 
 them).  The files are bind-mounted by the runtime, so they are rewritten IN PLACE (truncate and
 write keeps the inode the mount pins), never renamed over.  resolv.conf comes from DnsConfig or
 the host's, minus 127.x nameservers (they do not work from another netns), like Docker.
+
+A sandbox's name files live on a tmpfs of their own, FILES_SIZE big (`files_dir`): the
+container may write to its bind-mounted /etc/hosts (Docker mounts it read-write), and without
+a cap it could fill the host's /run (issue 9 item 10); a rewrite here reads at most that much.
 """
 
 from __future__ import annotations
@@ -144,6 +148,29 @@ def render_resolv(dns: DnsConfig, host: Path = HOST_RESOLV) -> str:
     if options:
         out.append(f"options {' '.join(options)}\n")
     return "".join(out)
+
+
+FILES_SIZE = 1 << 20
+FILES_OPTIONS = f"size={FILES_SIZE},nr_inodes=16,mode=0755"
+
+
+def files_dir(d: Path) -> None:
+    """`d` (a sandbox's files dir) as a mounted tmpfs of FILES_SIZE bytes, made if missing."""
+    from pystack.net import netns
+
+    d.mkdir(parents=True, exist_ok=True)
+    if os.stat(d).st_dev == os.stat(d.parent).st_dev:
+        netns.mount_tmpfs(d, FILES_OPTIONS)
+
+
+def remove_files_dir(d: Path) -> None:
+    """Unmount and delete a sandbox's files dir; idempotent."""
+    import shutil
+
+    from pystack.net import netns
+
+    netns.unmount(d)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _render_embedded(dns: DnsConfig, h_servers: list[str], h_search: list[str],

@@ -128,6 +128,20 @@ def open_fd(pin: Path) -> int:
         raise NetError(f"network namespace {pin} is gone") from e
 
 
+def mount_tmpfs(path: Path, options: str) -> None:
+    """A small tmpfs of our own at `path` (nosuid, nodev, noexec)."""
+    _check(_libc.mount(b"tmpfs", bytes(path), b"tmpfs", 0x2 | 0x4 | 0x8, options.encode()),
+           f"mount tmpfs on {path}")
+
+
+def unmount(path: Path) -> None:
+    """Lazily unmount whatever is mounted at `path`; nothing there is fine."""
+    if _libc.umount2(bytes(path), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):
+            raise NetError(f"unmount {path}: {os.strerror(err)}")
+
+
 def remove(pin: Path) -> None:
     """Unmount and delete the pin; idempotent."""
     rc = _libc.umount2(bytes(pin), MNT_DETACH)

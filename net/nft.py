@@ -1,8 +1,11 @@
 """The nftables side: one `inet` table ($PYSTACK_NFT_TABLE) holding NAT, port and forward rules.
 
-Every rule carries a comment `p=<project> net=<network>` or `p=<project> ctr=<container>`;
-removal lists the table with handles (`nft -j -a`) and deletes exactly the rules whose comment
-matches, in one batch, and deletes the table once it holds no rule.  Changes go through
+Every rule carries a comment `o=<owner> p=<project> net=<network>` or `o=<owner> p=<project>
+ctr=<container>`, the owner naming the state root (PYSTACK_ROOT), so that two state dirs
+sharing the table with the same project name never remove each other's rules; callers speak
+without the owner part (Table adds and strips it).  Removal lists the table with handles
+(`nft -j -a`) and deletes exactly the rules whose comment matches, in one batch, and deletes
+the table once it holds no rule.  Changes go through
 `nft -f -` as one batch per operation (atomic in the kernel).
 
 Rules per network (bridge B, subnet S), modelled on Docker's and netavark's:
@@ -60,9 +63,10 @@ def _q(s: str) -> str:
 
 
 class Table:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, owner: str = "") -> None:
         self.name = name
         self.ref = f"inet {name}"
+        self.tag = f"o={owner} " if owner else ""
 
     def _header(self) -> list[str]:
         lines = [f"add table {self.ref}"]
@@ -72,7 +76,7 @@ class Table:
 
     def add_network(self, project: str, network: str, bridge: str, subnet: str,
                     internal: bool) -> None:
-        c = _q(f"p={project} net={network}")
+        c = _q(f"{self.tag}p={project} net={network}")
         b = _q(bridge)
         lines = self._header()
         top = [f"oifname {b} ct state established,related accept",
@@ -98,7 +102,7 @@ class Table:
         """ports: (protocol, host_ip or "", host port, container ip, container port)."""
         if not ports:
             return
-        c = _q(f"p={project} ctr={cid}")
+        c = _q(f"{self.tag}p={project} ctr={cid}")
         lines = self._header()
         for proto, host_ip, published, ip, target in ports:
             match = f"ip daddr {host_ip}" if host_ip and host_ip != "0.0.0.0" else \
@@ -128,7 +132,7 @@ class Table:
         rules = self._list()
         if rules is None:
             return 0
-        mine = [r for r in rules if _matches(r.get("comment", ""), comment_prefix)]
+        mine = [r for r in rules if _matches(r.get("comment", ""), self.tag + comment_prefix)]
         lines = [f"delete rule {self.ref} {r['chain']} handle {r['handle']}" for r in mine]
         if len(mine) == len(rules):
             lines = [f"delete table {self.ref}"]
@@ -141,15 +145,17 @@ class Table:
         rules = self._list() if comments else None
         if rules is None:
             return 0
-        mine = [r for r in rules if r.get("comment", "") in comments]
+        mine = [r for r in rules if r.get("comment", "") in {self.tag + c for c in comments}]
         lines = [f"delete rule {self.ref} {r['chain']} handle {r['handle']}" for r in mine]
         if lines:
             run("\n".join(lines) + "\n")
         return len(mine)
 
     def comments(self) -> list[str]:
+        """The comments of this owner's rules, without the owner part."""
         rules = self._list() or []
-        return [str(r.get("comment", "")) for r in rules]
+        return [c[len(self.tag):] for r in rules
+                if (c := str(r.get("comment", ""))).startswith(self.tag)]
 
 
 def _matches(comment: str, prefix: str) -> bool:

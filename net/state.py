@@ -64,6 +64,10 @@ class Knobs:
                    ifprefix=prefix,
                    nft_table=setting("PYSTACK_NFT_TABLE") or "pystack")
 
+    def owner(self) -> str:
+        """A short stable name of this state root, for the nft rules it owns."""
+        return hashlib.sha256(os.path.abspath(self.root).encode()).hexdigest()[:10]
+
     def link_name(self, kind: str, key: str) -> str:
         """`<prefix><kind><hash>`, a stable device name of at most 15 characters."""
         room = IFNAMSIZ - len(self.ifprefix) - len(kind)

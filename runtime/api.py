@@ -171,3 +171,21 @@ class Runtime(Protocol):
     def processes(self, container_id: str) -> list[ProcessInfo]:
         """The processes in the container's cgroup."""
         ...
+
+
+# --- input rules, for callers that check a stack before anything exists ----------------------
+
+
+def check_capability(name: str) -> None:
+    """Raise SecurityConfigError for a capability name `create` refuses ("ALL" is valid)."""
+    from pystack.runtime.security.caps import parse
+
+    parse(name)
+
+
+def check_sysctl(name: str, own_netns: bool = True, own_ipcns: bool = True) -> None:
+    """Raise SecurityConfigError for a sysctl `create` refuses for a container that has (or
+    shares the host's) network and ipc namespaces."""
+    from pystack.runtime.security.paths import check_sysctl as check
+
+    check(name, own_netns=own_netns, own_ipcns=own_ipcns)

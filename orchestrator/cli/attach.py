@@ -36,7 +36,6 @@ def attach(stack: Stack, services: tuple[str, ...], *, no_color: bool = False,
     stop = threading.Event()
     pump = threading.Thread(target=follow_logs, args=(stack, containers, sink),
                             kwargs={"follow": True, "stop": stop}, daemon=True)
-    pump.start()
     announced: set[str] = set()
 
     def status(e: Existing) -> tuple[str, int]:
@@ -47,6 +46,9 @@ def attach(stack: Stack, services: tuple[str, ...], *, no_color: bool = False,
         return st.status, st.exit_code or 0
 
     try:
+        # Started inside the try: the pump prints at once, and a Ctrl-C that follows its
+        # first line must be a graceful stop, not an escape to click's "Aborted!".
+        pump.start()
         while True:
             states = {e.id: status(e) for e in containers}
             for e in containers:
@@ -74,7 +76,8 @@ def attach(stack: Stack, services: tuple[str, ...], *, no_color: bool = False,
                 ops.kill(stack, chosen, "SIGKILL")
             except Exception:
                 pass
-        pump.join(2.0)              # the containers' last words (follow_logs ends on exit)
+        if pump.ident is not None:  # (not when Ctrl-C came before it even started)
+            pump.join(2.0)          # the containers' last words (follow_logs ends on exit)
         stop.set()
         return 130
     pump.join(2.0)

@@ -56,6 +56,10 @@ def normalize(data: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             if vol.get("type") == "volume" and vol.get("source"):
                 used_volumes.add(vol["source"])
         used_secrets.update(ref["source"] for ref in svc.get("secrets") or [])
+        build = svc.get("build")
+        if isinstance(build, dict):
+            used_secrets.update(r["source"] if isinstance(r, dict) else str(r)  # build secrets
+                                for r in build.get("secrets") or [])
         used_configs.update(ref["source"] for ref in svc.get("configs") or [])
     out["services"] = services
 

@@ -57,9 +57,9 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
         canonical = normalize.normalize(selection.data, ctx)
     except (EnvFileError, ValueError) as e:
         raise ConfigError([str(e)]) from e
-    late = _exec_sizes(canonical, raw.marks)
+    late = late_checks(canonical, raw.marks)
     if late:
-        raise ConfigError(late)
+        raise ConfigError(sorted(late, key=_position))
     warnings = [*raw.warnings, *unsupported_warnings(selection.data),
                 *command_warnings(selection.data)]
     try:
@@ -76,14 +76,14 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
     return _with_defined_profiles(project, selection.defined)
 
 
-def _exec_sizes(canonical: Mapping[str, Any], marks: Any) -> list[str]:
-    """Checks that need env_file merged in (normalize.py does that)."""
+def late_checks(canonical: Mapping[str, Any], marks: Any) -> list[str]:
+    """Checks of the canonical form (env_file merged in, short forms expanded)."""
     from pystack.orchestrator.config import valuechecks
     from pystack.orchestrator.config.semantic import Report
 
     rep = Report(marks)
     for name, svc in (canonical.get("services") or {}).items():
-        valuechecks.exec_size(rep, name, svc)
+        valuechecks.late(rep, name, svc)
     return rep.lines
 
 

@@ -155,6 +155,73 @@ MAX_ARG = 32 * 4096
 MAX_EXEC = 1 << 20
 
 
+def late(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
+    """Checks on a service's canonical form (after normalize.py: env_file merged in, short
+    forms expanded), with the rules net and the runtime apply to their own input, so `up`
+    cannot fail on them later."""
+    exec_size(rep, name, svc)
+    _dns(rep, ("services", name), svc)
+    _runtime_rules(rep, ("services", name), svc)
+
+
+def _dns(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
+    from pystack.net.api import DnsConfig, check_alias, check_dns_config
+    from pystack.net.errors import NetError
+
+    fields: list[tuple[TreePath, DnsConfig]] = []
+    for i, server in enumerate(svc.get("dns") or []):
+        fields.append((("dns", i), DnsConfig(servers=(str(server),))))
+    for i, domain in enumerate(svc.get("dns_search") or []):
+        fields.append((("dns_search", i), DnsConfig(search=(str(domain),))))
+    for i, opt in enumerate(svc.get("dns_opt") or []):
+        fields.append((("dns_opt", i), DnsConfig(options=(str(opt),))))
+    for i, entry in enumerate(svc.get("extra_hosts") or []):
+        host, _, ip = str(entry).partition("=")
+        ip = "127.0.0.1" if ip == "host-gateway" else ip   # the engine fills it in
+        fields.append((("extra_hosts", i), DnsConfig(extra_hosts=((host, ip),))))
+    if svc.get("hostname"):
+        fields.append((("hostname",), DnsConfig(hostname=str(svc["hostname"]))))
+    if svc.get("domainname"):
+        fields.append((("domainname",), DnsConfig(domainname=str(svc["domainname"]))))
+    for path, dns in fields:
+        try:
+            check_dns_config(dns)
+        except NetError as e:
+            rep.add((*base, *path), str(e))
+    nets = svc.get("networks")
+    for net, spec in (nets.items() if isinstance(nets, Mapping) else []):
+        for alias in (spec.get("aliases") or []) if isinstance(spec, Mapping) else []:
+            try:
+                check_alias(str(alias))
+            except NetError as e:
+                rep.add((*base, "networks", net, "aliases"), str(e))
+
+
+def _runtime_rules(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
+    from pystack.runtime.api import check_capability, check_sysctl
+    from pystack.runtime.errors import ContainerRuntimeError
+
+    for key in ("cap_add", "cap_drop"):
+        for i, cap in enumerate(svc.get(key) or []):
+            try:
+                check_capability(str(cap))
+            except ContainerRuntimeError as e:
+                rep.add((*base, key, i), str(e), "use a name like NET_ADMIN or CAP_NET_ADMIN")
+    sysctls = svc.get("sysctls")
+    host_net = svc.get("network_mode") == "host"
+    host_ipc = svc.get("ipc") == "host"
+    for key in (sysctls if isinstance(sysctls, Mapping) else {}):
+        try:
+            check_sysctl(str(key), own_netns=not host_net, own_ipcns=not host_ipc)
+        except ContainerRuntimeError as e:
+            rep.add((*base, "sysctls"), str(e), "a container may set kernel.msg*, kernel.sem, "
+                    "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*")
+    workdir = svc.get("working_dir")
+    if isinstance(workdir, str) and workdir and not workdir.startswith("/"):
+        rep.add((*base, "working_dir"), f"the working directory '{_short(workdir)}' is not "
+                "an absolute path", "use a path like /app")
+
+
 def exec_size(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
     """The final environment (env_file merged in) and command of a service (canonical form)
     must fit what the kernel passes to a process (else `up` fails with E2BIG)."""

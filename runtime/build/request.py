@@ -28,6 +28,7 @@ class BuildRequest:
     network: str = "default"                    # default | none | host
     label: str = ""                             # progress prefix ("app" for a service)
     net: NetProvider | None = field(default=None, compare=False)
+    secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # id -> content
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,25 @@ draw); drop derandomize and raise max_examples to explore further.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from pystack.net.names import check_dns
 from pystack.net.ports import validate as validate_port
 from pystack.orchestrator.config import normalize, profiles, schema_check, semantic
 from pystack.orchestrator.config.build import build_project
 from pystack.orchestrator.config.marks import Marks
 from pystack.orchestrator.config.model import Project
+from pystack.orchestrator.config.project import late_checks
 from pystack.orchestrator.engine import specs as S
 from pystack.runtime.cgroups.validate import validate as validate_resources
 from pystack.runtime.checks import parse_signal
 from pystack.runtime.image.model import Image, ImageConfig
+from pystack.runtime.security import caps
+from pystack.runtime.security.paths import check_sysctl
 from pystack.runtime.security.plan import RLIMITS
 from pystack.runtime.spec import Mount
 from tests.unit.config_model.test_fuzz import NASTY_SERVICE, TYPED_SERVICE
@@ -68,6 +73,15 @@ ENGINE_SERVICE = st.fixed_dictionaries({"image": st.just("x")}, optional={
     "healthcheck": st.fixed_dictionaries({"test": st.just(["CMD", "true"])}, optional={
         "retries": st.integers(-6, 2**40), "interval": st.sampled_from(["1s", "2562048h"])}),
     "shm_size": st.one_of(st.sampled_from(["64m", "8192p", ".inf"]), SOME),
+    "hostname": st.sampled_from(["web", "a b", "x" * 300, "a.b-c", "-x"]),
+    "dns": st.lists(st.sampled_from(["1.1.1.1", "::1", "nope", "8.8.8.8#x"]), max_size=2),
+    "dns_search": st.lists(st.sampled_from(["example.com", "a b", "."]), max_size=2),
+    "extra_hosts": st.lists(st.sampled_from(["h:1.1.1.1", "h:host-gateway", "x y:1.1.1.1",
+                                             "z:nope", "h=::1"]), max_size=2),
+    "cap_add": st.lists(st.sampled_from(["NET_ADMIN", "cap_sys_time", "ALL", "FLY"]),
+                        max_size=2),
+    "working_dir": st.sampled_from(["/app", "app", ""]),
+    "network_mode": st.sampled_from(["host", "none", "bridge"]),
     "mem_limit": st.sampled_from(["1k", "6m", "1g", 0, "0", -1]),
     "mem_reservation": st.sampled_from(["1k", "6m", 0]),
     "memswap_limit": st.sampled_from(["1k", "6m", "2g", -1, 0]),
@@ -99,6 +113,8 @@ def accepted(data: dict[str, Any]) -> Project | None:
         canonical = normalize.normalize(sel.data, normalize.Context("demo", "/proj", {}))
     except ValueError:
         return None         # an env file that cannot be read: project.py reports it
+    if late_checks(canonical, marks):
+        return None
     return build_project(canonical, working_dir="/proj", files=(), profiles=(), disabled=(),
                          environment={}, warnings=())
 
@@ -116,11 +132,18 @@ def specs_of(project: Project) -> None:
         mounts += [Mount("tmpfs", v.target, tmpfs_size=v.tmpfs.size if v.tmpfs else None,
                          tmpfs_mode=v.tmpfs.mode if v.tmpfs else None)
                    for v in svc.volumes if v.type == "tmpfs"]
+        mode = "host" if svc.network_mode == "host" else "ns"
         spec = S.container_spec(project, svc, container_id=cid, name=f"demo-{svc.name}-1",
                                 number=1, image=IMAGE, image_ref="x", config_hash="h",
-                                mounts=tuple(mounts), net=S.NetPlacement("ns"))
+                                mounts=tuple(mounts), net=S.NetPlacement(mode))
         S.attach_specs(project, svc, spec.name, cid)
-        S.dns_config(svc, cid)
+        dns = S.dns_config(svc, cid)
+        check_dns(replace(dns, extra_hosts=tuple(
+            (h, "127.0.0.1" if ip == "host-gateway" else ip) for h, ip in dns.extra_hosts)))
+        caps.resolve(spec.cap_add, spec.cap_drop, spec.privileged)
+        for key in spec.sysctls:
+            check_sysctl(key, own_netns=spec.network_mode != "host")
+        assert (spec.working_dir or "/").startswith("/")
         for port in S.port_specs(svc):
             validate_port(port)
         if spec.stop_signal is not None:

@@ -175,11 +175,11 @@ def test_environment_and_command_must_fit_execve(problems: Problems) -> None:
     text = (f"x-big: &big {big}\nservices:\n  web:\n    image: x\n    environment:\n{env}"
             f"    command: [a, '{'y' * 140000}']\n")
     assert problems(text) == [
-        "compose.yaml:66:14: services.web.command: an argument of 140001 bytes is more than the "
-        "131072 the kernel passes for one argument (pass big values in a file)",
         "compose.yaml:6:7: services.web.environment: the environment and command take 1340293 "
         "bytes, more than the 1048576 pystack leaves for them (pass big values in a file: a "
-        "volume, a config or a secret)"]
+        "volume, a config or a secret)",
+        "compose.yaml:66:14: services.web.command: an argument of 140001 bytes is more than the "
+        "131072 the kernel passes for one argument (pass big values in a file)"]
 
 
 def test_an_env_file_counts_towards_the_limit(problems: Problems, tmp_path: Path) -> None:
@@ -187,3 +187,33 @@ def test_an_env_file_counts_towards_the_limit(problems: Problems, tmp_path: Path
     (line,) = problems("services:\n  web:\n    image: x\n    env_file: big.env\n")
     assert line.startswith("compose.yaml:3:5: services.web.environment: the environment and "
                            "command take ")
+
+
+def test_names_addresses_caps_sysctls_workdir_use_net_and_runtime_rules(
+        problems: Problems) -> None:
+    text = ("services:\n  web:\n    image: x\n    hostname: 'a b'\n    dns: [notanip]\n"
+            "    extra_hosts: ['h:host-gateway', 'x y:1.1.1.1', 'z:nope']\n"
+            "    cap_add: [NET_ADMIN, FLY]\n"
+            "    sysctls: {vm.swappiness: 1, net.core.somaxconn: 5}\n    working_dir: app\n"
+            "    networks:\n      default:\n        aliases: ['bad alias']\n"
+            "  host:\n    image: x\n    network_mode: host\n    sysctls: [net.core.somaxconn=1]\n")
+    assert problems(text) == [
+        "compose.yaml:4:15: services.web.hostname: invalid hostname 'a b': use letters, digits, "
+        "'-', '_', '.'",
+        "compose.yaml:5:11: services.web.dns[0]: invalid dns server 'notanip': not an IP address",
+        "compose.yaml:6:37: services.web.extra_hosts[1]: invalid extra_hosts name 'x y': use "
+        "letters, digits, '-', '_', '.'",
+        "compose.yaml:6:52: services.web.extra_hosts[2]: invalid extra_hosts address of z "
+        "'nope': not an IP address",
+        "compose.yaml:7:26: services.web.cap_add[1]: unknown capability: 'FLY' (use a name like "
+        "NET_ADMIN or CAP_NET_ADMIN)",
+        "compose.yaml:8:14: services.web.sysctls: sysctl 'vm.swappiness' is not in a separate "
+        "kernel namespace (a container may set kernel.msg*, kernel.sem, kernel.shm*, "
+        "fs.mqueue.* and, without network_mode: host, net.*)",
+        "compose.yaml:9:18: services.web.working_dir: the working directory 'app' is not an "
+        "absolute path (use a path like /app)",
+        "compose.yaml:12:18: services.web.networks.default.aliases: invalid alias 'bad alias': "
+        "use letters, digits, '-', '_', '.'",
+        "compose.yaml:16:14: services.host.sysctls: sysctl 'net.core.somaxconn' is not allowed "
+        "in the host's network namespace (a container may set kernel.msg*, kernel.sem, "
+        "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*)"]
