@@ -213,7 +213,7 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     from pystack.orchestrator.cli.stack_cmd import load_stack
     from pystack.orchestrator.engine.build import build_services
 
-    stack = load_stack(ctx, services)
+    stack = load_stack(ctx)          # all services: a service: context may be any of them
     proj = stack.need_project()
     for s in services:
         proj.service(s)
