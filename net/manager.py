@@ -38,7 +38,7 @@ from pystack.net.errors import (
     SandboxNotFoundError,
 )
 from pystack.net.links import Links, write_sysctl
-from pystack.net.nft import Table
+from pystack.net.nft import GUARD, Table
 from pystack.net.records import attachment_of, dns_to_json, info_of, same_config, sandbox_of
 from pystack.net.state import Knobs, Store, check_name
 
@@ -157,9 +157,13 @@ class NetworkManager:
         return comment in self.table.comments()
 
     def _forwarding_on(self) -> None:
+        """ip_forward on; when it was off, the old value is kept to restore, and the forward
+        guard keeps the host from routing anything but pystack's bridges meanwhile."""
         old = write_sysctl(IP_FORWARD, "1")
         if old is not None and old != "1" and self.store.read(self.store.sysctl) is None:
             self.store.write(self.store.sysctl, {IP_FORWARD: old})
+        if self.store.read(self.store.sysctl) is not None and GUARD not in self.table.comments():
+            self.table.add_forward_guard(self.knobs.ifprefix + "b")
 
     def _forwarding_restore(self) -> None:
         saved = self.store.read(self.store.sysctl)
@@ -171,10 +175,12 @@ class NetworkManager:
             # a routed bridge of another pystack state dir (or another engine) still needs
             # forwarding: leaving it on is the safe side; drop our record of the old value
             self.store.delete(self.store.sysctl)
+            self.table.remove(GUARD)
             return
         for key, value in saved.items():
             write_sysctl(key, str(value))
         self.store.delete(self.store.sysctl)
+        self.table.remove(GUARD)
 
     def _destroy_network(self, rec: dict[str, Any], rules: bool = True) -> None:
         if rules:               # teardown removes them all at once before

@@ -23,6 +23,9 @@ Rules per network (bridge B, subnet S), modelled on Docker's and netavark's:
     oifname B ip saddr 127.0.0.0/8 masquerade (127.0.0.1 publishing, with route_localnet);
     oifname B ct status dnat ip saddr S masquerade (hairpin through the host address)
 Rules per published port: DNAT in prerouting and output for `fib daddr type local`.
+The forward guard (only while pystack itself has turned ip_forward on, as Docker sets FORWARD
+to DROP then): fwdguard, after forward, drops what is forwarded between two interfaces that
+are neither of them a pystack bridge (the host does not become a router for its other nets).
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ CHAINS = {
     "output": "type nat hook output priority -100; policy accept;",
     "postrouting": "type nat hook postrouting priority 100; policy accept;",
     "forward": "type filter hook forward priority 0; policy accept;",
+    "fwdguard": "type filter hook forward priority 10; policy accept;",
 }
+GUARD = "forward-guard"
 
 
 def _nft() -> str:
@@ -112,6 +117,12 @@ class Table:
             for chain in ("prerouting", "output"):
                 lines.append(f"add rule {self.ref} {chain} {rule} comment {c}")
         run("\n".join(lines) + "\n")
+
+    def add_forward_guard(self, bridge_prefix: str) -> None:
+        b = _q(bridge_prefix + "*")
+        run("\n".join([*self._header(),
+                       f"add rule {self.ref} fwdguard iifname != {b} oifname != {b} drop "
+                       f"comment {_q(self.tag + GUARD)}"]) + "\n")
 
     def _list(self) -> list[dict[str, Any]] | None:
         r = subprocess.run([_nft(), "-j", "-a", "list", "table", "inet", self.name],

@@ -273,12 +273,13 @@ def _user_mount(rootfd: int, m: Mount) -> None:
         return
     src = _source(m)
     try:
-        is_dir = stat.S_ISDIR(os.fstat(src).st_mode)
-        target = _target(rootfd, m.target, "dir" if is_dir else "file")
+        kind = "dir" if stat.S_ISDIR(os.fstat(src).st_mode) else "file"
+        target = _target(rootfd, m.target, kind)
         try:
-            if m.type == "volume" and not m.nocopy and is_dir:
+            if m.type == "volume" and not m.nocopy and kind == "dir":
                 _fill_volume(src, target)
-            S.bind(src, target, m.read_only, m.propagation, what=m.target)
+            S.bind(src, target, m.read_only, m.propagation,
+                   lambda: _target(rootfd, m.target, kind), what=m.target)
         finally:
             os.close(target)
     finally:
@@ -291,7 +292,8 @@ def _bind_file(rootfd: int, source: str, rel: str, read_only: bool) -> None:
     try:
         target = _target(rootfd, rel, "file")
         try:
-            S.bind(src, target, read_only, None, what=rel)
+            S.bind(src, target, read_only, None, lambda: _target(rootfd, rel, "file"),
+                   what=rel)
         finally:
             os.close(target)
     finally:

@@ -15,7 +15,8 @@ target) the same way.  Both write only through fds:
 - sources are opened one component at a time with O_NOFOLLOW (and O_NONBLOCK: no FIFO can
   block us), checked with fstat;
 - regular files, directories and symlinks are copied (symlinks as they are: they resolve
-  inside the container); devices, FIFOs and sockets are not volume content and are skipped.
+  inside the container), with their extended attributes (file capabilities, ACLs; not
+  overlayfs' own); devices, FIFOs and sockets are not volume content and are skipped.
 
 The directory itself takes the image directory's owner and mode (postgres's data dir stays
 0700 postgres).  Setuid bits are kept, as Docker keeps them: the volume store is 0700
@@ -38,9 +39,26 @@ READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_N
 DIR_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_DIRECTORY
 
 
-def _meta(fd: int, st: os.stat_result) -> None:
+def _xattrs(src: int, dst: int) -> None:
+    """The source's extended attributes (file capabilities, ACLs) but overlayfs' own."""
+    try:
+        names = os.listxattr(src)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith("trusted.overlay."):
+            continue
+        try:
+            os.setxattr(dst, name, os.getxattr(src, name))
+        except OSError:
+            continue                                # a filesystem without that namespace
+
+
+def _meta(fd: int, st: os.stat_result, src: int | None = None) -> None:
     os.fchown(fd, st.st_uid, st.st_gid)
     os.fchmod(fd, stat.S_IMODE(st.st_mode))        # after chown (which clears setuid)
+    if src is not None:
+        _xattrs(src, fd)                            # after chown (which clears capabilities)
     os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
@@ -67,7 +85,7 @@ def _file(src: int, name: str, parent: int) -> None:
                   0o600, dir_fd=parent)
     try:
         _copy_data(src, dst)
-        _meta(dst, st)
+        _meta(dst, st, src)
     finally:
         os.close(dst)
 
@@ -96,7 +114,7 @@ def copy_tree(src: int, dst: int) -> None:
                 dfd = _subdir(name, dst)
                 try:
                     copy_tree(sfd, dfd)
-                    _meta(dfd, os.fstat(sfd))
+                    _meta(dfd, os.fstat(sfd), sfd)
                 finally:
                     os.close(dfd)
             finally:
@@ -120,7 +138,11 @@ def _copy_union(d: layerview.UnionDir, dst: int) -> None:
             dfd = _subdir(name, dst)
             try:
                 _copy_union(merged, dfd)
-                _meta(dfd, st)
+                sfd = layerview.open_in_layer(layer, below, directory=True)
+                try:
+                    _meta(dfd, st, sfd)
+                finally:
+                    os.close(sfd)
             finally:
                 os.close(dfd)
             continue
@@ -154,15 +176,14 @@ def copy_into(layer_dirs: Sequence[str | Path], path: str, dest: str | Path) -> 
             return False
         top = layerview.open_in_layer(d.layers[0], d.rel, directory=True)
         try:
-            st = os.fstat(top)
+            dfd = os.open(dest, DIR_FLAGS)
+            try:
+                _copy_union(d, dfd)
+                _meta(dfd, os.fstat(top), top)
+            finally:
+                os.close(dfd)
         finally:
             os.close(top)
-        dfd = os.open(dest, DIR_FLAGS)
-        try:
-            _copy_union(d, dfd)
-            _meta(dfd, st)
-        finally:
-            os.close(dfd)
     except OSError as e:
         raise ContainerRuntimeError(f"cannot copy the image's {path} into the volume: "
                                     f"{e.strerror or e}") from e

@@ -12,7 +12,8 @@ moment and follows whatever symlink a racing process just planted (CVE-2021-3046
   (absolute symlinks restart at the root, `..` stops there), walked one component at a time
   with O_NOFOLLOW relative to the previous fd, creating what is missing: mount targets;
 - `bind(source_fd, target_fd, ...)`: open_tree + mount_setattr + move_mount, fd to fd, so
-  what was resolved is exactly what gets mounted, with no path re-resolved in between;
+  what was resolved is exactly what gets mounted, with no path re-resolved in between (a
+  shared or slave bind keeps its peer group through mount(2) on /proc/self/fd/N, checked);
 - `mount_at(fd, ...)`: mount(2) of a new filesystem onto /proc/self/fd/N (the fd's dentry).
 """
 
@@ -22,6 +23,7 @@ import ctypes
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 from pystack.runtime import linux as L
 from pystack.runtime.errors import ContainerRuntimeError
@@ -199,24 +201,42 @@ def _setattr(mfd: int, attr_set: int, propagation: int, recursive: bool, what: s
 
 
 def bind(source_fd: int, target_fd: int, read_only: bool, propagation: str | None,
-         attrs: int = 0, what: str = "") -> None:
+         reopen: Callable[[], int], attrs: int = 0, what: str = "") -> None:
     """Bind-mount (recursively) the object behind `source_fd` onto the one behind
-    `target_fd`: a detached clone (open_tree), made read-only (the top mount, as runc) and
-    given `attrs` (MOUNT_ATTR_*) before it is attached, then moved onto the target fd and
-    given its propagation ("rprivate" when None)."""
-    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE
-    mfd = _check(int(_sys(ctypes.c_long(SYS_OPEN_TREE), ctypes.c_int(source_fd), b"",
-                          ctypes.c_uint(flags))), f"open_tree {what}")
+    `target_fd`, made read-only (the top mount, as runc) and given `attrs` (MOUNT_ATTR_*).
+
+    Private propagation (the default, "rprivate"): a detached clone (open_tree) set up
+    before it is attached by move_mount, fd to fd, nothing resolved again.  "shared" or
+    "slave" must keep the source's peer group (a clone is private): mount(2) binds
+    /proc/self/fd/N onto /proc/self/fd/M as runc does, then the new mount is opened again
+    with `reopen` and must be the source's inode, or the mount is refused."""
+    prop = propagation or "rprivate"
+    flag = L.PROPAGATION.get(prop, L.MS_PRIVATE)
+    if flag & L.MS_PRIVATE:
+        flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE
+        mfd = _check(int(_sys(ctypes.c_long(SYS_OPEN_TREE), ctypes.c_int(source_fd), b"",
+                              ctypes.c_uint(flags))), f"open_tree {what}")
+        try:
+            if read_only or attrs:
+                _setattr(mfd, attrs | (MOUNT_ATTR_RDONLY if read_only else 0), 0, False, what)
+            _check(int(_sys(ctypes.c_long(SYS_MOVE_MOUNT), ctypes.c_int(mfd), b"",
+                            ctypes.c_int(target_fd), b"",
+                            ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))),
+                   f"move_mount {what}")
+            _setattr(mfd, 0, flag & ~L.MS_REC, bool(flag & L.MS_REC), what)
+        finally:
+            os.close(mfd)
+        return
+    L.mount(fd_path(source_fd), fd_path(target_fd), None, L.MS_BIND | L.MS_REC)
+    mfd = reopen()
     try:
+        want, got = os.fstat(source_fd), os.fstat(mfd)
+        if (want.st_dev, want.st_ino) != (got.st_dev, got.st_ino):
+            raise ContainerRuntimeError(f"mount {what}: the target changed while it was "
+                                        "mounted; refusing it")
         if read_only or attrs:
             _setattr(mfd, attrs | (MOUNT_ATTR_RDONLY if read_only else 0), 0, False, what)
-        _check(int(_sys(ctypes.c_long(SYS_MOVE_MOUNT), ctypes.c_int(mfd), b"",
-                        ctypes.c_int(target_fd), b"",
-                        ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))),
-               f"move_mount {what}")
-        prop = propagation or "rprivate"
-        _setattr(mfd, 0, L.PROPAGATION.get(prop, L.MS_PRIVATE) & ~L.MS_REC,
-                 prop.startswith("r"), what)
+        L.mount(None, fd_path(mfd), None, flag)
     finally:
         os.close(mfd)
 

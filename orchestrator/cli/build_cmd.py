@@ -81,6 +81,29 @@ def parse_build_args(values: tuple[str, ...], environ: dict[str, str]) -> dict[s
     return out
 
 
+def parse_secrets(values: tuple[str, ...], environ: dict[str, str]) -> dict[str, bytes]:
+    """docker build's --secret id=ID[,src=FILE|,env=VAR] (src defaults to env ID)."""
+    out: dict[str, bytes] = {}
+    for v in values:
+        opts = dict(kv.partition("=")[::2] for kv in v.split(","))
+        sid = opts.get("id", "")
+        if not sid:
+            raise click.BadParameter(f"{v!r}: id= is required", param_hint="--secret")
+        src = opts.get("src") or opts.get("source")
+        if src:
+            try:
+                out[sid] = Path(src).read_bytes()
+            except OSError as e:
+                raise click.BadParameter(f"{src}: {e.strerror}", param_hint="--secret"
+                                         ) from None
+        elif (opts.get("env") or sid) in environ:
+            out[sid] = environ[opts.get("env") or sid].encode()
+        else:
+            raise click.BadParameter(f"{v!r}: no src= file and no such environment variable",
+                                     param_hint="--secret")
+    return out
+
+
 def run_build(build: Callable[[], Any], quiet: bool) -> Any:
     """Run a build; on a failed step in quiet mode show its last output lines first."""
     from pystack.runtime.build.errors import StepFailedError
@@ -118,10 +141,12 @@ def progress_mode(quiet: bool) -> str:
 @click.option("--pull", is_flag=True, help="Pull the FROM images even when present.")
 @click.option("--network", default="default", type=click.Choice(["default", "none", "host"]),
               help="The network of RUN steps.")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE|env=VAR",
+              help="A build secret for RUN --mount=type=secret (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
 def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: str | None,
                 build_args: tuple[str, ...], labels: tuple[str, ...], no_cache: bool,
-                pull: bool, network: str, quiet: bool) -> None:
+                pull: bool, network: str, secrets: tuple[str, ...], quiet: bool) -> None:
     """Build an image from a Dockerfile and a context directory."""
     import os
 
@@ -143,7 +168,7 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
         dockerfile_name=name, target=target,
         build_args=parse_build_args(build_args, dict(os.environ)),
         tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
-        pull=pull, network=network)
+        pull=pull, network=network, secrets=parse_secrets(secrets, dict(os.environ)))
     from pystack.orchestrator.engine.build import build_network
 
     with build_network() as net:
@@ -188,7 +213,7 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     from pystack.orchestrator.cli.stack_cmd import load_stack
     from pystack.orchestrator.engine.build import build_services
 
-    stack = load_stack(ctx, services)
+    stack = load_stack(ctx)          # all services: a service: context may be any of them
     proj = stack.need_project()
     for s in services:
         proj.service(s)

@@ -137,7 +137,8 @@ def substitute(template: str, lookup: Lookup) -> str:
     out.append(template[pos:])
     if first_error is not None:
         if first_error.template == "":
-            raise TemplateError(f"invalid interpolation format {_go_quote(template)}", template)
+            shown = template if len(template) <= 200 else template[:200] + "..."
+            raise TemplateError(f"invalid interpolation format {_go_quote(shown)}", template)
         raise first_error
     return "".join(out)
 
@@ -268,6 +269,9 @@ class Interpolator:
                             tuple(self.lookup.unset[before:]))
                 except TemplateError as e:
                     done = (value, e, tuple(self.lookup.unset[before:]))
+                except RecursionError:
+                    done = (value, TemplateError("variable defaults are nested too deeply "
+                                                 "(at most a few hundred levels)"), ())
                 self._done[value] = done
             out, error, unset = done
             for name in unset:

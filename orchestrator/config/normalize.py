@@ -56,6 +56,10 @@ def normalize(data: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             if vol.get("type") == "volume" and vol.get("source"):
                 used_volumes.add(vol["source"])
         used_secrets.update(ref["source"] for ref in svc.get("secrets") or [])
+        build = svc.get("build")
+        if isinstance(build, dict):
+            used_secrets.update(r["source"] if isinstance(r, dict) else str(r)  # build secrets
+                                for r in build.get("secrets") or [])
         used_configs.update(ref["source"] for ref in svc.get("configs") or [])
     out["services"] = services
 
@@ -198,8 +202,8 @@ def _build(build: Any, ctx: Context) -> dict[str, Any]:
             out[key] = short.to_mapping(out[key], empty=None)
     if isinstance(out.get("additional_contexts"), dict):
         out["additional_contexts"] = {
-            k: v if not isinstance(v, str) or "://" in v or v.startswith(("docker-image:",
-                                                                          "target:", "oci-"))
+            k: v if not isinstance(v, str) or "://" in v or v.startswith(
+                ("docker-image:", "service:", "target:", "oci-"))
             else ctx.path(v) for k, v in out["additional_contexts"].items()}
     for key in ("provenance", "sbom"):
         if isinstance(out.get(key), bool):

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pystack.runtime.image.model import Image
 
 HOST_PLATFORMS = ("linux/amd64", "linux/x86_64")
-_REFUSED = ("secrets", "ssh", "additional_contexts", "cache_to")
+_REFUSED = ("ssh", "cache_to")
 _IGNORED = ("cache_from", "shm_size", "ulimits", "extra_hosts", "isolation", "privileged",
             "provenance", "sbom", "entitlements")
 
@@ -94,13 +94,65 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
                                 "default, none or host")
     ref = default_image_name(project, svc)
     tags = (ref, *[str(t) for t in b.get("tags") or []])
+    contexts = {str(k): _named_context(project, str(v), f"{where}.additional_contexts.{k}")
+                for k, v in (b.get("additional_contexts") or {}).items()}
+    secrets = {}
+    for r in b.get("secrets") or []:
+        src = str(r["source"] if isinstance(r, dict) else r)
+        sid = str(r.get("target") or src) if isinstance(r, dict) else src
+        secrets[sid] = _secret_value(project, src, f"{where}.secrets")
     return BuildRequest(
         context=ctx, dockerfile=dockerfile, dockerfile_inline=inline, dockerfile_name=name,
         target=b.get("target"), tags=tags,
         build_args=_args(b, project.environment, build_args or {}),
         labels={str(k): str(v) for k, v in (b.get("labels") or {}).items()},
         no_cache=no_cache or bool(b.get("no_cache")), pull=pull or bool(b.get("pull")),
-        network=network, label=svc.name)
+        network=network, label=svc.name, secrets=secrets, contexts=contexts)
+
+
+def _named_context(project: Project, value: str, where: str) -> str:
+    """An additional context as the builder takes it: a directory, or docker-image://REF
+    (`service:NAME` is the image built for that service)."""
+    if value.startswith("docker-image://"):
+        return value
+    if value.startswith("service:"):
+        other = project.services.get(value[len("service:"):])
+        if other is None:
+            raise OrchestratorError(f"{where}: no such service {value[8:]!r}")
+        return "docker-image://" + default_image_name(project, other)
+    if "://" in value or value.startswith("target:"):
+        raise OrchestratorError(f"{where}: {value!r}: only directories, docker-image:// and "
+                                "service: contexts are supported")
+    if not Path(value).is_dir():
+        raise OrchestratorError(f"{where}: {value} is not a directory")
+    return value
+
+
+def context_services(svc: Service) -> list[str]:
+    """The services whose images `svc`'s build needs first (additional_contexts service:)."""
+    return [str(v)[8:] for v in ((svc.build or {}).get("additional_contexts") or {}).values()
+            if str(v).startswith("service:")]
+
+
+def _secret_value(project: Project, name: str, where: str) -> bytes:
+    obj = project.secrets.get(name)
+    if obj is None:
+        raise OrchestratorError(f"{where}: secret {name!r} is not defined",
+                                hint="declare it under the top-level secrets:")
+    if obj.file is not None:
+        try:
+            return Path(obj.file).read_bytes()
+        except OSError as e:
+            raise OrchestratorError(f"{where}: secret {name!r}: cannot read {obj.file}: "
+                                    f"{e.strerror}") from None
+    if obj.environment is not None:
+        value = project.environment.get(obj.environment)
+        if value is None:
+            raise OrchestratorError(f"{where}: secret {name!r}: ${obj.environment} is not set")
+        return value.encode()
+    if obj.content is not None:
+        return obj.content.encode()
+    raise OrchestratorError(f"{where}: secret {name!r}: external secrets cannot be read here")
 
 
 def ignored_keys(svc: Service) -> list[str]:
@@ -129,7 +181,20 @@ def build_services(stack: Stack, names: Iterable[str], mode: str,
     """Build, one after the other, the services among `names` that need it; returns them."""
     project = stack.need_project()
     built = []
+    ordered: list[str] = []
+
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:            # a service: context is built before its user
+        if name in seen:
+            return
+        seen.add(name)
+        for dep in context_services(project.service(name)):
+            visit(dep)
+        ordered.append(name)
     for name in names:
+        visit(name)
+    for name in ordered:
         svc = project.service(name)
         ref = default_image_name(project, svc)
         if should_build(svc, mode, stack.b.images.exists(ref)):

@@ -37,11 +37,13 @@ def mount(self: StageRunner, st: StageState, spec: str, ins: Instruction,
         opts[k.strip().lower()] = self.x(st, v, ins) if eq else "true"
     kind = opts.get("type", "bind")
     target = opts.get("target") or opts.get("dst") or opts.get("destination")
-    if kind in ("secret", "ssh"):
+    if kind == "secret":
+        return _secret(self, opts, target, held, where)
+    if kind == "ssh":
         if opts.get("required") in ("true", "1"):
-            raise BuildError(f"RUN --mount=type={kind}: no {kind} was given to this build",
-                             where=where)
-        return None, f"{kind}:absent"           # an optional secret/ssh mount: left out
+            raise BuildError("RUN --mount=type=ssh: no SSH agent is given to builds",
+                             where=where, hint="pystack builds do not forward an agent yet")
+        return None, "ssh:absent"               # an optional ssh mount: left out
     if not target:
         raise BuildError(f"RUN --mount={spec}: target is required", where=where)
     target = posixpath.join(st.workdir, target)
@@ -93,3 +95,28 @@ def _cache_mount(self: StageRunner, opts: dict[str, str], target: str, ro: bool,
         held.callback(os.close, fd)
         fcntl.flock(fd, fcntl.LOCK_EX)
     return Mount("bind", target, source=str(d), read_only=ro)
+
+
+def _secret(self: StageRunner, opts: dict[str, str], target: str | None,
+            held: contextlib.ExitStack, where: str) -> tuple[Mount | None, str]:
+    """A build secret as a read-only file (mode 0400 unless `mode`), at `target` or
+    /run/secrets/<id>; never in a layer nor in the cache key (as BuildKit)."""
+    sid = opts.get("id") or (posixpath.basename(target) if target else "")
+    data = self.b.req.secrets.get(sid)
+    if data is None:
+        if opts.get("required") in ("true", "1"):
+            raise BuildError(f"RUN --mount=type=secret: secret {sid!r} was not given to this "
+                             "build", where=where,
+                             hint="pass it with --secret id=ID,src=FILE or build.secrets")
+        return None, f"secret:{sid}:absent"
+    dest = target or f"/run/secrets/{sid}"
+    tmp = self.b.content.new_tmp("-secret")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o400)
+    held.callback(tmp.unlink, missing_ok=True)
+    try:
+        os.write(fd, data)
+        os.fchown(fd, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
+        os.fchmod(fd, int(opts.get("mode", "0400"), 8))
+    finally:
+        os.close(fd)
+    return Mount("bind", dest, source=str(tmp), read_only=True), f"secret:{sid}:{dest}"

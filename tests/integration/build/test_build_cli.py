@@ -102,3 +102,41 @@ def test_run_default_network_is_a_pystack_network_with_nat(ctx: Ctx) -> None:
 
     prefix = os.environ["PYSTACK_IFPREFIX"]
     assert not [n for n in os.listdir("/sys/class/net") if n.startswith(prefix)]
+
+
+def test_build_secrets_reach_run_and_never_a_layer(tmp_path: Path, busybox_image: str) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "token.txt").write_text("s3cr3t-file")
+    (tmp_path / "app" / "Dockerfile").write_text(
+        "FROM local/busybox:latest\n"
+        "RUN --mount=type=secret,id=tok --mount=type=secret,id=other,target=/o,required=true "
+        "cat /run/secrets/tok /o > /dev/null && stat -c %a /run/secrets/tok > /mode\n"
+        "RUN --mount=type=secret,id=absent ls /run/secrets 2>/dev/null | wc -l > /count\n")
+    p = Project(tmp_path, "services:\n  app:\n    build:\n      context: ./app\n"
+                          "      secrets: [tok, {source: env_sec, target: other}]\n"
+                          "secrets:\n  tok: {file: ./token.txt}\n"
+                          "  env_sec: {environment: BUILD_SECRET_VAL}\n")
+    import os
+
+    os.environ["BUILD_SECRET_VAL"] = "s3cr3t-env"
+    try:
+        _secrets_checks(p, tmp_path)
+    finally:
+        del os.environ["BUILD_SECRET_VAL"]
+
+
+def _secrets_checks(p: Project, tmp_path: Path) -> None:
+    p.run("build")
+    from tests.integration.build.conftest import image_file
+
+    ref = f"{p.name}-app"
+    assert image_file(ref, "mode") == "400\n" and image_file(ref, "count") == "0\n"
+    assert image_file(ref, "run/secrets/tok") is None and image_file(ref, "o") is None
+    for d in ImageStore().get(ref).layer_dirs:
+        for f in d.resolve().rglob("*"):
+            if f.is_file() and not f.is_symlink():
+                assert b"s3cr3t" not in f.read_bytes()
+    (tmp_path / "app" / "Dockerfile").write_text(
+        "FROM local/busybox:latest\nRUN --mount=type=secret,id=nope,required=true true\n")
+    r = p.run("build", check=False)
+    assert r.returncode != 0 and "secret 'nope' was not given" in r.stderr

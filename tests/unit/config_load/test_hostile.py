@@ -142,3 +142,14 @@ def test_duplicate_items_are_still_found() -> None:
     assert unique([1, True, "1", [1], {"a": 1}, {"a": True}])
     assert not unique([{"a": 1, "b": [2]}, {"b": [2.0], "a": 1}])
     assert not unique([1, 1.0]) and unique([0, False])
+
+
+def test_deeply_nested_variable_defaults_have_a_position(proj: Path) -> None:
+    nested = "${X:-" * 3000 + "v" + "}" * 3000
+    write(proj, {"compose.yaml": f"services:\n  a:\n    image: x\n    labels:\n"
+                                 f"      a: \"{nested}\"\n      b: \"{'${' * 5000}\"\n"})
+    a, b = problems("compose.yaml")
+    assert a == ("compose.yaml:5:10: services.a.labels.a: variable defaults are nested too "
+                 "deeply (at most a few hundred levels)")
+    assert b.startswith("compose.yaml:6:10: services.a.labels.b: invalid interpolation format ")
+    assert len(b) < 400

@@ -141,11 +141,15 @@ def test_copy_into_merges_layers_as_overlayfs_and_stays_inside(tmp_path: Path,
     os.mkfifo(up / "d" / "fifo")
     os.chown(up / "d", 100, 102)
     os.chmod(up / "d", 0o700)
+    os.setxattr(up / "d" / "keep.txt", "user.origin", b"image")
+    os.setxattr(up / "d", "trusted.overlay.opaque", b"n")      # overlayfs' own: not copied
     dest = tmp_path / "vol"
     dest.mkdir()
     assert copy_into((low, mid, up), "/d", dest)
     assert sorted(p.name for p in dest.iterdir()) == ["keep.txt", "link", "old", "x"]
     assert (dest / "keep.txt").read_text() == "up"
+    assert os.getxattr(dest / "keep.txt", "user.origin") == b"image"
+    assert "trusted.overlay.opaque" not in os.listxattr(dest)
     assert os.readlink(dest / "link") == "keep.txt"
     assert sorted(os.listdir(dest / "x")) == ["pwned.txt"]
     assert stat.S_IMODE(os.lstat(dest / "x").st_mode) == 0o777
