@@ -38,12 +38,18 @@ def _target_ip(rec: dict[str, Any]) -> str | None:
 
 
 def refresh_names(mgr: NetworkManager, networks: set[str], also: tuple[str, ...] = ()) -> None:
-    """Rewrite the hosts file of every sandbox on `networks` (plus the sandboxes in `also`)."""
+    """Rewrite the hosts file of every sandbox on `networks` that lists its peers, and of the
+    sandboxes in `also` (whose own names changed).  A sandbox served by the embedded DNS
+    server lists only its own names (Docker's), so a peer's change leaves it as it is: a
+    20-container `up` writes 20 hosts files, not 20 x 20."""
     recs = mgr.store.all(mgr.store.sandboxes)
-    peers = [p for r in recs for p in peers_of(r)]
+    peers: list[Any] | None = None
     for r in recs:
-        if r["id"] in also or any(a["network"] in networks for a in r["attachments"]):
-            dns = dns_of(r)     # with the embedded DNS server: own names only (Docker's)
+        dns = dns_of(r)
+        if r["id"] in also or (not dns.embedded and
+                               any(a["network"] in networks for a in r["attachments"])):
+            if peers is None:
+                peers = [p for x in recs for p in peers_of(x)]
             text = names.render_hosts(dns, peers_of(r), [] if dns.embedded else peers)
             try:
                 names.write_in_place(Path(r["hosts"]), text)
