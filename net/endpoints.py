@@ -208,7 +208,7 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     skips the per-container rule removal and name refresh that teardown does once."""
     if rec["ports"] and not bulk:
         mgr.table.remove(f"p={rec['project']} ctr={rec['id']}")
-    holder.release(holder.held_of(rec))
+    holder.release([*holder.held_of(rec), *holder.strays(f"{mgr.knobs.root} {rec['id']}")])
     nets = {a["network"] for a in rec["attachments"]}
     netns.remove(Path(rec["pin"]))
     names.remove_files_dir(Path(rec["hosts"]).parent)

@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import time
 from collections.abc import Iterable
 
 from pystack.net.errors import NetConfigError, PortInUseError
@@ -113,8 +114,22 @@ def _spawn(fds: list[int], label: str) -> Held:
     return pid, ticks
 
 
+def _holding(pid: int, ticks: int) -> bool:
+    """Is the recorded holder still there with its files open (alive, not yet a zombie)?"""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+        fields = raw[raw.rfind(b")") + 2:].split()
+        return fields[0] != b"Z" and int(fields[19]) == ticks
+    except (OSError, IndexError, ValueError):
+        return False
+
+
 def release(held: Iterable[Held]) -> None:
-    """Kill the holders that are still the processes recorded (same pid, same start)."""
+    """Kill the holders that are still the processes recorded (same pid, same start), and
+    wait (bounded) until they have exited: a SIGKILL is asynchronous, and a port must be free
+    when this returns (a `down` then an `up` binds it again at once)."""
+    killed: list[Held] = []
     for pid, ticks in held:
         if start_ticks(pid) != ticks:
             continue
@@ -122,6 +137,32 @@ def release(held: Iterable[Held]) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             continue
+        killed.append((pid, ticks))
+    deadline = time.monotonic() + 2.0
+    for pid, ticks in killed:
+        while _holding(pid, ticks) and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+
+def strays(label: str) -> list[Held]:
+    """Holders started for `label` (state root + container id) whatever the records say: a
+    publish killed between starting its holder and recording it (the CLI died) leaves one
+    that only its argv names; without this it would hold the port until reboot."""
+    want = f"pystack-port-holder {label}\0infinity\0".encode()
+    out: list[Held] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read(len(want) + 1) != want:
+                    continue
+        except OSError:
+            continue
+        ticks = start_ticks(int(name))
+        if ticks is not None:
+            out.append((int(name), ticks))
+    return out
 
 
 def held_of(rec: dict[str, object]) -> list[Held]:
