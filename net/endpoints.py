@@ -203,6 +203,8 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     if rec["ports"] and not bulk:
         mgr.table.remove(f"p={rec['project']} ctr={rec['id']}")
     holder.release(holder.held_of(rec))
+    if not bulk:                # teardown reaps every holder left without a record at once
+        holder.release(holder.running(str(mgr.knobs.root)).get(rec["id"], []))
     nets = {a["network"] for a in rec["attachments"]}
     netns.remove(Path(rec["pin"]))
     names.remove_files_dir(Path(rec["hosts"]).parent)

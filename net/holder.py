@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ from pystack.net.errors import NetConfigError, PortInUseError
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 Held = tuple[int, int]              # (pid, start time in clock ticks)
+PREFIX = b"pystack-port-holder "    # argv[0]: PREFIX + "<state root> <container id>"
 
 
 def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
@@ -87,7 +89,7 @@ def _spawn(fds: list[int], label: str) -> Held:
             w = os.dup2(tmp[-1], 3 + len(fds), inheritable=False)
             os.closerange(4 + len(fds), 1 << 16)
             null = os.open("/dev/null", os.O_RDWR)
-            pid = os.posix_spawn(SLEEP, [f"pystack-port-holder {label}", "infinity"], {},
+            pid = os.posix_spawn(SLEEP, [PREFIX.decode() + label, "infinity"], {},
                                  file_actions=[(os.POSIX_SPAWN_DUP2, null, 0),
                                                (os.POSIX_SPAWN_DUP2, null, 1),
                                                (os.POSIX_SPAWN_DUP2, null, 2)],
@@ -114,14 +116,24 @@ def _spawn(fds: list[int], label: str) -> Held:
 
 
 def release(held: Iterable[Held]) -> None:
-    """Kill the holders that are still the processes recorded (same pid, same start)."""
+    """Kill the holders that are still the processes recorded (same pid, same start), and
+    wait until each has exited (its ports are free when this returns).  Through a pidfd
+    opened before the check, so a pid reused meanwhile is never signalled."""
     for pid, ticks in held:
-        if start_ticks(pid) != ticks:
-            continue
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue                        # gone already
+        try:
+            if start_ticks(pid) != ticks:
+                continue
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            select.select([pidfd], [], [], 10)   # readable once it has exited
+        finally:
+            os.close(pidfd)
 
 
 def held_of(rec: dict[str, object]) -> list[Held]:
@@ -133,4 +145,26 @@ def held_of(rec: dict[str, object]) -> list[Held]:
         if isinstance(h, list) and len(h) == 2 and all(isinstance(x, int) for x in h) \
                 and h[0] > 1:
             out.append((h[0], h[1]))
+    return out
+
+
+
+def running(root: str) -> dict[str, list[Held]]:
+    """The holders alive for the state root `root`, by container id, found by their argv (a
+    record can be lost: a CLI killed between the spawn and the record's write)."""
+    out: dict[str, list[Held]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if not argv0.startswith(PREFIX):
+            continue
+        where, _, cid = argv0[len(PREFIX):].decode(errors="replace").rpartition(" ")
+        ticks = start_ticks(int(name))
+        if where == root and ticks is not None:
+            out.setdefault(cid, []).append((int(name), ticks))
     return out
