@@ -30,7 +30,6 @@ from pystack.net.errors import NetConfigError, PortInUseError
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 Held = tuple[int, int]              # (pid, start time in clock ticks)
-PREFIX = b"pystack-port-holder "    # argv[0]: PREFIX + "<state root> <container id>"
 
 
 def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
@@ -89,7 +88,7 @@ def _spawn(fds: list[int], label: str) -> Held:
             w = os.dup2(tmp[-1], 3 + len(fds), inheritable=False)
             os.closerange(4 + len(fds), 1 << 16)
             null = os.open("/dev/null", os.O_RDWR)
-            pid = os.posix_spawn(SLEEP, [PREFIX.decode() + label, "infinity"], {},
+            pid = os.posix_spawn(SLEEP, [f"pystack-port-holder {label}", "infinity"], {},
                                  file_actions=[(os.POSIX_SPAWN_DUP2, null, 0),
                                                (os.POSIX_SPAWN_DUP2, null, 1),
                                                (os.POSIX_SPAWN_DUP2, null, 2)],
@@ -117,9 +116,10 @@ def _spawn(fds: list[int], label: str) -> Held:
 
 def release(held: Iterable[Held]) -> None:
     """Kill the holders that are still the processes recorded (same pid, same start), and
-    wait until each has exited (its ports are free when this returns).  Through a pidfd
-    opened before the check, so a pid reused meanwhile is never signalled."""
-    for pid, ticks in held:
+    wait until each has exited: a SIGKILL is asynchronous, and a port must be free when this
+    returns (a `down` then an `up` binds it again at once).  Through a pidfd opened before
+    the start-time check, so a pid reused meanwhile is never signalled."""
+    for pid, ticks in set(held):
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
@@ -136,6 +136,27 @@ def release(held: Iterable[Held]) -> None:
             os.close(pidfd)
 
 
+def strays(label: str) -> list[Held]:
+    """Holders started for `label` (state root + container id) whatever the records say: a
+    publish killed between starting its holder and recording it (the CLI died) leaves one
+    that only its argv names; without this it would hold the port until reboot."""
+    want = f"pystack-port-holder {label}\0infinity\0".encode()
+    out: list[Held] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read(len(want) + 1) != want:
+                    continue
+        except OSError:
+            continue
+        ticks = start_ticks(int(name))
+        if ticks is not None:
+            out.append((int(name), ticks))
+    return out
+
+
 def held_of(rec: dict[str, object]) -> list[Held]:
     """The holders a sandbox record names (malformed entries are ignored: a record is never
     trusted to name a process to kill without the start-time check of release())."""
@@ -148,10 +169,8 @@ def held_of(rec: dict[str, object]) -> list[Held]:
     return out
 
 
-
 def running(root: str) -> dict[str, list[Held]]:
-    """The holders alive for the state root `root`, by container id, found by their argv (a
-    record can be lost: a CLI killed between the spawn and the record's write)."""
+    """Every holder alive for the state root `root`, by container id (from their argv)."""
     out: dict[str, list[Held]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -161,9 +180,10 @@ def running(root: str) -> dict[str, list[Held]]:
                 argv0 = f.read().split(b"\0", 1)[0]
         except OSError:
             continue
-        if not argv0.startswith(PREFIX):
+        if not argv0.startswith(b"pystack-port-holder "):
             continue
-        where, _, cid = argv0[len(PREFIX):].decode(errors="replace").rpartition(" ")
+        where, _, cid = argv0[len(b"pystack-port-holder "):].decode(errors="replace") \
+            .rpartition(" ")
         ticks = start_ticks(int(name))
         if where == root and ticks is not None:
             out.setdefault(cid, []).append((int(name), ticks))

@@ -295,7 +295,7 @@ class NetworkManager:
                 endpoints.unreserve(self, container_id, got)
             raise
         with self.store.lock():
-            endpoints.refresh_names(self, {spec.network})
+            endpoints.refresh_names(self, {spec.network}, also=(container_id,))
         self._dns_sync(rec)
         return attachment_of(got.a)
 

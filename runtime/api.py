@@ -158,6 +158,15 @@ class Runtime(Protocol):
         when it cannot be run).  Raises ContainerRuntimeError when it is not running."""
         ...
 
+    def attach(self, container_id: str, stdin: IO[bytes] | None = None,
+               stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None,
+               detach_keys: str | None = None) -> bool:
+        """Relay the running container's console (its output as it comes, `stdin` to its
+        terminal or stdin pipe) until it exits; True when the caller typed the detach keys
+        (the container goes on).  A one-off (`hold_output`) gets its output from the start.
+        Raises ContainerRuntimeError when it is not running."""
+        ...
+
     def logs(self, container_id: str, follow: bool = False, tail: int | None = None,
              since: str | None = None, until: str | None = None) -> Iterator[LogEntry]:
         """The container's output lines (json-file log), following it if asked until the

@@ -9,6 +9,7 @@
   {"op": "exec", "spec": ExecSpec}     -> {"exit_code": n} when it ends (3 stdio fds attached
                                           with SCM_RIGHTS, and for tty a 4th: the socket
                                           the pty master goes back on; detach replies at once)
+  {"op": "attach", "stdin"} / {"op": "resize", "rows", "cols"}: the console (attach.py)
 Errors reply {"error": "message"}.  Runs inside the shim's single-threaded loop.
 
 Only root talks to a shim (issue 9 item 8): the socket is made 0600 (set on the socket before
@@ -191,5 +192,13 @@ def dispatch(self: Shim, conn: socket.socket, op: str, req: dict[str, Any],
             reply(self, c, {"exit_code": code})
 
         self.children[child] = done
+    elif op == "attach":
+        if not running:
+            raise ContainerRuntimeError(f"container {self.name} is not running",
+                                        hint="start it first (`pystack start`)")
+        self.attach.add(conn, req)
+    elif op == "resize":
+        self.attach.resize(int(req.get("rows", 0)), int(req.get("cols", 0)))
+        reply(self, conn, {"ok": True})
     else:
         reply(self, conn, {"error": f"unknown op {op}"})

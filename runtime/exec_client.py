@@ -1,4 +1,5 @@
-"""The caller's side of `exec`: the shim gets fds that pystack made, never the caller's own
+"""The caller's side of `exec` and `attach`: the shim gets fds that pystack made, never the
+caller's own
 (issue 9 item 6: a background process in the container kept the caller's terminal and read
 what was typed after exec returned).  Without tty: pipes, pumped here by relay.Relay (stdin
 only when one is given, closed on its EOF).  With tty: a unix socket on which the exec helper
@@ -9,10 +10,13 @@ size, lets the helper go on, and pumps it.  When this process ends, so does the 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import socket
+import struct
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 from pystack.runtime import relay
@@ -123,9 +127,10 @@ def run_exec(request: Any, xs: ExecSpec, stdin: IO[bytes] | None, stdout: IO[byt
                 with contextlib.suppress(OSError):
                     console.sendall(b"g")     # the size is set: the helper may start it
                 into, outputs = master, {master: sink(stdout)}
-                pump = relay.Relay(stdin=in_fd, into=master, outputs=outputs, done=done_r,
-                                   detach=detach, terminal=master, size_from=size_from,
-                                   close_into_on_eof=False)
+                pump = relay.Relay(
+                    stdin=in_fd, into=master, outputs=outputs, done=done_r, detach=detach,
+                    on_winch=lambda: relay.set_winsize(master, relay.winsize(size_from)),
+                    close_into_on_eof=False)
                 pump.run()
                 detached = pump.detached
         elif not xs.detach:
@@ -165,3 +170,69 @@ def _receive_master(console: socket.socket, done: int) -> int | None:
             return fds[0] if fds else None
         if done in ready:
             return None
+
+
+class Frames:
+    """attach.py's frames ([kind][length BE32][data]) -> the caller's stdout / stderr."""
+
+    def __init__(self, out: relay.Sink, err: relay.Sink) -> None:
+        self.buf = bytearray()
+        self.out, self.err = out, err
+
+    def __call__(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= 5:
+            kind, n = struct.unpack(">BI", self.buf[:5])
+            if len(self.buf) < 5 + n:
+                return
+            payload = bytes(self.buf[5:5 + n])
+            del self.buf[:5 + n]
+            (self.err if kind == 2 else self.out)(payload)
+
+
+def run_attach(sock: socket.socket, stdin: IO[bytes] | None, stdout: IO[bytes] | None,
+               stderr: IO[bytes] | None, detach_keys: str | None,
+               resize: Callable[[bytes], None]) -> bool:
+    """Attach on `sock` (connected to the shim) and relay until the container exits (the
+    shim ends the stream) or the detach keys; True when detached."""
+    detach = relay.detach_sequence(detach_keys)
+    head = b""
+    try:
+        sock.sendall(json.dumps({"op": "attach", "stdin": stdin is not None}).encode())
+        while b"\n" not in head:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            head += chunk
+    except OSError:                     # the shim went away (the container exited)
+        pass
+    if b"\n" not in head:
+        raise ContainerRuntimeError("container is not running")
+    line, _, rest = head.partition(b"\n")
+    answer = json.loads(line)
+    if answer.get("error"):
+        raise ContainerRuntimeError(answer["error"], hint=answer.get("hint"))
+    frames = Frames(sink(stdout), sink(stderr))
+    frames(rest)
+    in_fd, in_close = input_fd(stdin)
+    size_from = in_fd if in_fd is not None and os.isatty(in_fd) else _real_fd(stdout)
+    terminal = bool(answer.get("tty")) and size_from is not None and os.isatty(size_from)
+
+    def winch() -> None:
+        ws = relay.winsize(size_from)
+        if ws is not None:
+            resize(ws)
+
+    if terminal:
+        winch()
+    fd = os.dup(sock.fileno())
+    pump = relay.Relay(stdin=in_fd, into=fd, outputs={fd: frames}, done=-1,
+                       detach=detach if in_fd is not None and os.isatty(in_fd) else b"",
+                       on_winch=winch if terminal else None,
+                       on_input_eof=lambda: sock.shutdown(socket.SHUT_WR))
+    try:
+        pump.run()
+    finally:
+        if in_close is not None:
+            os.close(in_close)
+    return pump.detached

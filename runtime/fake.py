@@ -231,6 +231,23 @@ class FakeRuntime:
             stdout.write(b.exec_output)
         return b.exec_exit_code
 
+    def attach(self, container_id: str, stdin: IO[bytes] | None = None,
+               stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None,
+               detach_keys: str | None = None) -> bool:
+        """The output so far, then until it exits (the fake's containers run until stopped
+        or their behaviour's exit)."""
+        with self._lock:
+            box = self._box(container_id)
+            self._record("attach", box.spec.id)
+            if box.state.status not in ("running", "paused"):
+                raise ContainerRuntimeError(f"container {box.spec.name} is not running")
+        self.wait(container_id)
+        if stdout is not None:
+            for entry in self.logs(container_id):
+                (stderr if entry.stream == "stderr" and stderr is not None else stdout).write(
+                    entry.line.encode())
+        return False
+
     def logs(self, container_id: str, follow: bool = False, tail: int | None = None,
              since: str | None = None, until: str | None = None) -> Iterator[LogEntry]:
         with self._lock:

@@ -427,6 +427,32 @@ class LinuxRuntime:
             return reply if reply is not None else self._exec_without_shim(p, spec, fds)
         return run_exec(request, spec, stdin, stdout, stderr)
 
+    def attach(self, container_id: str, stdin: IO[bytes] | None = None,
+               stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None,
+               detach_keys: str | None = None) -> bool:
+        import struct
+
+        from pystack.runtime.exec_client import run_attach
+
+        p = self._paths(container_id)
+
+        def resize(ws: bytes) -> None:
+            rows, cols = struct.unpack("HHHH", ws)[:2]
+            try:
+                self._request(p, {"op": "resize", "rows": rows, "cols": cols}, timeout=5.0)
+            except ContainerRuntimeError:
+                pass                    # exiting: the stream ends next
+
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                s.connect(str(p.socket))
+            except (FileNotFoundError, ConnectionRefusedError) as e:
+                raise ContainerRuntimeError(f"container {p.id[:12]} is not running") from e
+            return run_attach(s, stdin, stdout, stderr, detach_keys, resize)
+        finally:
+            s.close()
+
     def _exec_without_shim(self, p: Paths, xs: ExecSpec,
                            fds: tuple[int, ...]) -> dict[str, Any] | None:
         """The shim is gone but the container may still run: exec through its PID 1."""

@@ -114,11 +114,12 @@ class Relay:
     stdin: int | None                       # the caller's input fd (None: no input)
     into: int | None
     outputs: dict[int, Sink]
-    done: int                               # readable once the process has exited
+    done: int                               # readable once the process has exited; -1:
+                                            # the end is the end of the outputs
     detach: bytes = b""
-    terminal: int | None = None             # the pty master to resize on SIGWINCH
-    size_from: int | None = None            # the caller's terminal (for its size)
+    on_winch: Callable[[], None] | None = None      # SIGWINCH: resize the container's tty
     close_into_on_eof: bool = True
+    on_input_eof: Callable[[], None] | None = None  # instead of closing `into` (a socket)
     detached: bool = False
     _pending: bytearray = field(default_factory=bytearray)
     _held: bytes = b""
@@ -149,7 +150,7 @@ class Relay:
         mine = {*self.outputs, *([self.into] if self.into is not None else [])}
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old = None
-        if self.terminal is not None and threading.current_thread() is threading.main_thread():
+        if self.on_winch is not None and threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGWINCH, lambda *_: _poke(wake_w))
         try:
             self._loop(wake_r)
@@ -168,18 +169,25 @@ class Relay:
 
     def _close_into(self) -> None:
         """The caller's input ended: EOF to the process (a pipe; a pty stays open)."""
-        if self.into is not None and self.close_into_on_eof:
+        if self.into is None:
+            return
+        if self.on_input_eof is not None:
+            self.on_input_eof()
+            self.into = None
+        elif self.close_into_on_eof:
             self._close(self.into)
             self.into = None
 
     def _loop(self, wake_r: int) -> None:
         for fd in (*self.outputs, *([self.into] if self.into is not None else [])):
             os.set_blocking(fd, False)
-        finished = False
+        finished: bool | None = False
         stdin = self.stdin
-        while self.outputs or not finished:
+        if self.done < 0:
+            finished = None                 # (never: the outputs' end is the end)
+        while self.outputs or finished is False:
             readers = [*self.outputs, wake_r]
-            if not finished:
+            if finished is False:
                 readers.append(self.done)
             if stdin is not None and not finished and not self._pending \
                     and self.into is not None:
@@ -193,8 +201,8 @@ class Relay:
             if wake_r in r:
                 with contextlib.suppress(OSError):
                     os.read(wake_r, 512)
-                if self.terminal is not None:
-                    set_winsize(self.terminal, winsize(self.size_from))
+                if self.on_winch is not None:
+                    self.on_winch()
             if self.done in r:
                 finished = True
             for fd in [fd for fd in r if fd in self.outputs]:

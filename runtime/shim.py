@@ -28,6 +28,7 @@ from typing import Any
 
 from pystack.runtime import control, faults, launch, restart, state
 from pystack.runtime import health as H
+from pystack.runtime.attach import Attachments
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import HealthConfig
@@ -84,6 +85,7 @@ class Shim(H.Prober, Restarter):
         self.log = LogWriter(self.paths.log, logcfg.max_size, logcfg.max_file)
         self.shim_start = state.start_ticks(os.getpid())
         self.gen = 0                   # run number: timers of an earlier run are ignored
+        self.attach = Attachments(self, bool(raw.get("hold_output")))
 
     # -- state -------------------------------------------------------------------------------
     def save(self, **changes: Any) -> None:
@@ -164,6 +166,7 @@ class Shim(H.Prober, Restarter):
             pass
         if fds:
             outs[fds[0]] = "stdout"                # the pty master made inside the container
+            self.attach.console = fds[0]
         for fd, name in outs.items():
             os.set_blocking(fd, False)
             self.streams[fd] = name
@@ -200,6 +203,7 @@ class Shim(H.Prober, Restarter):
             self.stdin_w = -1
         for fd in list(self.streams):
             self.drain(fd)
+        self.attach.close_all()
         self.log.flush()
         try:
             oom = self.cg.oom_killed()
@@ -228,6 +232,7 @@ class Shim(H.Prober, Restarter):
                 self.log.write(self.streams.pop(fd), b"")
                 return
             self.log.write(self.streams[fd], data)
+            self.attach.output(self.streams[fd], data)
 
     # -- requests (control.py) ---------------------------------------------------------------
     def reply(self, conn: socket.socket, obj: Any) -> None:
@@ -300,6 +305,8 @@ class Shim(H.Prober, Restarter):
         elif kind == "conn":
             self.idle.discard(arg)
             control.handle(self, arg)
+        elif kind == "attach":
+            self.attach.readable(arg)
         elif kind == "out":
             if arg in self.streams:
                 self.drain(arg)

@@ -116,6 +116,7 @@ class ContainerSpec:
     domainname: str = ""
     tty: bool = False
     stdin_open: bool = False
+    hold_output: bool = False           # kept for the first attach (`run`): attach.py
     read_only: bool = False
     mounts: tuple[Mount, ...] = ()
     shm_size: int | None = None         # default 64 MiB

@@ -169,7 +169,7 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
         build_args=parse_build_args(build_args, dict(os.environ)),
         tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
         pull=pull, network=network, secrets=parse_secrets(secrets, dict(os.environ)))
-    from pystack.orchestrator.engine.build import build_network
+    from pystack.orchestrator.engine.buildnet import build_network
 
     with build_network() as net:
         res = run_build(lambda: build(replace(req, net=net),
@@ -213,7 +213,7 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     from pystack.orchestrator.cli.stack_cmd import load_stack
     from pystack.orchestrator.engine.build import build_services
 
-    stack = load_stack(ctx, services)
+    stack = load_stack(ctx)          # all services: a service: context may be any of them
     proj = stack.need_project()
     for s in services:
         proj.service(s)

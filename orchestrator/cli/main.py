@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "wait": ("stack_query_cmd", "wait", "Wait for service containers to stop."),
     "exec": ("stack_run_cmd", "exec_", "Run a command in a running service container."),
     "run": ("stack_run_cmd", "run", "Run a one-off command in a new service container."),
+    "attach": ("stack_run_cmd", "attach", "Attach to a service container's console."),
     "cp": ("stack_extra_cmd", "cp", "Copy files between a service container and the host."),
     "events": ("stack_extra_cmd", "events", "Stream the project's container events."),
     "images": ("image_cmd", "images", "List images."),

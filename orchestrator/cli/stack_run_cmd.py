@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -84,7 +85,12 @@ def _term() -> str:
 @click.option("-w", "--workdir", default=None)
 @click.option("--entrypoint", default=None)
 @click.option("--no-deps", is_flag=True)
-@click.option("-T", "--no-TTY", "no_tty", is_flag=True)
+@click.option("-T", "--no-TTY", "--no-tty", "no_tty", is_flag=True,
+              help="Don't allocate a TTY (default: one when stdin is a terminal).")
+@click.option("-t", "--tty", "tty", is_flag=True, help="Allocate a TTY (the default on one).")
+@click.option("-i", "--interactive", is_flag=True, hidden=True,
+              help="Keep STDIN open (the default).")
+@click.option("--detach-keys", default=None, help="Key sequence that detaches (ctrl-p,ctrl-q).")
 @click.option("-v", "--volume", "volumes", multiple=True)
 @click.option("-p", "--publish", multiple=True)
 @click.option("--service-ports", is_flag=True)
@@ -96,23 +102,28 @@ def _term() -> str:
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: str | None,
-        workdir: str | None, entrypoint: str | None, no_deps: bool, no_tty: bool,
-        volumes: tuple[str, ...], publish: tuple[str, ...], service_ports: bool,
-        name: str | None, pull: str, build_: bool, service: str,
-        command: tuple[str, ...]) -> None:
+        workdir: str | None, entrypoint: str | None, no_deps: bool, no_tty: bool, tty: bool,
+        interactive: bool, detach_keys: str | None, volumes: tuple[str, ...],
+        publish: tuple[str, ...], service_ports: bool, name: str | None, pull: str,
+        build_: bool, service: str, command: tuple[str, ...]) -> None:
     """Run a one-off command in a new container of a service."""
     import shlex
 
     from pystack.orchestrator.engine.oneoff import RunOptions, create_oneoff
-    from pystack.orchestrator.engine.query import follow_logs
     from pystack.orchestrator.engine.stack import Stack
+    from pystack.runtime.relay import detach_sequence, raw_terminal
 
+    detach_sequence(detach_keys)                # bad keys: nothing is made
     stack: Stack = load_stack(ctx, (service,), warm=True)
+    use_tty = _want_tty(tty, no_tty)
+    environment = _env(env)
+    if use_tty:
+        environment.setdefault("TERM", _term())
     opts = RunOptions(service=service, command=command or None,
                       entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None
-                      else None, env=_env(env), user=user, workdir=workdir, name=name,
+                      else None, env=environment, user=user, workdir=workdir, name=name,
                       no_deps=no_deps, service_ports=service_ports, publish=publish,
-                      volumes=volumes, detach=detach, tty=False)
+                      volumes=volumes, detach=detach, tty=use_tty, interactive=not detach)
     from pystack.orchestrator.cli.build_cmd import prebuild
     from pystack.orchestrator.engine.up import UpOptions
 
@@ -123,22 +134,80 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
         stack.b.runtime.start(box.id)
         click.echo(box.name)
         return
-    out = sys.stdout
-
-    def sink(_e: object, entry: object) -> None:
-        line = getattr(entry, "line", "")
-        (sys.stderr if getattr(entry, "stream", "") == "stderr" else out).write(line)
-        out.flush()
-
-    code = 1
+    code, detached = 1, False
     try:
-        stack.b.runtime.start(box.id)
-        follow_logs(stack, [box], sink, follow=True)
-        code = stack.b.runtime.wait(box.id).exit_code or 0
+        with raw_terminal(sys.stdin.fileno() if use_tty else None):
+            stack.b.runtime.start(box.id)
+            detached = _attach(stack, box, detach_keys)
+        if detached:
+            click.echo(f"detached from {box.name}; it goes on (`pystack attach`, "
+                       f"`pystack rm -sf`)", err=True)
+            code = 0
+        else:
+            code = stack.b.runtime.wait(box.id).exit_code or 0
     except KeyboardInterrupt:
         stack.b.runtime.stop(box.id, 1)
         code = 130
     finally:
-        if rm:
+        if rm and not detached:
             stack.discard(box.id)
     ctx.exit(code)
+
+
+def _attach(stack: Any, box: Any, detach_keys: str | None) -> bool:
+    """The one-off's console (its output from the start, our stdin to it); when it ended
+    before we got there, its output from the log."""
+    from pystack.orchestrator.engine.query import follow_logs
+    from pystack.runtime.errors import ContainerRuntimeError
+
+    try:
+        return bool(stack.b.runtime.attach(box.id, stdin=sys.stdin.buffer,
+                                           stdout=sys.stdout.buffer,
+                                           stderr=sys.stderr.buffer, detach_keys=detach_keys))
+    except ContainerRuntimeError:
+        if stack.b.runtime.state(box.id).status in ("running", "paused"):
+            raise
+
+    def sink(_e: object, entry: Any) -> None:
+        stream = sys.stderr if entry.stream == "stderr" else sys.stdout
+        stream.write(entry.line)
+        stream.flush()
+    follow_logs(stack, [box], sink, follow=False)
+    return False
+
+
+@click.command(cls=PystackCommand)
+@project_options
+@click.option("--index", type=int, default=1, help="Index of the container (default 1).")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN.")
+@click.option("--detach-keys", default=None, help="Key sequence that detaches (ctrl-p,ctrl-q).")
+@click.option("--sig-proxy/--no-sig-proxy", default=True,
+              help="Pass Ctrl-C to the container (without a TTY).")
+@click.argument("service")
+@click.pass_context
+def attach(ctx: click.Context, index: int, no_stdin: bool, detach_keys: str | None,
+           sig_proxy: bool, service: str) -> None:
+    """Attach to a running service container's console (its output from now on, your input
+    to it); the detach keys leave it running."""
+    import signal
+
+    from pystack.orchestrator.engine.query import pick_container
+    from pystack.runtime.relay import detach_sequence, raw_terminal
+
+    detach_sequence(detach_keys)
+    stack = load_stack(ctx, need_file=False)
+    target = pick_container(stack, service, index)
+    rt = stack.b.runtime
+    tty = rt.spec(target.id).tty
+    stdin = None if no_stdin else sys.stdin.buffer
+    old = None
+    if sig_proxy and not tty:
+        old = signal.signal(signal.SIGINT, lambda *_: rt.kill(target.id, "SIGINT"))
+    try:
+        with raw_terminal(sys.stdin.fileno() if tty and stdin is not None else None):
+            detached = rt.attach(target.id, stdin=stdin, stdout=sys.stdout.buffer,
+                                 stderr=sys.stderr.buffer, detach_keys=detach_keys)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    ctx.exit(0 if detached else rt.wait(target.id).exit_code or 0)

@@ -202,8 +202,8 @@ def _build(build: Any, ctx: Context) -> dict[str, Any]:
             out[key] = short.to_mapping(out[key], empty=None)
     if isinstance(out.get("additional_contexts"), dict):
         out["additional_contexts"] = {
-            k: v if not isinstance(v, str) or "://" in v or v.startswith(("docker-image:",
-                                                                          "target:", "oci-"))
+            k: v if not isinstance(v, str) or "://" in v or v.startswith(
+                ("docker-image:", "service:", "target:", "oci-"))
             else ctx.path(v) for k, v in out["additional_contexts"].items()}
     for key in ("provenance", "sbom"):
         if isinstance(out.get(key), bool):

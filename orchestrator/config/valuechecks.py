@@ -45,6 +45,9 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
     if signal not in (None, ""):
         _one(rep, (*base, "stop_signal"), signal, units.parse_signal)
     _logging(rep, base, svc.get("logging"))
+    opts = svc.get("security_opt")
+    for i, opt in enumerate(opts if isinstance(opts, list) else []):
+        _one(rep, (*base, "security_opt", i), opt, units.parse_security_opt)
     _tmpfs(rep, base, svc.get("tmpfs"))
     _ulimits(rep, base, svc.get("ulimits"))
     _ports(rep, base, svc.get("ports"))

@@ -12,8 +12,7 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -23,11 +22,10 @@ from pystack.orchestrator.errors import OrchestratorError
 
 if TYPE_CHECKING:
     from pystack.orchestrator.engine.stack import Stack
-    from pystack.runtime.build.request import NetProvider
     from pystack.runtime.image.model import Image
 
 HOST_PLATFORMS = ("linux/amd64", "linux/x86_64")
-_REFUSED = ("ssh", "additional_contexts", "cache_to")
+_REFUSED = ("ssh", "cache_to")
 _IGNORED = ("cache_from", "shm_size", "ulimits", "extra_hosts", "isolation", "privileged",
             "provenance", "sbom", "entitlements")
 
@@ -94,6 +92,8 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
                                 "default, none or host")
     ref = default_image_name(project, svc)
     tags = (ref, *[str(t) for t in b.get("tags") or []])
+    contexts = {str(k): _named_context(project, str(v), f"{where}.additional_contexts.{k}")
+                for k, v in (b.get("additional_contexts") or {}).items()}
     secrets = {}
     for r in b.get("secrets") or []:
         src = str(r["source"] if isinstance(r, dict) else r)
@@ -105,7 +105,31 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
         build_args=_args(b, project.environment, build_args or {}),
         labels={str(k): str(v) for k, v in (b.get("labels") or {}).items()},
         no_cache=no_cache or bool(b.get("no_cache")), pull=pull or bool(b.get("pull")),
-        network=network, label=svc.name, secrets=secrets)
+        network=network, label=svc.name, secrets=secrets, contexts=contexts)
+
+
+def _named_context(project: Project, value: str, where: str) -> str:
+    """An additional context as the builder takes it: a directory, or docker-image://REF
+    (`service:NAME` is the image built for that service)."""
+    if value.startswith("docker-image://"):
+        return value
+    if value.startswith("service:"):
+        other = project.services.get(value[len("service:"):])
+        if other is None:
+            raise OrchestratorError(f"{where}: no such service {value[8:]!r}")
+        return "docker-image://" + default_image_name(project, other)
+    if "://" in value or value.startswith("target:"):
+        raise OrchestratorError(f"{where}: {value!r}: only directories, docker-image:// and "
+                                "service: contexts are supported")
+    if not Path(value).is_dir():
+        raise OrchestratorError(f"{where}: {value} is not a directory")
+    return value
+
+
+def context_services(svc: Service) -> list[str]:
+    """The services whose images `svc`'s build needs first (additional_contexts service:)."""
+    return [str(v)[8:] for v in ((svc.build or {}).get("additional_contexts") or {}).values()
+            if str(v).startswith("service:")]
 
 
 def _secret_value(project: Project, name: str, where: str) -> bytes:
@@ -144,6 +168,8 @@ def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | 
     for key in ignored_keys(svc):
         stack.emit.warn(f"{key} is ignored by pystack's builder")
     stack.emit("image", req.tags[0], "Building")
+    from pystack.orchestrator.engine.buildnet import build_network
+
     with build_network(stack.b.runtime) as net:
         build(replace(req, net=net), cast(Any, stack.b.images), progress)   # the wiring's store
     stack.emit("image", req.tags[0], "Built")
@@ -155,47 +181,23 @@ def build_services(stack: Stack, names: Iterable[str], mode: str,
     """Build, one after the other, the services among `names` that need it; returns them."""
     project = stack.need_project()
     built = []
+    ordered: list[str] = []
+
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:            # a service: context is built before its user
+        if name in seen:
+            return
+        seen.add(name)
+        for dep in context_services(project.service(name)):
+            visit(dep)
+        ordered.append(name)
     for name in names:
+        visit(name)
+    for name in ordered:
         svc = project.service(name)
         ref = default_image_name(project, svc)
         if should_build(svc, mode, stack.b.images.exists(ref)):
             build_service(stack, svc, progress, **kw)
             built.append(name)
     return built
-
-
-@contextmanager
-def build_network(runtime: Any = None) -> Iterator[NetProvider]:
-    """The default network of RUN steps, as BuildKit's: a pystack network with NAT, made
-    on the first RUN that needs it (one per build, its own project) and removed with
-    everything it holds when the build ends."""
-    import secrets
-    import threading
-
-    from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec
-    from pystack.orchestrator.engine.backends import real_backends
-
-    project = f"pystack-build-{secrets.token_hex(3)}"
-    network = f"{project}_default"
-    net = real_backends(project, runtime).network
-    lock = threading.Lock()
-    made: list[bool] = []
-
-    @contextmanager
-    def sandbox(cid: str) -> Iterator[tuple[str, str, str]]:
-        with lock:
-            if not made:
-                net.ensure_network(NetworkSpec(name=network, project=project))
-                made.append(True)
-        try:
-            sb = net.create_sandbox(cid, DnsConfig(hostname="buildkitsandbox"))
-            net.attach(cid, AttachSpec(network=network))
-            yield sb.netns_path, sb.hosts_path, sb.resolv_path
-        finally:
-            net.remove_sandbox(cid)
-
-    try:
-        yield sandbox
-    finally:
-        if made:
-            net.teardown()

@@ -35,6 +35,7 @@ class RunOptions:
     volumes: tuple[str, ...] = ()       # "SRC:DST[:ro]"
     detach: bool = False
     tty: bool = False
+    interactive: bool = False           # stdin attached (Compose's -i, on by default)
 
 
 def _publish(spec: str) -> PortMapping:
@@ -97,7 +98,7 @@ def create_oneoff(stack: Stack, opts: RunOptions, pull: str = "policy") -> Exist
         entrypoint=opts.entrypoint if opts.entrypoint is not None else svc.entrypoint,
         user=opts.user or svc.user, working_dir=opts.workdir or svc.working_dir,
         volumes=(*svc.volumes, *(_volume(v, proj.working_dir) for v in opts.volumes)),
-        tty=opts.tty, stdin_open=opts.tty, restart=None, container_name=None)
+        tty=opts.tty, stdin_open=opts.interactive, restart=None, container_name=None)
     slug = secrets.token_hex(6)
     name = opts.name or f"{proj.name}-{svc.name}-run-{slug}"
     h = container_hash(proj.config_hash(svc.name), image.id)

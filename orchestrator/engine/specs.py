@@ -175,16 +175,8 @@ def log_config(svc: Service) -> LogConfig:
 
 
 def security(svc: Service) -> tuple[bool, str | None]:
-    """(no_new_privileges, seccomp) from security_opt."""
-    nnp = False
-    seccomp = None
-    for opt in svc.security_opt:
-        key, _, val = opt.replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges":
-            nnp = val in ("", "true")
-        elif key == "seccomp":
-            seccomp = val
-    return nnp, seccomp
+    """(no_new_privileges, seccomp), parsed from security_opt by config."""
+    return svc.no_new_privileges, svc.seccomp
 
 
 @dataclass(frozen=True)
@@ -211,6 +203,7 @@ def container_spec(project: Project, svc: Service, *, container_id: str, name: s
         working_dir=svc.working_dir, user=svc.user, group_add=svc.group_add,
         hostname=svc.hostname or container_id[:12], domainname=svc.domainname or "",
         tty=svc.tty, stdin_open=svc.stdin_open, read_only=svc.read_only, mounts=mounts,
+        hold_output=oneoff and (svc.tty or svc.stdin_open),   # `run` attaches after start
         shm_size=svc.shm_size, init=bool(svc.init), privileged=svc.privileged,
         cap_add=svc.cap_add, cap_drop=svc.cap_drop, no_new_privileges=nnp, seccomp=seccomp,
         sysctls=dict(svc.sysctls), ulimits=ulimits, resources=resources(svc),

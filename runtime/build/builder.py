@@ -194,7 +194,13 @@ class Build:
         base = expand_word(stage.base, self.meta, df.escape)
         if not base:
             raise BuildError("FROM: base name should not be blank", where=df.where(stage.line))
-        parent = _find_stage(df, base, stage.index)
+        named = self.req.contexts.get(base)
+        if named is not None:
+            if not named.startswith("docker-image://"):
+                raise BuildError(f"FROM {base}: the named context is a directory; FROM takes "
+                                 "an image or a stage", where=df.where(stage.line))
+            base = named.removeprefix("docker-image://")
+        parent = _find_stage(df, base, stage.index) if named is None else None
         if parent is not None:
             st = _copy.deepcopy(self.states[parent.index])
             st.args = {}
@@ -324,8 +330,12 @@ class Build:
     @contextmanager
     def stage_tree(self, ref: str, ins: Instruction, stage_index: int) -> Iterator[Tree]:
         """The root filesystem of a stage (or a local image) as a Tree, mounted read-only."""
+        named = self.req.contexts.get(ref)
+        if named is not None and not named.startswith("docker-image://"):
+            yield Tree(Path(named), None, what=f"context {ref!r}")   # a directory context
+            return
         s = _find_stage(self.df, expand_word(ref, self.meta, self.df.escape), stage_index)
-        if s is not None:
+        if s is not None and named is None:
             st = self.states[s.index]
         else:
             st = self.base_state(Stage(-1, "", ref, None, ins.line, ()))

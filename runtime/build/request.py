@@ -29,6 +29,9 @@ class BuildRequest:
     label: str = ""                             # progress prefix ("app" for a service)
     net: NetProvider | None = field(default=None, compare=False)
     secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # id -> content
+    # named contexts (additional_contexts): name -> an absolute directory or
+    # "docker-image://REF"; COPY --from=NAME, RUN --mount from=NAME and FROM NAME use them
+    contexts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

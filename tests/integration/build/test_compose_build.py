@@ -92,3 +92,25 @@ def test_run_build_uses_the_fresh_image(project: Project) -> None:
     (project.dir / "app" / "msg").write_text("fresh\n")
     r = project.run("run", "--rm", "--build", "-T", "app", "cat", "/msg")
     assert r.stdout == "fresh\n" and "[app 2/2] COPY msg /msg" in r.stderr
+
+
+def test_additional_contexts(tmp_path: Path, busybox_image: str) -> None:
+    for d in ("base", "app", "assets"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "base" / "Dockerfile").write_text("FROM local/busybox:latest\n"
+                                                  "RUN echo from-base > /base\n")
+    (tmp_path / "assets" / "logo.txt").write_text("logo\n")
+    (tmp_path / "app" / "Dockerfile").write_text("FROM base\nCOPY --from=assets logo.txt /\n"
+                                                 "COPY --from=bb /etc/passwd /bb-passwd\n")
+    p = Project(tmp_path, "services:\n  app:\n    build:\n      context: ./app\n"
+                          "      additional_contexts:\n        assets: ./assets\n"
+                          "        base: service:base\n"
+                          "        bb: docker-image://local/busybox:latest\n"
+                          "  base:\n    build: ./base\n")
+    p.run("build", "app")
+    from tests.integration.build.conftest import image_file
+
+    ref = f"{p.name}-app"
+    assert image_file(ref, "base") == "from-base\n"       # FROM the service's built image
+    assert image_file(ref, "logo.txt") == "logo\n"
+    assert "app:x:1000" in (image_file(ref, "bb-passwd") or "")

@@ -2,7 +2,8 @@
 nginx reverse proxy on images made from Debian packages by examples/webapp/images.sh (cached;
 the first run builds them, ~12 min cold) — brought up as a user would; a page through nginx
 that touches Redis and PostgreSQL; names resolved by getent, Python and nginx's resolver; down,
-up again (the visits survived in the named volume), down -v; nothing left.
+`--scale web=3` shares the load through nginx, down, up again (the visits survived in the
+named volume), down -v; nothing left.
 
 Marked `realsw` (deselect with -m "not realsw").  Every service's `dns:` points at a fake
 upstream on a host loopback address (an override file), so no name ever reaches a real
@@ -87,9 +88,14 @@ def test_webapp_end_to_end(app: Webapp) -> None:
         assert app.run("exec", "-T", "web", "id", "-un").stdout.strip() == "www-data"
         r = app.run("exec", "-T", "db", "stat", "-c", "%U %a", "/var/lib/postgresql/data")
         assert r.stdout.split() == ["postgres", "700"]
+        # replicas share the load: nginx resolves `web` at 127.0.0.11 (all three replicas,
+        # rotated) and spreads the requests (P(all 12 on one replica) ~ 6e-6)
+        app.run("up", "-d", "--wait", "--scale", "web=3", timeout=300)
+        served = {page(port).split("served_by=")[1].strip() for _ in range(12)}
+        assert len(served) >= 2, served
         app.run("down", timeout=180)
         app.run("up", "-d", "--wait", timeout=300)
-        assert page(port).startswith("hits=1 visits=3 ")     # redis is not persisted here
+        assert page(port).startswith("hits=1 visits=15 ")    # redis is not persisted here
         app.run("down", "-v", timeout=180)
         assert up.asked == []                                  # every name was the project's
     vol = Path(os.environ["PYSTACK_ROOT"]) / "volumes" / f"{app.name}_dbdata"

@@ -6,10 +6,13 @@ terminal never reaching a container process (issue 9 item 6)."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
+import tarfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,14 +26,23 @@ services:
   web:
     image: local/busybox:latest
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+  console:
+    image: local/busybox:latest
+    command: ["sh"]
+    tty: true
+    stdin_open: true
+    environment:
+      PS1: "PROMPT> "
 """
 
 
-@pytest.fixture
-def web(make_project: Callable[[str], Project]) -> Project:
-    p = make_project(STACK)
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory, busybox_image: str) -> Iterator[Project]:
+    """One project for the module (each test leaves it up and as it found it)."""
+    p = Project(tmp_path_factory.mktemp("term"), STACK)
     p.run("up", "-d")
-    return p
+    yield p
+    p.run("down", "-v", check=False, timeout=120)
 
 
 @pytest.fixture
@@ -48,8 +60,10 @@ def terminals() -> Iterator[Callable[..., Terminal]]:
         t.close()
 
 
-def holders(tty_path: str) -> list[int]:
-    """Pids (other than ours) with `tty_path` open."""
+def holders(fd: int) -> list[int]:
+    """Pids (other than ours) with the terminal of `fd` open (the same inode: a container's
+    own /dev/pts/0 has the same name)."""
+    want = os.fstat(fd)
     out = []
     for pid in (d for d in os.listdir("/proc") if d.isdigit()):
         if int(pid) == os.getpid():
@@ -58,13 +72,14 @@ def holders(tty_path: str) -> list[int]:
             fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:
             continue
-        for fd in fds:
+        for n in fds:
             try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == tty_path:
-                    out.append(int(pid))
-                    break
+                st = os.stat(f"/proc/{pid}/fd/{n}")
             except OSError:
                 continue
+            if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
+                out.append(int(pid))
+                break
     return out
 
 
@@ -117,11 +132,9 @@ def test_ctrl_c_reaches_the_container_not_pystack(
     t.expect(b"in-4\r\n")
     t.send(b"\x1a")                                             # Ctrl-Z: stopped, a job
     t.expect(rb"Stopped.*\r\n" + PROMPT)
-    t.send(b"kill -9 %1\r")
-    t.expect(PROMPT)
-    t.send(b"true\r")
-    t.expect(rb"Killed.*\r\n" + PROMPT)                       # (the job's report)
-    t.send(b"exit\r")
+    t.send(b"kill -9 %1; wait %1; echo status $?\r")
+    t.expect(rb"status 148\r\n")                               # 128 + SIGTSTP
+    t.send(b"exit\rexit\r")                                  # (ash warns once of a job)
     assert t.wait() == 0
     assert t.modes() == t.saved
 
@@ -129,11 +142,10 @@ def test_ctrl_c_reaches_the_container_not_pystack(
 def test_detach_keys_and_no_relay_left(web: Project,
                                        terminals: Callable[..., Terminal]) -> None:
     t = shell(web, terminals)
-    slave = os.ttyname(t.slave)
     t.send(b"\x10\x11")                                         # ctrl-p ctrl-q
     assert t.wait() == 0
     assert t.modes() == t.saved
-    assert holders(slave) == []
+    assert holders(t.slave) == []
     t = shell(web, terminals, "--detach-keys", "ctrl-x,y")
     t.send(b"\x18y")
     assert t.wait() == 0
@@ -147,6 +159,7 @@ def test_container_killed_under_the_shell_restores_the_terminal(
     t = shell(web, terminals)
     web.run("kill", "web")
     code = t.wait()
+    web.run("up", "-d")
     assert code != 0
     assert t.modes() == t.saved
     assert b"Traceback" not in t.buf
@@ -160,11 +173,11 @@ def test_the_callers_terminal_never_enters_the_container(
                   "(sleep 300 <&0 >&1 2>&1 &) ; echo started")
     t.expect(b"started")
     assert t.wait() == 0
-    assert holders(os.ttyname(t.slave)) == []
+    assert holders(t.slave) == []
     t = terminals(web, "exec", "web", "sh", "-c", "(sleep 300 &) ; echo started")
     t.expect(b"started")
     assert t.wait() == 0
-    assert holders(os.ttyname(t.slave)) == []
+    assert holders(t.slave) == []
     assert t.modes() == t.saved
 
 
@@ -178,10 +191,6 @@ def test_piped_stdin_for_exec_t(web: Project) -> None:
 
 
 def test_cp_streams_both_ways_and_to_stdout(web: Project, tmp_path: object) -> None:
-    import io
-    import tarfile
-    from pathlib import Path
-
     d = Path(str(tmp_path))
     # out of the container: a tar on stdout
     web.run("exec", "-T", "web", "sh", "-c", "mkdir -p /srv/t && echo one > /srv/t/a")
@@ -233,10 +242,6 @@ def test_cp_from_a_hostile_container_stays_in_the_destination(web: Project,
     """The container's `tar` is the container's: here a script sending crafted archives (a
     symlink then a file through it, `..`, a hardlink to a host file).  Nothing outside the
     destination changes, and each is refused with a clear error."""
-    import io
-    import tarfile
-    from pathlib import Path
-
     d = Path(str(tmp_path))
     victim = d / "victim"
     victim.mkdir()
@@ -265,6 +270,14 @@ def test_cp_from_a_hostile_container_stays_in_the_destination(web: Project,
     web.run("exec", "-T", "web", "sh", "-c",
             "mkdir -p /usr/local/bin /t && printf '#!/bin/sh\\ncat /evil.tar\\n' "
             "> /usr/local/bin/tar && chmod 755 /usr/local/bin/tar")
+    try:
+        _attacks(web, d, victim, secret, archive)
+    finally:
+        web.run("exec", "-T", "web", "rm", "-rf", "/usr/local/bin/tar", "/t", "/evil.tar")
+
+
+def _attacks(web: Project, d: Path, victim: Path, secret: Path,
+             archive: Callable[..., bytes]) -> None:
     attacks = {
         "symlink": archive(("t", "dir", ""), ("t/l", "sym", str(victim)),
                            ("t/l/pwned", "file", "x")),
@@ -282,3 +295,51 @@ def test_cp_from_a_hostile_container_stays_in_the_destination(web: Project,
         assert list(victim.iterdir()) == [], what
         assert not (d.parent / "escape").exists() and not (d / "escape").exists()
         assert secret.stat().st_nlink == 1 and secret.read_text() == "host secret\n"
+
+
+def test_run_rm_interactive_shell(web: Project, terminals: Callable[..., Terminal]) -> None:
+    t = terminals(web, "run", "--rm", "--no-deps", "-e", "PS1=PROMPT> ", "web", "sh")
+    t.expect(PROMPT)                         # the start of its output is not lost
+    t.send(b"stty size; echo $TERM; tty\r")
+    t.expect(rb"24 80\r\nxterm-256color\r\n/dev/pts/0\r\n" + PROMPT)
+    assert t.seen.count(b"stty size") == 1
+    t.resize(40, 120)
+    t.send(b"stty size\r")
+    t.expect(rb"40 120\r\n" + PROMPT)
+    t.send(b"sh -c 'echo in-$((1+1)); exec sleep 300'\r")
+    t.expect(b"in-2\r\n")
+    t.send(b"\x03")
+    t.expect(PROMPT)
+    assert t.proc.poll() is None
+    t.send(b"exit 5\r")
+    assert t.wait() == 5
+    assert t.modes() == t.saved
+    assert [r for r in web.ps() if r["Service"] == "web" and "run" in str(r["Name"])] == []
+
+
+def test_attach_to_a_console_detach_and_exit_code(
+        web: Project, terminals: Callable[..., Terminal]) -> None:
+    t = terminals(web, "attach", "console")
+    t.send(b"echo attached-$((2*3))\r")
+    t.expect(b"attached-6\r\n")
+    t.resize(30, 90)
+    t.send(b"stty size\r")
+    t.expect(rb"30 90\r\n" + PROMPT)
+    t.send(b"\x10\x11")
+    assert t.wait() == 0
+    assert t.modes() == t.saved
+    assert {r["Service"]: r["State"] for r in web.ps()}["console"] == "running"
+    t = terminals(web, "attach", "console")
+    t.send(b"exit 3\r")
+    assert t.wait() == 3
+    assert t.modes() == t.saved
+
+
+def test_run_piped_stdin_and_exit_codes(web: Project) -> None:
+    r = subprocess.run(web.argv("run", "--rm", "--no-deps", "-T", "web", "cat"),
+                       input=b"x\n", capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, b"x\n")
+    r = subprocess.run(web.argv("run", "--rm", "--no-deps", "web", "sh", "-c",
+                                "echo out; echo err >&2; exit 4"),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr.endswith(b"err\n")) == (4, b"out\n", True)

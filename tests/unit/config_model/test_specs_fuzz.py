@@ -81,6 +81,10 @@ ENGINE_SERVICE = st.fixed_dictionaries({"image": st.just("x")}, optional={
     "cap_add": st.lists(st.sampled_from(["NET_ADMIN", "cap_sys_time", "ALL", "FLY"]),
                         max_size=2),
     "working_dir": st.sampled_from(["/app", "app", ""]),
+    "security_opt": st.lists(st.sampled_from(
+        ["no-new-privileges", "no-new-privileges:true", "no-new-privileges=false",
+         "no-new-privileges:yes", "seccomp:unconfined", "seccomp", "apparmor=x", "label:disable",
+         "systempaths=unconfined", "systempaths=x", "bogus"]), max_size=3),
     "network_mode": st.sampled_from(["host", "none", "bridge"]),
     "mem_limit": st.sampled_from(["1k", "6m", "1g", 0, "0", -1]),
     "mem_reservation": st.sampled_from(["1k", "6m", 0]),

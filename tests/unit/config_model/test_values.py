@@ -217,3 +217,23 @@ def test_names_addresses_caps_sysctls_workdir_use_net_and_runtime_rules(
         "compose.yaml:16:14: services.host.sysctls: sysctl 'net.core.somaxconn' is not allowed "
         "in the host's network namespace (a container may set kernel.msg*, kernel.sem, "
         "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*)"]
+
+
+def test_security_opt_is_parsed_once(problems: Problems, load: Loader) -> None:
+    assert problems("services:\n  web:\n    image: x\n"
+                    "    security_opt: ['no-new-privileges:yes', seccomp, bogus]\n") == [
+        "compose.yaml:4:20: services.web.security_opt[0]: invalid security_opt "
+        "'no-new-privileges:yes' (no-new-privileges takes true or false)",
+        "compose.yaml:4:45: services.web.security_opt[1]: invalid security_opt 'seccomp' "
+        "(seccomp needs a value, like seccomp:unconfined)",
+        "compose.yaml:4:54: services.web.security_opt[2]: invalid security_opt 'bogus' (use "
+        "no-new-privileges, seccomp:PROFILE, apparmor:PROFILE, label:..., "
+        "systempaths=unconfined)"]
+    p = load("services:\n  web:\n    image: x\n"
+             "    security_opt: [no-new-privileges, 'seccomp=unconfined', 'apparmor:x']\n"
+             "  db:\n    image: x\n    security_opt: ['no-new-privileges:false']\n")
+    from pystack.orchestrator.engine import specs as S
+
+    assert S.security(p.services["web"]) == (True, "unconfined")
+    assert S.security(p.services["db"]) == (False, None)
+    assert "not supported yet: services.web.security_opt[2] (apparmor: ignored)" in p.warnings
