@@ -169,6 +169,9 @@ def publish(mgr: NetworkManager, rec: dict[str, Any],
     have = {(p["protocol"], p["target"], p["host_ip"], p["published"]) for p in rec["ports"]}
     todo = [s for s in specs
             if s.published is None or (s.protocol, s.target, s.host_ip, s.published) not in have]
+    recorded = set(holder.held_of(rec))
+    holder.release([h for h in holder.strays(f"{mgr.knobs.root} {rec['id']}")
+                    if h not in recorded])     # left by a publish killed before its record
     chosen = ports.choose(todo, mgr._claims())
     new: list[dict[str, Any]] = [
         {"target": s.target, "published": n, "host_ip": s.host_ip, "protocol": s.protocol}
@@ -208,7 +211,7 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     skips the per-container rule removal and name refresh that teardown does once."""
     if rec["ports"] and not bulk:
         mgr.table.remove(f"p={rec['project']} ctr={rec['id']}")
-    holder.release(holder.held_of(rec))
+    holder.release([*holder.held_of(rec), *holder.strays(f"{mgr.knobs.root} {rec['id']}")])
     nets = {a["network"] for a in rec["attachments"]}
     netns.remove(Path(rec["pin"]))
     names.remove_files_dir(Path(rec["hosts"]).parent)

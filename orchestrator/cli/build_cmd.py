@@ -169,7 +169,7 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
         build_args=parse_build_args(build_args, dict(os.environ)),
         tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
         pull=pull, network=network, secrets=parse_secrets(secrets, dict(os.environ)))
-    from pystack.orchestrator.engine.build import build_network
+    from pystack.orchestrator.engine.buildnet import build_network
 
     with build_network() as net:
         res = run_build(lambda: build(replace(req, net=net),
