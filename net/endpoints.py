@@ -169,6 +169,9 @@ def publish(mgr: NetworkManager, rec: dict[str, Any],
     have = {(p["protocol"], p["target"], p["host_ip"], p["published"]) for p in rec["ports"]}
     todo = [s for s in specs
             if s.published is None or (s.protocol, s.target, s.host_ip, s.published) not in have]
+    recorded = set(holder.held_of(rec))
+    holder.release([h for h in holder.strays(f"{mgr.knobs.root} {rec['id']}")
+                    if h not in recorded])     # left by a publish killed before its record
     chosen = ports.choose(todo, mgr._claims())
     new: list[dict[str, Any]] = [
         {"target": s.target, "published": n, "host_ip": s.host_ip, "protocol": s.protocol}

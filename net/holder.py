@@ -20,10 +20,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import shutil
 import signal
 import socket
-import time
 from collections.abc import Iterable
 
 from pystack.net.errors import NetConfigError, PortInUseError
@@ -114,34 +114,26 @@ def _spawn(fds: list[int], label: str) -> Held:
     return pid, ticks
 
 
-def _holding(pid: int, ticks: int) -> bool:
-    """Is the recorded holder still there with its files open (alive, not yet a zombie)?"""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-        fields = raw[raw.rfind(b")") + 2:].split()
-        return fields[0] != b"Z" and int(fields[19]) == ticks
-    except (OSError, IndexError, ValueError):
-        return False
-
-
 def release(held: Iterable[Held]) -> None:
     """Kill the holders that are still the processes recorded (same pid, same start), and
-    wait (bounded) until they have exited: a SIGKILL is asynchronous, and a port must be free
-    when this returns (a `down` then an `up` binds it again at once)."""
-    killed: list[Held] = []
-    for pid, ticks in held:
-        if start_ticks(pid) != ticks:
-            continue
+    wait until each has exited: a SIGKILL is asynchronous, and a port must be free when this
+    returns (a `down` then an `up` binds it again at once).  Through a pidfd opened before
+    the start-time check, so a pid reused meanwhile is never signalled."""
+    for pid, ticks in set(held):
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
-        killed.append((pid, ticks))
-    deadline = time.monotonic() + 2.0
-    for pid, ticks in killed:
-        while _holding(pid, ticks) and time.monotonic() < deadline:
-            time.sleep(0.002)
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue                        # gone already
+        try:
+            if start_ticks(pid) != ticks:
+                continue
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            select.select([pidfd], [], [], 10)   # readable once it has exited
+        finally:
+            os.close(pidfd)
 
 
 def strays(label: str) -> list[Held]:
@@ -174,4 +166,25 @@ def held_of(rec: dict[str, object]) -> list[Held]:
         if isinstance(h, list) and len(h) == 2 and all(isinstance(x, int) for x in h) \
                 and h[0] > 1:
             out.append((h[0], h[1]))
+    return out
+
+
+def running(root: str) -> dict[str, list[Held]]:
+    """Every holder alive for the state root `root`, by container id (from their argv)."""
+    out: dict[str, list[Held]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if not argv0.startswith(b"pystack-port-holder "):
+            continue
+        where, _, cid = argv0[len(b"pystack-port-holder "):].decode(errors="replace") \
+            .rpartition(" ")
+        ticks = start_ticks(int(name))
+        if where == root and ticks is not None:
+            out.setdefault(cid, []).append((int(name), ticks))
     return out
