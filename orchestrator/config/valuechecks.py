@@ -63,6 +63,7 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
             rep.add((*base, *path), f"{value} is out of range",
                     f"use a whole number from {low} to {high}")
     _resources(rep, base, svc)
+    _health(rep, base, svc.get("healthcheck"))
     if not svc.get("image") and "build" not in svc:
         rep.add(base, f"service '{base[-1]}' has neither an image nor a build context",
                 "add an image: key, or build:", key=True)
@@ -201,7 +202,7 @@ def _dns(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
 
 
 def _runtime_rules(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
-    from pystack.runtime.api import check_capability, check_sysctl
+    from pystack.runtime.api import check_capability, check_cpuset, check_sysctl
     from pystack.runtime.errors import ContainerRuntimeError
 
     for key in ("cap_add", "cap_drop"):
@@ -219,6 +220,12 @@ def _runtime_rules(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
         except ContainerRuntimeError as e:
             rep.add((*base, "sysctls"), str(e), "a container may set kernel.msg*, kernel.sem, "
                     "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*")
+    cpuset = svc.get("cpuset")
+    if isinstance(cpuset, str) and cpuset:
+        try:
+            check_cpuset(cpuset)
+        except ContainerRuntimeError as e:
+            rep.add((*base, "cpuset"), str(e))
     workdir = svc.get("working_dir")
     if isinstance(workdir, str) and workdir and not workdir.startswith("/"):
         rep.add((*base, "working_dir"), f"the working directory '{_short(workdir)}' is not "
@@ -251,6 +258,22 @@ def exec_size(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
         rep.add((*base, "environment"), f"the environment and command take {total} bytes, "
                 f"more than the {MAX_EXEC} pystack leaves for them",
                 "pass big values in a file: a volume, a config or a secret")
+
+
+def _health(rep: Report, base: TreePath, hc: Any) -> None:
+    """Docker's minimum of 1 ms for healthcheck durations (0 means "not set"): a probe every
+    nanosecond would keep a CPU busy."""
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        value = hc.get(key) if isinstance(hc, Mapping) else None
+        if value is None:
+            continue
+        try:
+            ns = units.parse_duration_ns(value)
+        except ValueError:
+            continue                    # semantic.py reports it
+        if 0 < ns < 1_000_000:
+            rep.add((*base, "healthcheck", key), f"{key} {value} is below the minimum of 1ms",
+                    "use a duration like 1s, or 0 for the default")
 
 
 def _one(rep: Report, path: TreePath, value: Any, parser: Callable[[Any], object]) -> None:

@@ -97,6 +97,12 @@ def _one(problems: Problems, lines: str) -> str:
     ("    ports: [{target: 0}]\n",
      "compose.yaml:4:22: services.web.ports[0].target: invalid container port 0 (the port the "
      "service listens on, 1 to 65535)"),
+    ("    healthcheck: {test: [CMD, 'true'], interval: 1ns}\n",
+     "compose.yaml:4:50: services.web.healthcheck.interval: interval 1ns is below the minimum "
+     "of 1ms (use a duration like 1s, or 0 for the default)"),
+    ("    cpuset: '3-1'\n",
+     "compose.yaml:4:13: services.web.cpuset: invalid cpuset '3-1' (use CPU numbers and "
+     "ranges like 0-3,5)"),
     ('    volumes: ["v:/g"]\n',
      "compose.yaml:4:15: services.web.volumes[0]: invalid mount target 'v:/g' (a one-letter "
      "name before ':' reads as a Windows drive; use an absolute path inside the container, "
