@@ -122,27 +122,47 @@ def main() -> int:
             subprocess.run([pystack, "image", "build", "-q", *extra, "-t", "bench:x", str(ctx)],
                            check=True, env=env, stdout=subprocess.DEVNULL)
 
-        print(f"{'Dockerfile':10} {'cold':>8} {'no-op':>8} {'1 file':>8}   (pystack, seconds, "
-              f"median of {args.runs})")
+        builders: dict[str, Callable[[Path, bool], None]] = {
+            "pystack": lambda c, cold: pybuild(c, *(["--no-cache"] if cold else []))}
+        docker = os.environ.get("PYSTACK_BENCH_DOCKER")
+        if docker:
+            builders["BuildKit"] = lambda c, cold: subprocess.run(
+                [docker, "build", "-q", *(["--no-cache"] if cold else []), "-t", "bench:x",
+                 str(c)], check=True, env=dict(os.environ, DOCKER_BUILDKIT="1"),
+                stdout=subprocess.DEVNULL)
+        buildah = os.environ.get("PYSTACK_BENCH_BUILDAH")
+        if buildah:
+            builders["buildah"] = lambda c, cold: subprocess.run(
+                [buildah, "bud", "--layers", "-q", *(["--no-cache"] if cold else []),
+                 "-t", "bench:x", str(c)], check=True, stdout=subprocess.DEVNULL)
+        print(f"{'Dockerfile':10} {'builder':9} {'cold':>8} {'no-op':>8} {'1 file':>8}   "
+              f"(seconds, median of {args.runs}; CPU of pystack's processes)")
         for name, text in (("app-10", APP), ("multi", MULTI), ("heredoc", HEREDOC)):
             ctx = base / name
             make_context(ctx)
             (ctx / "Dockerfile").write_text(text)
-            cold = median_of(lambda c=ctx: pybuild(c, "--no-cache"), args.runs)
-            cpus = [CPU[0]]
-            pybuild(ctx)
-            noop = median_of(lambda c=ctx: pybuild(c), args.runs)
-            cpus.append(CPU[0])
+            rows: dict[str, list[float]] = {b: [] for b in builders}
+            cpus: list[float] = []
             n = [0]
+            for phase in ("cold", "noop", "changed"):
+                for bname, fn in builders.items():           # alternating, phase by phase
+                    if phase == "noop":
+                        fn(ctx, False)
 
-            def one_changed(c: Path = ctx, n: list[int] = n) -> None:
-                n[0] += 1
-                (c / "src" / "m7.c").write_text(f"int f7(void) {{ return {n[0]}; }}\n")
-                pybuild(c)
-            changed = median_of(one_changed, args.runs)
-            cpus.append(CPU[0])
-            print(f"{name:10} {cold:8.3f} {noop:8.3f} {changed:8.3f}   CPU "
-                  + " ".join(f"{c:.3f}" for c in cpus))
+                    def step(fn: Callable[[Path, bool], None] = fn, phase: str = phase,
+                             c: Path = ctx, n: list[int] = n) -> None:
+                        if phase == "changed":
+                            n[0] += 1
+                            (c / "src" / "m7.c").write_text(
+                                f"int f7(void) {{ return {n[0]}; }}\n")
+                        fn(c, phase == "cold")
+                    rows[bname].append(median_of(step, args.runs))
+                    if bname == "pystack":
+                        cpus.append(CPU[0])
+            for bname, (cold, noop, changed) in rows.items():
+                cpu = ("   CPU " + " ".join(f"{c:.3f}" for c in cpus)) if bname == "pystack" \
+                    else f"   no-op pystack/{bname}: {rows['pystack'][1] / noop:.2f}"
+                print(f"{name:10} {bname:9} {cold:8.3f} {noop:8.3f} {changed:8.3f}{cpu}")
 
         runs = base / "runs"
         runs.mkdir()
@@ -159,6 +179,8 @@ def main() -> int:
                            ("PYSTACK_BENCH_BUILDAH", "buildah")):
             if not os.environ.get(var):
                 print(f"{label}: not measured ({var} not set)")
+        # (the peers build the same contexts: they need `local/busybox:latest` in their own
+        # image store; pystack's per-RUN overhead is measured alone)
         return 0
     finally:
         subprocess.run([pystack, "image", "prune", "-a", "-f"], env=env,

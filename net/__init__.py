@@ -14,6 +14,8 @@ Design choices (measured with bench/net_bench.py, loopback only):
   rewrite of 20 sandboxes' files costs ~1-2 ms.  Cost: no DNS round-robin or TTLs (glibc
   returns every replica's line), names of containers outside pystack are not served.
 - Published ports by nftables DNAT (prerouting + output, `fib daddr type local`, masquerade
-  for 127.0.0.1 sources with route_localnet on the bridge and for hairpin): kernel speed and
-  no process; a userland proxy measured ~0.5x the throughput and fewer connections/s.
+  for 127.0.0.1 sources with route_localnet on the bridge and for hairpin): kernel speed; a
+  userland proxy measured ~0.5x the throughput and fewer connections/s.  Each published port
+  is still bound by a holder process (net/holder.py) so no host program can take it later,
+  and a raw-priority guard drops 127.0.0.0/8 arriving on a bridge (route_localnet's risk).
 """

@@ -38,12 +38,18 @@ def _target_ip(rec: dict[str, Any]) -> str | None:
 
 
 def refresh_names(mgr: NetworkManager, networks: set[str], also: tuple[str, ...] = ()) -> None:
-    """Rewrite the hosts file of every sandbox on `networks` (plus the sandboxes in `also`)."""
+    """Rewrite the hosts file of every sandbox on `networks` that lists its peers, and of the
+    sandboxes in `also` (whose own names changed).  A sandbox served by the embedded DNS
+    server lists only its own names (Docker's), so a peer's change leaves it as it is: a
+    20-container `up` writes 20 hosts files, not 20 x 20."""
     recs = mgr.store.all(mgr.store.sandboxes)
-    peers = [p for r in recs for p in peers_of(r)]
+    peers: list[Any] | None = None
     for r in recs:
-        if r["id"] in also or any(a["network"] in networks for a in r["attachments"]):
-            dns = dns_of(r)     # with the embedded DNS server: own names only (Docker's)
+        dns = dns_of(r)
+        if r["id"] in also or (not dns.embedded and
+                               any(a["network"] in networks for a in r["attachments"])):
+            if peers is None:
+                peers = [p for x in recs for p in peers_of(x)]
             text = names.render_hosts(dns, peers_of(r), [] if dns.embedded else peers)
             try:
                 names.write_in_place(Path(r["hosts"]), text)
@@ -163,6 +169,9 @@ def publish(mgr: NetworkManager, rec: dict[str, Any],
     have = {(p["protocol"], p["target"], p["host_ip"], p["published"]) for p in rec["ports"]}
     todo = [s for s in specs
             if s.published is None or (s.protocol, s.target, s.host_ip, s.published) not in have]
+    recorded = set(holder.held_of(rec))
+    holder.release([h for h in holder.strays(f"{mgr.knobs.root} {rec['id']}")
+                    if h not in recorded])     # left by a publish killed before its record
     chosen = ports.choose(todo, mgr._claims())
     new: list[dict[str, Any]] = [
         {"target": s.target, "published": n, "host_ip": s.host_ip, "protocol": s.protocol}
@@ -202,7 +211,7 @@ def remove_sandbox(mgr: NetworkManager, rec: dict[str, Any], bulk: bool = False)
     skips the per-container rule removal and name refresh that teardown does once."""
     if rec["ports"] and not bulk:
         mgr.table.remove(f"p={rec['project']} ctr={rec['id']}")
-    holder.release(holder.held_of(rec))
+    holder.release([*holder.held_of(rec), *holder.strays(f"{mgr.knobs.root} {rec['id']}")])
     nets = {a["network"] for a in rec["attachments"]}
     netns.remove(Path(rec["pin"]))
     names.remove_files_dir(Path(rec["hosts"]).parent)

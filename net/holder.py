@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import shutil
 import signal
 import socket
@@ -114,14 +115,46 @@ def _spawn(fds: list[int], label: str) -> Held:
 
 
 def release(held: Iterable[Held]) -> None:
-    """Kill the holders that are still the processes recorded (same pid, same start)."""
-    for pid, ticks in held:
-        if start_ticks(pid) != ticks:
+    """Kill the holders that are still the processes recorded (same pid, same start), and
+    wait until each has exited: a SIGKILL is asynchronous, and a port must be free when this
+    returns (a `down` then an `up` binds it again at once).  Through a pidfd opened before
+    the start-time check, so a pid reused meanwhile is never signalled."""
+    for pid, ticks in set(held):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue                        # gone already
+        try:
+            if start_ticks(pid) != ticks:
+                continue
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            select.select([pidfd], [], [], 10)   # readable once it has exited
+        finally:
+            os.close(pidfd)
+
+
+def strays(label: str) -> list[Held]:
+    """Holders started for `label` (state root + container id) whatever the records say: a
+    publish killed between starting its holder and recording it (the CLI died) leaves one
+    that only its argv names; without this it would hold the port until reboot."""
+    want = f"pystack-port-holder {label}\0infinity\0".encode()
+    out: list[Held] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read(len(want) + 1) != want:
+                    continue
+        except OSError:
             continue
+        ticks = start_ticks(int(name))
+        if ticks is not None:
+            out.append((int(name), ticks))
+    return out
 
 
 def held_of(rec: dict[str, object]) -> list[Held]:
@@ -133,4 +166,25 @@ def held_of(rec: dict[str, object]) -> list[Held]:
         if isinstance(h, list) and len(h) == 2 and all(isinstance(x, int) for x in h) \
                 and h[0] > 1:
             out.append((h[0], h[1]))
+    return out
+
+
+def running(root: str) -> dict[str, list[Held]]:
+    """Every holder alive for the state root `root`, by container id (from their argv)."""
+    out: dict[str, list[Held]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if not argv0.startswith(b"pystack-port-holder "):
+            continue
+        where, _, cid = argv0[len(b"pystack-port-holder "):].decode(errors="replace") \
+            .rpartition(" ")
+        ticks = start_ticks(int(name))
+        if where == root and ticks is not None:
+            out.setdefault(cid, []).append((int(name), ticks))
     return out

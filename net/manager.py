@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from pystack.net import ipam, names, netns, ports
+from pystack.net import holder, ipam, names, netns, ports
 from pystack.net.api import (
     Attachment,
     AttachSpec,
@@ -221,6 +221,8 @@ class NetworkManager:
             rec = self.store.read(path)
             fresh = rec is None or not netns.is_pinned(pin)
             if fresh:
+                if rec is not None:             # its namespace is gone: so are its ports
+                    holder.release(holder.held_of(rec))
                 rec = {"id": container_id, "project": self.project, "pin": str(pin),
                        "hosts": str(self.store.hosts_path(container_id)),
                        "resolv": str(self.store.resolv_path(container_id)),
@@ -293,7 +295,7 @@ class NetworkManager:
                 endpoints.unreserve(self, container_id, got)
             raise
         with self.store.lock():
-            endpoints.refresh_names(self, {spec.network})
+            endpoints.refresh_names(self, {spec.network}, also=(container_id,))
         self._dns_sync(rec)
         return attachment_of(got.a)
 
@@ -413,6 +415,9 @@ class NetworkManager:
         """Pins and name files without a record (records are written before and deleted
         after them, so these are leftovers of a lost record): unmount and delete."""
         known = {r["id"] for r in self.store.all(self.store.sandboxes)}
+        for cid, held in holder.running(str(self.knobs.root)).items():
+            if cid not in known:
+                holder.release(held)
         for folder, is_pin in ((self.store.pins, True), (self.store.files, False)):
             try:
                 entries = os.listdir(folder)

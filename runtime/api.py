@@ -198,3 +198,16 @@ def check_sysctl(name: str, own_netns: bool = True, own_ipcns: bool = True) -> N
     from pystack.runtime.security.paths import check_sysctl as check
 
     check(name, own_netns=own_netns, own_ipcns=own_ipcns)
+
+
+def check_cpuset(cpus: str) -> None:
+    """Raise CgroupError for a cpuset list ("0-3,5") `create` cannot parse (whether those
+    CPUs exist is the host's, checked at create)."""
+    from pystack.runtime.cgroups.validate import parse_cpu_list
+    from pystack.runtime.errors import CgroupError
+
+    try:
+        parse_cpu_list(cpus)
+    except ValueError:
+        raise CgroupError(f"invalid cpuset {cpus!r} (use CPU numbers and ranges like "
+                          "0-3,5)") from None

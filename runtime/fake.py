@@ -6,7 +6,8 @@ errors.  Tests steer it with a few knobs:
 
 - `behaviour[name_or_id] = FakeBehaviour(...)`: exit code on start (a one-shot job), health
   status reported after start, a failure to inject on create/start, log lines to emit;
-- `exit(container_id, code)` / `set_health(container_id, status)` to change a running one;
+- `exit(container_id, code)` / `set_health(container_id, status)` / `lose_shim(container_id)`
+  to change a running one;
 - `calls`: every protocol call in order, as (method, container_id) pairs, to assert ordering.
 """
 
@@ -92,6 +93,11 @@ class FakeRuntime:
                 self._set(box, status="exited", pid=0, exit_code=code, oom_killed=oom_killed,
                           finished_at=_now())
 
+    def lose_shim(self, container_id: str) -> None:
+        """Make a running container unsupervised (as if its shim had been killed)."""
+        with self._lock:
+            self._set(self._box(container_id), supervised=False)
+
     def set_health(self, container_id: str, status: HealthStatus) -> None:
         with self._lock:
             box = self._box(container_id)
@@ -132,6 +138,7 @@ class FakeRuntime:
                 box.logs.append(LogEntry(stream="stdout", time=_now(), line=line + "\n"))
             self._set(box, status="running", pid=self._next_pid, exit_code=None,
                       started_at=_now(), finished_at="", oom_killed=False, health=health,
+                      supervised=True,
                       restart_count=restarts if box.state.started_at else 0)
             if b.exit_code is not None:
                 self._set(box, status="exited", pid=0, exit_code=b.exit_code, finished_at=_now())

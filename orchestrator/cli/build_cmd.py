@@ -169,7 +169,7 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
         build_args=parse_build_args(build_args, dict(os.environ)),
         tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
         pull=pull, network=network, secrets=parse_secrets(secrets, dict(os.environ)))
-    from pystack.orchestrator.engine.build import build_network
+    from pystack.orchestrator.engine.buildnet import build_network
 
     with build_network() as net:
         res = run_build(lambda: build(replace(req, net=net),
@@ -203,10 +203,12 @@ def prebuild(ctx: click.Context, stack: Any, opts: Any, build: bool, no_build: b
               help="A build argument (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="No build output.")
 @click.option("--with-dependencies", is_flag=True, help="Also build the dependencies.")
+@click.option("--push", is_flag=True, help="Push the built images (services with image:).")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tuple[str, ...],
-                  quiet: bool, with_dependencies: bool, services: tuple[str, ...]) -> None:
+                  quiet: bool, with_dependencies: bool, push: bool,
+                  services: tuple[str, ...]) -> None:
     """Build the images of services with `build:`."""
     import os
 
@@ -221,6 +223,13 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     if with_dependencies:
         names = stack.with_dependencies(names)
     args = parse_build_args(build_args, {**dict(os.environ), **proj.environment})
-    run_build(lambda: build_services(stack, names, "always",
-                                     PlainProgress(progress_mode(quiet)), no_cache=no_cache,
-                                     pull=pull, build_args=args), quiet)
+    built = run_build(lambda: build_services(stack, names, "always",
+                                             PlainProgress(progress_mode(quiet)),
+                                             no_cache=no_cache, pull=pull, build_args=args),
+                      quiet)
+    if push:
+        from pystack.orchestrator.cli.image_cmd import push_images
+
+        refs = [proj.services[n].image for n in built if proj.services[n].image]
+        for digest, ref in zip(push_images([str(r) for r in refs], quiet), refs, strict=True):
+            click.echo(f"{ref}: digest: {digest}")

@@ -162,6 +162,9 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
 
         # SIGTERM stops an attached `up` the way Ctrl-C does (Compose does the same).
         signal.signal(signal.SIGTERM, interrupted)
+    from pystack.orchestrator.cli.attach import now_rfc3339
+
+    began = now_rfc3339()
     try:
         with locked(stack), rendering(ctx, stack):
             engine_up(stack, opts)
@@ -186,7 +189,8 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
     code = attach(stack, services, no_color=no_color_logs or _options(ctx).no_color,
                   timestamps=timestamps, no_prefix=no_log_prefix,
                   abort_on_exit=abort_on_container_exit or bool(exit_code_from),
-                  exit_code_from=exit_code_from, timeout=timeout)
+                  exit_code_from=exit_code_from, timeout=timeout, since=began,
+                  progress=lambda: rendering(ctx, stack, "Stopping"))
     ctx.exit(code)
 
 

@@ -109,7 +109,12 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
     """Run a one-off command in a new container of a service."""
     import shlex
 
-    from pystack.orchestrator.engine.oneoff import RunOptions, create_oneoff
+    from pystack.orchestrator.engine.oneoff import (
+        RunOptions,
+        before_run,
+        create_oneoff,
+        undo_run,
+    )
     from pystack.orchestrator.engine.stack import Stack
     from pystack.runtime.relay import detach_sequence, raw_terminal
 
@@ -128,16 +133,22 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
     from pystack.orchestrator.engine.up import UpOptions
 
     prebuild(ctx, stack, UpOptions(services=(service,), no_deps=no_deps), build_, False)
-    with locked(stack), rendering(ctx, stack):
-        box = create_oneoff(stack, opts, pull)
+    before = before_run(stack)
+    try:
+        with locked(stack), rendering(ctx, stack):
+            box = create_oneoff(stack, opts, pull)
+    except BaseException:
+        with locked(stack):
+            undo_run(stack, before)
+        raise
     if detach:
-        stack.b.runtime.start(box.id)
+        _start(stack, box, rm=True, before=before)
         click.echo(box.name)
         return
     code, detached = 1, False
     try:
         with raw_terminal(sys.stdin.fileno() if use_tty else None):
-            stack.b.runtime.start(box.id)
+            _start(stack, box, rm, before)
             detached = _attach(stack, box, detach_keys)
         if detached:
             click.echo(f"detached from {box.name}; it goes on (`pystack attach`, "
@@ -152,6 +163,21 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
         if rm and not detached:
             stack.discard(box.id)
     ctx.exit(code)
+
+
+def _start(stack: Any, box: Any, rm: bool, before: Any) -> None:
+    """Start the one-off; when it cannot start, remove it with --rm (Compose keeps it
+    otherwise) and what this run made for it."""
+    from pystack.orchestrator.engine.oneoff import undo_run
+
+    try:
+        stack.b.runtime.start(box.id)
+    except BaseException:
+        if rm:
+            stack.discard(box.id)
+            with locked(stack):
+                undo_run(stack, before)
+        raise
 
 
 def _attach(stack: Any, box: Any, detach_keys: str | None) -> bool:

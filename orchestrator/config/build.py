@@ -64,6 +64,7 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         cap_add=tuple(s.get("cap_add") or []), cap_drop=tuple(s.get("cap_drop") or []),
         privileged=bool(s.get("privileged", False)),
         security_opt=tuple(s.get("security_opt") or []),
+        **_security(s.get("security_opt") or []),
         sysctls={k: str(v) for k, v in (s.get("sysctls") or {}).items()},
         ulimits={k: _ulimit(v) for k, v in (s.get("ulimits") or {}).items()},
         mem_limit=(limits.memory if limits and limits.memory is not None
@@ -119,6 +120,13 @@ def _bytes(value: Any) -> int | None:
 
 def _seconds(value: Any) -> float | None:
     return None if value is None else units.parse_duration(value)
+
+
+def _security(opts: list[str]) -> dict[str, Any]:
+    """no_new_privileges and seccomp from security_opt (the last entry of a key wins)."""
+    parsed = dict(units.parse_security_opt(o) for o in opts)
+    return {"no_new_privileges": parsed.get("no-new-privileges") in ("", "true"),
+            "seccomp": parsed.get("seccomp")}
 
 
 def _restart(value: Any) -> m.Restart | None:

@@ -234,6 +234,8 @@ class Service:
     cap_drop: tuple[str, ...] = ()
     privileged: bool = False
     security_opt: tuple[str, ...] = ()
+    no_new_privileges: bool = False             # from security_opt
+    seccomp: str | None = None                  # from security_opt: "unconfined" or a profile
     sysctls: Mapping[str, str] = field(default_factory=dict)
     ulimits: Mapping[str, Ulimit] = field(default_factory=dict)
     mem_limit: int | None = None                # bytes (deploy.resources.limits.memory wins)

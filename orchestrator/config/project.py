@@ -117,6 +117,12 @@ def unsupported_warnings(data: Mapping[str, Any]) -> list[str]:
         for key in sorted(m.UNSUPPORTED_SERVICE_KEYS):
             if key in svc:
                 out.append(f"not supported yet: services.{name}.{key}")
+        opts = svc.get("security_opt")
+        for i, opt in enumerate(opts if isinstance(opts, list) else []):
+            key = str(opt).replace("=", ":", 1).partition(":")[0]
+            if key in ("apparmor", "label", "systempaths"):
+                out.append(f"not supported yet: services.{name}.security_opt[{i}] ({key}: "
+                           "ignored)")
         for i, port in enumerate(shortsyntax_ports(svc.get("ports"))):
             if port.get("protocol") == "sctp":
                 out.append(f"not supported yet: services.{name}.ports[{i}] (sctp: the port "

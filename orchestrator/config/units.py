@@ -242,3 +242,26 @@ def parse_tmpfs(spec: object) -> tuple[str, int | None, int | None, tuple[str, .
             raise ValueError(f"invalid tmpfs option '{opt}' (use size=, mode= or mount flags "
                              "like ro, noexec, nosuid)")
     return target, size, mode, tuple(rest)
+
+
+SECURITY_OPTS = ("no-new-privileges", "seccomp", "apparmor", "label", "systempaths")
+
+
+def parse_security_opt(opt: object) -> tuple[str, str]:
+    """A `security_opt` entry ("no-new-privileges:true", "seccomp=unconfined",
+    "no-new-privileges") -> (key, value)."""
+    if not isinstance(opt, str):
+        raise ValueError("must be a string like no-new-privileges:true")
+    key, _, value = opt.replace("=", ":", 1).partition(":")
+    if key not in SECURITY_OPTS:
+        raise ValueError(f"invalid security_opt '{opt}' (use no-new-privileges, "
+                         "seccomp:PROFILE, apparmor:PROFILE, label:..., systempaths=unconfined)")
+    if key == "no-new-privileges" and value not in ("", "true", "false"):
+        raise ValueError(f"invalid security_opt '{opt}' (no-new-privileges takes true or "
+                         "false)")
+    if key != "no-new-privileges" and not value:
+        raise ValueError(f"invalid security_opt '{opt}' ({key} needs a value, like "
+                         f"{key}:unconfined)")
+    if key == "systempaths" and value != "unconfined":
+        raise ValueError(f"invalid security_opt '{opt}' (systempaths takes only unconfined)")
+    return key, value

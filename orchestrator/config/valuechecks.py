@@ -45,6 +45,9 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
     if signal not in (None, ""):
         _one(rep, (*base, "stop_signal"), signal, units.parse_signal)
     _logging(rep, base, svc.get("logging"))
+    opts = svc.get("security_opt")
+    for i, opt in enumerate(opts if isinstance(opts, list) else []):
+        _one(rep, (*base, "security_opt", i), opt, units.parse_security_opt)
     _tmpfs(rep, base, svc.get("tmpfs"))
     _ulimits(rep, base, svc.get("ulimits"))
     _ports(rep, base, svc.get("ports"))
@@ -60,6 +63,7 @@ def service(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
             rep.add((*base, *path), f"{value} is out of range",
                     f"use a whole number from {low} to {high}")
     _resources(rep, base, svc)
+    _health(rep, base, svc.get("healthcheck"))
     if not svc.get("image") and "build" not in svc:
         rep.add(base, f"service '{base[-1]}' has neither an image nor a build context",
                 "add an image: key, or build:", key=True)
@@ -188,6 +192,11 @@ def _dns(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
             check_dns_config(dns)
         except NetError as e:
             rep.add((*base, *path), str(e))
+    for i, link in enumerate(svc.get("links") or []):
+        try:
+            check_alias(str(link).split(":")[-1])   # the name the link adds, as net adds it
+        except NetError as e:
+            rep.add((*base, "links", i), str(e))
     nets = svc.get("networks")
     for net, spec in (nets.items() if isinstance(nets, Mapping) else []):
         for alias in (spec.get("aliases") or []) if isinstance(spec, Mapping) else []:
@@ -198,7 +207,7 @@ def _dns(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
 
 
 def _runtime_rules(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
-    from pystack.runtime.api import check_capability, check_sysctl
+    from pystack.runtime.api import check_capability, check_cpuset, check_sysctl
     from pystack.runtime.errors import ContainerRuntimeError
 
     for key in ("cap_add", "cap_drop"):
@@ -216,6 +225,12 @@ def _runtime_rules(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
         except ContainerRuntimeError as e:
             rep.add((*base, "sysctls"), str(e), "a container may set kernel.msg*, kernel.sem, "
                     "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*")
+    cpuset = svc.get("cpuset")
+    if isinstance(cpuset, str) and cpuset:
+        try:
+            check_cpuset(cpuset)
+        except ContainerRuntimeError as e:
+            rep.add((*base, "cpuset"), str(e))
     workdir = svc.get("working_dir")
     if isinstance(workdir, str) and workdir and not workdir.startswith("/"):
         rep.add((*base, "working_dir"), f"the working directory '{_short(workdir)}' is not "
@@ -248,6 +263,22 @@ def exec_size(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
         rep.add((*base, "environment"), f"the environment and command take {total} bytes, "
                 f"more than the {MAX_EXEC} pystack leaves for them",
                 "pass big values in a file: a volume, a config or a secret")
+
+
+def _health(rep: Report, base: TreePath, hc: Any) -> None:
+    """Docker's minimum of 1 ms for healthcheck durations (0 means "not set"): a probe every
+    nanosecond would keep a CPU busy."""
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        value = hc.get(key) if isinstance(hc, Mapping) else None
+        if value is None:
+            continue
+        try:
+            ns = units.parse_duration_ns(value)
+        except ValueError:
+            continue                    # semantic.py reports it
+        if 0 < ns < 1_000_000:
+            rep.add((*base, "healthcheck", key), f"{key} {value} is below the minimum of 1ms",
+                    "use a duration like 1s, or 0 for the default")
 
 
 def _one(rep: Report, path: TreePath, value: Any, parser: Callable[[Any], object]) -> None:

@@ -12,8 +12,7 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -23,7 +22,6 @@ from pystack.orchestrator.errors import OrchestratorError
 
 if TYPE_CHECKING:
     from pystack.orchestrator.engine.stack import Stack
-    from pystack.runtime.build.request import NetProvider
     from pystack.runtime.image.model import Image
 
 HOST_PLATFORMS = ("linux/amd64", "linux/x86_64")
@@ -170,8 +168,11 @@ def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | 
     for key in ignored_keys(svc):
         stack.emit.warn(f"{key} is ignored by pystack's builder")
     stack.emit("image", req.tags[0], "Building")
+    from pystack.orchestrator.engine.buildnet import build_network
+
     with build_network(stack.b.runtime) as net:
-        build(replace(req, net=net), cast(Any, stack.b.images), progress)   # the wiring's store
+        build(replace(req, net=net), cast(Any, stack.b.images), progress,   # the wiring's
+              runtime=stack.b.runtime)                                       # store, runtime
     stack.emit("image", req.tags[0], "Built")
     return stack.b.images.get(req.tags[0])
 
@@ -201,40 +202,3 @@ def build_services(stack: Stack, names: Iterable[str], mode: str,
             build_service(stack, svc, progress, **kw)
             built.append(name)
     return built
-
-
-@contextmanager
-def build_network(runtime: Any = None) -> Iterator[NetProvider]:
-    """The default network of RUN steps, as BuildKit's: a pystack network with NAT, made
-    on the first RUN that needs it (one per build, its own project) and removed with
-    everything it holds when the build ends."""
-    import secrets
-    import threading
-
-    from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec
-    from pystack.orchestrator.engine.backends import real_backends
-
-    project = f"pystack-build-{secrets.token_hex(3)}"
-    network = f"{project}_default"
-    net = real_backends(project, runtime).network
-    lock = threading.Lock()
-    made: list[bool] = []
-
-    @contextmanager
-    def sandbox(cid: str) -> Iterator[tuple[str, str, str]]:
-        with lock:
-            if not made:
-                net.ensure_network(NetworkSpec(name=network, project=project))
-                made.append(True)
-        try:
-            sb = net.create_sandbox(cid, DnsConfig(hostname="buildkitsandbox"))
-            net.attach(cid, AttachSpec(network=network))
-            yield sb.netns_path, sb.hosts_path, sb.resolv_path
-        finally:
-            net.remove_sandbox(cid)
-
-    try:
-        yield sandbox
-    finally:
-        if made:
-            net.teardown()

@@ -79,8 +79,41 @@ def _volume(spec: str, workdir: str) -> VolumeMount:
     return VolumeMount(type="volume", target=dst, source=src, read_only=ro)
 
 
+@dataclass(frozen=True)
+class Before:
+    """What the project had before `run` (so that a failed run removes only what it made)."""
+
+    networks: frozenset[str]
+    volumes: frozenset[str]
+
+
+def before_run(stack: Stack) -> Before:
+    return Before(frozenset(n.name for n in stack.b.network.list_networks()),
+                  frozenset(stack.b.state.load(stack.name).volumes))
+
+
+def undo_run(stack: Stack, before: Before) -> None:
+    """After a failed `run`: remove the networks and named volumes it created that no
+    remaining container of the project uses (dependencies it started keep theirs)."""
+    from pystack.orchestrator.engine.volumes import remove_volume
+
+    left = stack.containers(oneoff=None)
+    in_use = {a.network for e in left if (sb := stack.b.network.sandbox(e.id)) is not None
+              for a in sb.attachments}
+    for n in sorted({x.name for x in stack.b.network.list_networks()} - before.networks):
+        if n not in in_use and n in stack.b.state.load(stack.name).networks:
+            stack.b.network.remove_network(n)
+    st = stack.b.state.load(stack.name)
+    made = [v for v in st.volumes if v not in before.volumes]
+    if made and not left:
+        for v in made:
+            remove_volume(v)
+        stack.b.state.update(stack.name, volumes=tuple(v for v in st.volumes if v not in made))
+
+
 def create_oneoff(stack: Stack, opts: RunOptions, pull: str = "policy") -> Existing:
-    """Start the service's dependencies (unless --no-deps), then create the one-off."""
+    """Start the service's dependencies (unless --no-deps), the service's own networks (as
+    Compose, also when the stack is not up), then create the one-off."""
     proj = stack.need_project()
     svc = proj.service(opts.service)
     ports = parse_publish(opts.publish)     # bad input changes nothing: checked before deps
@@ -102,6 +135,7 @@ def create_oneoff(stack: Stack, opts: RunOptions, pull: str = "policy") -> Exist
     slug = secrets.token_hex(6)
     name = opts.name or f"{proj.name}-{svc.name}-run-{slug}"
     h = container_hash(proj.config_hash(svc.name), image.id)
+    stack.ensure_networks([svc.name])
     cid = stack.create(svc, 1, name, image, h, oneoff=True, override=override)
     return Existing(cid, name, svc.name, 1, "created", h, oneoff=True)
 

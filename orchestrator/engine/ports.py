@@ -15,6 +15,7 @@ and the fake, so the fakes do not lie.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 from pystack.net.api import Network
@@ -39,6 +40,14 @@ class ImageSource(Protocol):
     def pull(self, ref: str, progress: Any = None, insecure: bool = False) -> Image:
         """Fetch the image from its registry into the store (`progress(layer, status, done,
         total)` is called as layers come).  Raises ImageNotFoundError, ImageError."""
+        ...
+
+    def copy_into(self, image: Image, path: str, dest: Path) -> bool:
+        """Fill the empty directory `dest` (a new volume) with the image's directory `path`,
+        which it then takes the owner and mode of (Docker's copy on first mount).  Resolved
+        inside the image's layers and written only through fds below `dest`
+        (runtime/safecopy.py): image content never reaches a host path.  False when the image
+        has no directory there.  Raises ImageError (a path with `..`, an I/O error)."""
         ...
 
     def remove(self, ref: str) -> list[str]:

@@ -175,16 +175,8 @@ def log_config(svc: Service) -> LogConfig:
 
 
 def security(svc: Service) -> tuple[bool, str | None]:
-    """(no_new_privileges, seccomp) from security_opt."""
-    nnp = False
-    seccomp = None
-    for opt in svc.security_opt:
-        key, _, val = opt.replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges":
-            nnp = val in ("", "true")
-        elif key == "seccomp":
-            seccomp = val
-    return nnp, seccomp
+    """(no_new_privileges, seccomp), parsed from security_opt by config."""
+    return svc.no_new_privileges, svc.seccomp
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ class Stack:
         created_ok = False
         try:
             vols: list[str] = []
-            mounts = prepare_mounts(proj, use, number, image, vols)
+            mounts = prepare_mounts(proj, use, number, image, vols, images=self.b.images)
             for v in vols:
                 self.b.state.add_volume(self.name, v)
             net = self._placement(use, cid, name)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from pystack.orchestrator.config.model import FileObject, FileReference, Project, Service
 from pystack.orchestrator.config.valuechecks import VOLUME_NAME
+from pystack.orchestrator.engine.ports import ImageSource
 from pystack.orchestrator.engine.specs import tmpfs_mount
 from pystack.orchestrator.engine.state import root_dir
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import Image
-from pystack.runtime.safecopy import copy_into
 from pystack.runtime.spec import Mount
 from pystack.runtime.statedirs import secure_dir, write_private
 
@@ -47,11 +47,11 @@ def volume_path(name: str) -> Path:
     return _volume_dir(name) / "_data"
 
 
-def fill_from_image(dest: Path, image: Image, target: str) -> None:
+def fill_from_image(dest: Path, image: Image, target: str, images: ImageSource) -> None:
     """Fill a new volume with the image's content at `target` and give it that directory's
     owner and mode (Docker), once: a volume used before, or not empty, is left as it is.
-    The copy is the runtime's (runtime/safecopy.py): it resolves `target` inside the image's
-    layers and writes only through fds below `dest`, never following a link."""
+    The copy is the image store's (the ImageSource port, runtime/safecopy.py): it resolves
+    `target` inside the image's layers and writes only through fds below `dest`."""
     marker = dest.parent / FILLED
     if marker.exists():
         return
@@ -59,7 +59,7 @@ def fill_from_image(dest: Path, image: Image, target: str) -> None:
         empty = next(it, None) is None
     if empty:
         try:
-            copy_into(image.layer_dirs, target, dest)
+            images.copy_into(image, target, dest)
         except ContainerRuntimeError as e:
             raise OrchestratorError(f"volume for {target}: {e.message}") from e
     marker.touch()
@@ -172,7 +172,8 @@ def _file_refs(project: Project, refs: tuple[FileReference, ...], kind: str) -> 
 
 
 def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
-                   created: list[str] | None = None) -> tuple[Mount, ...]:
+                   created: list[str] | None = None, *,
+                   images: ImageSource) -> tuple[Mount, ...]:
     """Create what the service's mounts need on the host and return them (spec order).
     `created` collects the names of named volumes created now (for the state file)."""
     mounts: list[Mount] = []
@@ -202,7 +203,7 @@ def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
                 if new and created is not None:
                     created.append(name)
             if not nocopy:
-                fill_from_image(path, image, v.target)
+                fill_from_image(path, image, v.target, images)
             # The runtime opens the subpath below the volume refusing every symlink and `..`
             # (a container sharing the volume may have planted one), and mounts that fd.
             sub = v.volume.subpath if v.volume and v.volume.subpath else None
@@ -225,7 +226,7 @@ def prepare_mounts(project: Project, svc: Service, number: int, image: Image,
         path, new = ensure_volume(name)
         if new and created is not None:
             created.append(name)
-        fill_from_image(path, image, target)
+        fill_from_image(path, image, target, images)
         mounts.append(Mount("volume", target, str(path), nocopy=True))
     mounts.extend(tmpfs_mount(t) for t in svc.tmpfs)
     mounts.extend(_file_refs(project, svc.secrets, "secret"))

@@ -47,8 +47,10 @@ class LogPrinter:
             self.out.flush()
 
     def note(self, label: str, service: str, text: str) -> None:
+        """`web-1 exited with code 0`: the label without the bar, as Compose."""
+        head = label if self.no_color else f"\x1b[{self.colour(service)}m{label}\x1b[0m"
         with self._lock:
-            self.out.write(self.prefix(label, service) + text + "\n")
+            self.out.write(f"{head} {text}\n")
             self.out.flush()
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pystack.runtime.errors import ImageError, ImageNotFoundError
+from pystack.runtime.errors import ContainerRuntimeError, ImageError, ImageNotFoundError
 from pystack.runtime.image import imageconfig as ic
 from pystack.runtime.image.content import Content
 from pystack.runtime.image.fsutil import chain_ids, hex_of
@@ -121,6 +121,18 @@ class ImageStore:
 
     def get(self, ref: str) -> Image:
         return self._image(self._record(self.resolve(ref)), self.content.read_tags())
+
+    def copy_into(self, image: Image, path: str, dest: Path) -> bool:
+        """The image's directory `path` copied into the empty dir `dest` (a new volume), see
+        runtime/safecopy.py; False when the image has no directory there."""
+        from pystack.runtime.safecopy import copy_into
+
+        try:
+            return copy_into(image.layer_dirs, path, dest)
+        except ImageError:
+            raise
+        except ContainerRuntimeError as e:
+            raise ImageError(e.message) from e
 
     def list(self) -> builtins.list[Image]:
         tags = self.content.read_tags()

@@ -140,3 +140,15 @@ def _secrets_checks(p: Project, tmp_path: Path) -> None:
         "FROM local/busybox:latest\nRUN --mount=type=secret,id=nope,required=true true\n")
     r = p.run("build", check=False)
     assert r.returncode != 0 and "secret 'nope' was not given" in r.stderr
+
+
+@pytest.mark.registry
+def test_compose_build_push(tmp_path: Path, busybox_image: str,
+                            registry: Registry) -> None:  # noqa: F811
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Dockerfile").write_text("FROM local/busybox:latest\nRUN echo p > /p\n")
+    ref = registry.ref(f"pushed/{tmp_path.name.lower()}:1")
+    p = Project(tmp_path, f"services:\n  a:\n    image: {ref}\n    build: ./a\n")
+    r = p.run("build", "--push")
+    digest = r.stdout.strip().rsplit(" ", 1)[-1]
+    assert digest.startswith("sha256:") and ImageStore().get(ref).digest == digest

@@ -151,11 +151,15 @@ def test_cpu_quota_shows_in_files_and_throttles(cg: Cgroup) -> None:
     t0 = time.monotonic()
     go(p)
     p.wait(timeout=30)
-    assert time.monotonic() - t0 > 0.5
+    wall = time.monotonic() - t0
+    assert wall > 0.5
+    # The kernel says it throttled the group, and the busy loop got well under one CPU for
+    # its wall time (10% asked; a slow or emulated CPU lets a period run over, so no tighter
+    # bound: the figure is the kernel's, not a stopwatch's).
     used = cg.stats().cpu_usage_ns / 1e9
-    assert used < 0.3, used          # 10% of a CPU over ~0.5 s wall, not 0.5 s of CPU
-    stat = cat(os.path.join(d, "cpu.stat"))
-    assert "nr_throttled 0\n" not in stat
+    assert used < 0.5 * wall, (used, wall)
+    stat = dict(line.split() for line in cat(os.path.join(d, "cpu.stat")).splitlines())
+    assert int(stat["nr_throttled"]) > 0, stat
 
 
 def test_freeze_stops_and_thaw_resumes(cg: Cgroup) -> None:

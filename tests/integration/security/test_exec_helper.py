@@ -149,3 +149,14 @@ def test_healthcheck_helper_is_confined_and_ignores_a_fifo(
     vals, env = _fields(last.output)
     assert int(vals["CapEff"], 16) == DEFAULT | PTRACE and vals["Seccomp"] == "2"
     assert planted not in env
+
+
+def test_tty_exec_as_a_user_after_the_drop(rt: LinuxRuntime, make: Make) -> None:  # noqa: F811
+    # The terminal is made after the helper dropped to the user: it is the user's own.
+    spec = make("sleep", "60")
+    rt.start(spec.id)
+    out = io.BytesIO()
+    code = rt.exec(spec.id, ExecSpec(argv=("sh", "-c", "tty; id -u; stat -c %u $(tty)"),
+                                     user="app", tty=True), stdout=out)
+    lines = out.getvalue().decode().split()
+    assert code == 0 and lines[0].startswith("/dev/pts/") and lines[1:] == ["1000", "1000"]

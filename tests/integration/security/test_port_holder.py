@@ -80,3 +80,15 @@ def test_a_later_bind_of_a_published_port_fails(mgr: NetworkManager) -> None:
     assert _holders(label) == []
     for proto, addr, port in (("tcp", "127.0.0.1", tport), ("udp", "127.0.0.1", uport)):
         assert _bind_errno(proto, addr, port) == 0
+
+
+def test_a_holder_whose_record_was_lost_is_reaped(mgr: NetworkManager) -> None:
+    """A CLI killed between starting the holder and writing the record leaves a holder no
+    record names: the next teardown of the state root finds it by its argv and ends it."""
+    from pystack.net import holder
+
+    p = mgr.project
+    orphan = holder.hold([("tcp", "127.0.0.1", 0)], f"{mgr.knobs.root} {p}-lost")
+    assert _holders(f"{mgr.knobs.root} {p}-lost") == [orphan[0]]
+    mgr.teardown()
+    assert _holders(f"{mgr.knobs.root} {p}-lost") == []

@@ -75,9 +75,7 @@ services:
 def test_conditions_failures_reported_others_stay_up(make_project: Callable[[str], Project]
                                                      ) -> None:
     p = make_project(CHAIN)
-    t0 = time.monotonic()
     r = p.run("up", "-d", check=False, timeout=120)
-    elapsed = time.monotonic() - t0
     assert r.returncode == 1, r.stderr
     err = r.stderr
     assert f"dependency failed to start: container {p.name}-sick-1 is unhealthy" in err
@@ -88,7 +86,6 @@ def test_conditions_failures_reported_others_stay_up(make_project: Callable[[str
     assert state["c1"] == state["c2"] == state["after_okjob"] == "running"
     assert state["sick"] == "running"           # started, stays up, is listed
     assert state["needs_sick"] == state["after_job"] == "created"   # never started
-    assert elapsed < 30
 
 
 RESTART = """

@@ -343,3 +343,40 @@ def test_run_piped_stdin_and_exit_codes(web: Project) -> None:
                                 "echo out; echo err >&2; exit 4"),
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert (r.returncode, r.stdout, r.stderr.endswith(b"err\n")) == (4, b"out\n", True)
+
+
+RUN_STACK = """
+services:
+  db:
+    image: local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    networks: [back]
+  api:
+    image: local/busybox:latest
+    depends_on: [db]
+    volumes: [data:/data]
+    networks: [back]
+networks:
+  back: {}
+volumes:
+  data: {}
+"""
+
+
+def test_run_before_up_makes_what_it_needs_and_a_failure_undoes_it(
+        make_project: Callable[[str], Project]) -> None:
+    from pystack.net.manager import NetworkManager
+    from pystack.orchestrator.engine.volumes import volume_path
+
+    p = make_project(RUN_STACK)
+    nets = NetworkManager(p.name)
+    # --no-deps and a command that cannot start: nothing it made is left
+    r = p.run("run", "--rm", "--no-deps", "api", "no-such-command", check=False)
+    assert r.returncode != 0 and "no-such-command" in r.stderr
+    assert [n.name for n in nets.list_networks()] == []
+    assert not volume_path(f"{p.name}_data").exists()
+    # the stack is not up: run makes its network, volume and dependency (as Compose)
+    r = p.run("run", "--rm", "-T", "api", "sh", "-c",
+              "ping -c1 -W5 db >/dev/null && echo reach; touch /data/x && echo wrote")
+    assert r.stdout == "reach\nwrote\n", r.stderr
+    assert {row["Service"] for row in p.ps()} == {"db"}

@@ -71,7 +71,10 @@ ENGINE_SERVICE = st.fixed_dictionaries({"image": st.just("x")}, optional={
     "stop_grace_period": st.one_of(st.sampled_from(["10s", "99999999999999999h", "1e400s",
                                                     "-1s"]), SOME),
     "healthcheck": st.fixed_dictionaries({"test": st.just(["CMD", "true"])}, optional={
-        "retries": st.integers(-6, 2**40), "interval": st.sampled_from(["1s", "2562048h"])}),
+        "retries": st.integers(-6, 2**40),
+        "interval": st.sampled_from(["1s", "2562048h", "1ns", "0", "999us", "1ms"]),
+        "timeout": st.sampled_from(["1s", "1ns", "0s"])}),
+    "cpuset": st.sampled_from(["0", "0-3,5", "abc", "3-1", "0,,1", ""]),
     "shm_size": st.one_of(st.sampled_from(["64m", "8192p", ".inf"]), SOME),
     "hostname": st.sampled_from(["web", "a b", "x" * 300, "a.b-c", "-x"]),
     "dns": st.lists(st.sampled_from(["1.1.1.1", "::1", "nope", "8.8.8.8#x"]), max_size=2),
@@ -81,6 +84,10 @@ ENGINE_SERVICE = st.fixed_dictionaries({"image": st.just("x")}, optional={
     "cap_add": st.lists(st.sampled_from(["NET_ADMIN", "cap_sys_time", "ALL", "FLY"]),
                         max_size=2),
     "working_dir": st.sampled_from(["/app", "app", ""]),
+    "security_opt": st.lists(st.sampled_from(
+        ["no-new-privileges", "no-new-privileges:true", "no-new-privileges=false",
+         "no-new-privileges:yes", "seccomp:unconfined", "seccomp", "apparmor=x", "label:disable",
+         "systempaths=unconfined", "systempaths=x", "bogus"]), max_size=3),
     "network_mode": st.sampled_from(["host", "none", "bridge"]),
     "mem_limit": st.sampled_from(["1k", "6m", "1g", 0, "0", -1]),
     "mem_reservation": st.sampled_from(["1k", "6m", 0]),
@@ -161,9 +168,11 @@ def specs_of(project: Project) -> None:
         assert spec.stop_grace_period >= 0
         if spec.healthcheck is not None:
             assert spec.healthcheck.retries >= 0
+            for d in (spec.healthcheck.interval, spec.healthcheck.timeout):
+                assert d is None or d == 0 or d >= 0.001
         # the runtime's resource checks on a host big enough for any CPU or node count
         validate_resources(spec.resources, ncpu=1 << 16, online_cpus=set(range(1 << 16)),
-                           online_mems=set(range(1 << 10)))
+                           online_mems=set(range(1 << 10)))   # raises on a bad cpuset list
 
 
 @settings(max_examples=400, deadline=None, derandomize=True,

@@ -97,6 +97,12 @@ def _one(problems: Problems, lines: str) -> str:
     ("    ports: [{target: 0}]\n",
      "compose.yaml:4:22: services.web.ports[0].target: invalid container port 0 (the port the "
      "service listens on, 1 to 65535)"),
+    ("    healthcheck: {test: [CMD, 'true'], interval: 1ns}\n",
+     "compose.yaml:4:50: services.web.healthcheck.interval: interval 1ns is below the minimum "
+     "of 1ms (use a duration like 1s, or 0 for the default)"),
+    ("    cpuset: '3-1'\n",
+     "compose.yaml:4:13: services.web.cpuset: invalid cpuset '3-1' (use CPU numbers and "
+     "ranges like 0-3,5)"),
     ('    volumes: ["v:/g"]\n',
      "compose.yaml:4:15: services.web.volumes[0]: invalid mount target 'v:/g' (a one-letter "
      "name before ':' reads as a Windows drive; use an absolute path inside the container, "
@@ -217,3 +223,30 @@ def test_names_addresses_caps_sysctls_workdir_use_net_and_runtime_rules(
         "compose.yaml:16:14: services.host.sysctls: sysctl 'net.core.somaxconn' is not allowed "
         "in the host's network namespace (a container may set kernel.msg*, kernel.sem, "
         "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*)"]
+
+
+def test_security_opt_is_parsed_once(problems: Problems, load: Loader) -> None:
+    assert problems("services:\n  web:\n    image: x\n"
+                    "    security_opt: ['no-new-privileges:yes', seccomp, bogus]\n") == [
+        "compose.yaml:4:20: services.web.security_opt[0]: invalid security_opt "
+        "'no-new-privileges:yes' (no-new-privileges takes true or false)",
+        "compose.yaml:4:45: services.web.security_opt[1]: invalid security_opt 'seccomp' "
+        "(seccomp needs a value, like seccomp:unconfined)",
+        "compose.yaml:4:54: services.web.security_opt[2]: invalid security_opt 'bogus' (use "
+        "no-new-privileges, seccomp:PROFILE, apparmor:PROFILE, label:..., "
+        "systempaths=unconfined)"]
+    p = load("services:\n  web:\n    image: x\n"
+             "    security_opt: [no-new-privileges, 'seccomp=unconfined', 'apparmor:x']\n"
+             "  db:\n    image: x\n    security_opt: ['no-new-privileges:false']\n")
+    from pystack.orchestrator.engine import specs as S
+
+    assert S.security(p.services["web"]) == (True, "unconfined")
+    assert S.security(p.services["db"]) == (False, None)
+    assert "not supported yet: services.web.security_opt[2] (apparmor: ignored)" in p.warnings
+
+
+def test_link_aliases_follow_nets_rule(problems: Problems) -> None:
+    assert problems("services:\n  web:\n    image: x\n    links: ['db:bad alias']\n"
+                    "  db:\n    image: x\n") == [
+        "compose.yaml:4:13: services.web.links[0]: invalid alias 'bad alias': use letters, "
+        "digits, '-', '_', '.'"]

@@ -48,6 +48,11 @@ class FakeImages:
     def exists(self, ref: str) -> bool:
         return ref in self.images
 
+    def copy_into(self, image: Image, path: str, dest: Path) -> bool:
+        from pystack.runtime.safecopy import copy_into
+
+        return copy_into(image.layer_dirs, path, dest)
+
     def remove(self, ref: str) -> list[str]:
         img = self.get(ref)
         del self.images[ref]

@@ -128,7 +128,7 @@ def test_attached_up_exit_code_from(cli_env: Env) -> None:
     code, out = invoke("--no-color", "up", "-f", "stack.yml", "--exit-code-from", "worker")
     assert code == 7, out
     assert "worker-1  | working\n" in out and "worker-1  | done\n" in out
-    assert "worker-1  | exited with code 7" in out
+    assert "worker-1 exited with code 7" in out
     assert "Aborting on container exit" in out
     assert {c.status for c in cli_env.runtime.list_containers()} == {"exited"}
 

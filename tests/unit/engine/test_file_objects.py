@@ -18,7 +18,7 @@ from pystack.orchestrator.engine.volumes import (
     remove_file_objects,
 )
 from pystack.runtime.image.model import Image, ImageConfig
-from tests.unit.engine.fakes import project, svc
+from tests.unit.engine.fakes import FakeImages, project, svc
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown")
@@ -33,7 +33,8 @@ def test_secret_files_owner_mode_and_removal(tmp_path: Path,
             "tok": FileObject("tok", "demo_tok", content="s3cret"),
             "..": FileObject("..", "demo_dots", content="x")})
         img = Image(id="sha256:" + "1" * 64, names=(), layer_dirs=(), config=ImageConfig())
-        by = {m.target: Path(m.source) for m in prepare_mounts(p, s, 1, img)}
+        mounts = prepare_mounts(p, s, 1, img, images=FakeImages(tmp_path))
+        by = {m.target: Path(m.source) for m in mounts}
     finally:
         os.umask(old)
     tok = by["/run/secrets/tok"]

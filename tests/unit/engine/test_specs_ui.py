@@ -29,7 +29,7 @@ from pystack.orchestrator.ui.progress import JsonRenderer, PlainRenderer, TtyRen
 from pystack.runtime.api import LogEntry
 from pystack.runtime.image.model import HealthConfig, Image, ImageConfig
 from pystack.runtime.spec import effective_healthcheck
-from tests.unit.engine.fakes import project, svc
+from tests.unit.engine.fakes import FakeImages, project, svc
 
 
 def image(tmp: Path, health: HealthConfig | None = None) -> Image:
@@ -102,7 +102,7 @@ def test_volumes_binds_tmpfs_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyP
                 configs={"conf": FileObject("conf", "demo_conf", environment="CONF")},
                 environment={"CONF": "k=v"})
     created: list[str] = []
-    mounts = prepare_mounts(p, s, 1, img, created)
+    mounts = prepare_mounts(p, s, 1, img, created, images=FakeImages(tmp_path))
     by = {m.target: m for m in mounts}
     vol = Path(by["/data"].source)
     assert vol == tmp_path / "root" / "volumes" / "demo_vol" / "_data"
@@ -116,16 +116,16 @@ def test_volumes_binds_tmpfs_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert created[0] == "demo_vol" and created[1].startswith("demo_anon_a_1_")
     # filled once: a file deleted in the volume does not come back
     (vol / "seed.txt").unlink()
-    prepare_mounts(p, s, 1, img)
+    prepare_mounts(p, s, 1, img, images=FakeImages(tmp_path))
     assert not (vol / "seed.txt").exists()
     # an image VOLUME becomes an anonymous volume, filled from the image
     img2 = replace(img, config=replace(img.config, volumes=("/data/sub", "/data")))
-    by2 = {m.target: m for m in prepare_mounts(p, s, 1, img2)}
+    by2 = {m.target: m for m in prepare_mounts(p, s, 1, img2, images=FakeImages(tmp_path))}
     assert by2["/data"].source == by["/data"].source      # covered by the service's mount
     assert "_anon_a_1_" in by2["/data/sub"].source
     ext = replace(p, volumes={"vol": Volume("vol", "nope", external=True)})
     with pytest.raises(NotFoundError, match="external volume nope not found"):
-        prepare_mounts(ext, s, 1, img)
+        prepare_mounts(ext, s, 1, img, images=FakeImages(tmp_path))
 
 
 def test_plain_and_json_renderers() -> None:
