@@ -192,6 +192,11 @@ def _dns(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
             check_dns_config(dns)
         except NetError as e:
             rep.add((*base, *path), str(e))
+    for i, link in enumerate(svc.get("links") or []):
+        try:
+            check_alias(str(link).split(":")[-1])   # the name the link adds, as net adds it
+        except NetError as e:
+            rep.add((*base, "links", i), str(e))
     nets = svc.get("networks")
     for net, spec in (nets.items() if isinstance(nets, Mapping) else []):
         for alias in (spec.get("aliases") or []) if isinstance(spec, Mapping) else []:

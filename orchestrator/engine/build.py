@@ -171,7 +171,8 @@ def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | 
     from pystack.orchestrator.engine.buildnet import build_network
 
     with build_network(stack.b.runtime) as net:
-        build(replace(req, net=net), cast(Any, stack.b.images), progress)   # the wiring's store
+        build(replace(req, net=net), cast(Any, stack.b.images), progress,   # the wiring's
+              runtime=stack.b.runtime)                                       # store, runtime
     stack.emit("image", req.tags[0], "Built")
     return stack.b.images.get(req.tags[0])
 

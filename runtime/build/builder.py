@@ -155,6 +155,7 @@ class Build:
         self.steps = 0
         self.cached = 0
         self.runtime: Any = None
+        self.own_runtime = True
         self.scratch_dir: Path | None = None
         self.lock = threading.RLock()
 
@@ -246,7 +247,7 @@ class Build:
                 self._stages(order)
                 return self._export(self.states[target.index])
             finally:
-                if self.runtime is not None:
+                if self.runtime is not None and self.own_runtime:
                     self.runtime.close()
                 if self.scratch_dir is not None:
                     shutil.rmtree(self.scratch_dir, ignore_errors=True)
@@ -358,9 +359,17 @@ class Build:
 
 
 def build(req: BuildRequest, store: ImageStore | None = None,
-          progress: Progress | None = None) -> BuildResult:
-    """Build `req`; BuildError (or ImageError) on failure, the store's tags untouched."""
-    return Build(req, store or ImageStore(), progress or (lambda e: None)).run()
+          progress: Progress | None = None, runtime: Any = None) -> BuildResult:
+    """Build `req`; BuildError (or ImageError) on failure, the store's tags untouched.
+    `runtime`: a LinuxRuntime to run RUN steps with (the caller's, maybe already warm; it is
+    left open), else one of the build's own."""
+    b = Build(req, store or ImageStore(), progress or (lambda e: None))
+    if runtime is not None:
+        from pystack.runtime.linux_runtime import LinuxRuntime
+
+        if isinstance(runtime, LinuxRuntime):        # (a test's fake: the build's own)
+            b.runtime, b.own_runtime = runtime, False
+    return b.run()
 
 
 __all__ = ["BuildRequest", "BuildResult", "Event", "build", "cp"]

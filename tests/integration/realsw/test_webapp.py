@@ -44,10 +44,12 @@ def images() -> None:
 
 
 class Webapp(Project):
+    extra: tuple[str, ...] = ()
+
     def argv(self, *args: str) -> list[str]:
-        return [str(Path(sys.executable).parent / "pystack"), "--progress", "plain",
-                "-f", str(EXAMPLE / "compose.yaml"), "-f", str(self.file), "-p", self.name,
-                *args]
+        files = [x for f in ("compose.yaml", *self.extra) for x in ("-f", str(EXAMPLE / f))]
+        return [str(Path(sys.executable).parent / "pystack"), "--progress", "plain", *files,
+                "-f", str(self.file), "-p", self.name, *args]
 
 
 @pytest.fixture
@@ -73,7 +75,7 @@ def test_webapp_end_to_end(app: Webapp) -> None:
     with fake_upstream(UPSTREAM, {}) as up:
         app.run("up", "-d", "--wait", timeout=300)
         t_up = time.monotonic() - t0
-        assert page(port).startswith("hits=1 visits=1 ")
+        assert first_page(app, port).startswith("hits=1 visits=1 ")
         assert page(port).startswith("hits=2 visits=2 ")
         # names as real clients resolve them: getent (NSS), Python, and nginx's resolver
         db_ip = app.run("exec", "-T", "web", "getent", "hosts", "db").stdout.split()[0]
@@ -91,11 +93,14 @@ def test_webapp_end_to_end(app: Webapp) -> None:
         # replicas share the load: nginx resolves `web` at 127.0.0.11 (all three replicas,
         # rotated) and spreads the requests (P(all 12 on one replica) ~ 6e-6)
         app.run("up", "-d", "--wait", "--scale", "web=3", timeout=300)
+        # a fresh nginx: the running one may still hold its 5 s answer naming one replica
+        app.run("restart", "proxy", timeout=120)
+        first_page(app, port)                                  # visit 3
         served = {page(port).split("served_by=")[1].strip() for _ in range(12)}
         assert len(served) >= 2, served
         app.run("down", timeout=180)
         app.run("up", "-d", "--wait", timeout=300)
-        assert page(port).startswith("hits=1 visits=15 ")    # redis is not persisted here
+        assert first_page(app, port).startswith("hits=1 visits=16 ")   # redis: not persisted
         app.run("down", "-v", timeout=180)
         assert up.asked == []                                  # every name was the project's
     vol = Path(os.environ["PYSTACK_ROOT"]) / "volumes" / f"{app.name}_dbdata"
@@ -103,6 +108,37 @@ def test_webapp_end_to_end(app: Webapp) -> None:
     assert not [p for p in os.listdir("/proc") if p.isdigit() and
                 b"pystack.net.dnsserver" in _cmdline(p) and app.name.encode() in _cmdline(p)]
     print(f"\nwebapp: first up {t_up:.0f} s, whole test {time.monotonic() - t0:.0f} s")
+
+
+def test_webapp_built_from_its_dockerfile(app: Webapp) -> None:
+    """Example (b): `web` built by pystack's builder from examples/webapp/Dockerfile (the
+    code in the image, no bind mount), the rest as in (a)."""
+    port = int(os.environ["WEBAPP_PORT"])
+    app.extra = ("compose.build.yaml",)
+    with fake_upstream(UPSTREAM, {}) as up:
+        app.run("up", "-d", "--wait", "--build", timeout=600)
+        assert first_page(app, port).startswith("hits=1 visits=1 ")
+        mounts = app.run("exec", "-T", "web", "cat", "/proc/mounts").stdout
+        assert " /app " not in mounts
+        assert "app.py" in app.run("exec", "-T", "web", "ls", "/app").stdout
+        app.run("down", "-v", timeout=180)
+        assert up.asked == []
+
+
+def first_page(app: Webapp, port: int) -> str:
+    """The first page served once nginx listens (`up --wait` has no health check of the
+    proxy to wait for): exactly one visit."""
+    got: list[str] = []
+
+    def served() -> bool:
+        try:
+            got.append(page(port))
+        except OSError:
+            return False
+        return True
+
+    app.wait_for(served, timeout=30)
+    return got[0]
 
 
 def _cmdline(pid: str) -> bytes:

@@ -243,3 +243,10 @@ def test_security_opt_is_parsed_once(problems: Problems, load: Loader) -> None:
     assert S.security(p.services["web"]) == (True, "unconfined")
     assert S.security(p.services["db"]) == (False, None)
     assert "not supported yet: services.web.security_opt[2] (apparmor: ignored)" in p.warnings
+
+
+def test_link_aliases_follow_nets_rule(problems: Problems) -> None:
+    assert problems("services:\n  web:\n    image: x\n    links: ['db:bad alias']\n"
+                    "  db:\n    image: x\n") == [
+        "compose.yaml:4:13: services.web.links[0]: invalid alias 'bad alias': use letters, "
+        "digits, '-', '_', '.'"]
