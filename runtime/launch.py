@@ -22,6 +22,7 @@ import resource
 import signal
 import socket
 import struct
+import termios
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,12 @@ def _close_all_but(keep: list[int]) -> None:
     os.closerange(lo, 65536)
 
 
-def _console(sock_fd: int) -> None:
+def _console(sock_fd: int, size: tuple[int, int] | None = None) -> None:
     """Make the container's terminal in ITS devpts (so ttyname works), stdio on the slave,
     /dev/console bound to it, and send the master to the shim."""
     master, slave, n = L.open_pty()
+    if size is not None:                # the caller's terminal size, before PID 1 runs
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
     os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
     L.mount(f"/dev/pts/{n}", "/dev/console", None, L.MS_BIND)
     sock = socket.socket(fileno=sock_fd)
@@ -158,7 +161,7 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
             os.close(fd)
     rootfs.finalize(spec)
     if stdio.console >= 0:
-        _console(stdio.console)
+        _console(stdio.console, spec.console_size)
     for res, soft, hard in rlimits:
         resource.setrlimit(res, (soft, hard))
     if spec.resources.oom_score_adj is not None:

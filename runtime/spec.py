@@ -117,6 +117,7 @@ class ContainerSpec:
     tty: bool = False
     stdin_open: bool = False
     hold_output: bool = False           # kept for the first attach (`run`): attach.py
+    console_size: tuple[int, int] | None = None     # tty: (rows, cols) at start (`run -t`)
     read_only: bool = False
     mounts: tuple[Mount, ...] = ()
     shm_size: int | None = None         # default 64 MiB

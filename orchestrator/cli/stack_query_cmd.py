@@ -40,6 +40,9 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, only_services: bool, status:
     from pystack.orchestrator.ui.formats import PS_COLUMNS, ago, publishers, template
 
     stack = load_stack(ctx, need_file=False)
+    if stack.project is not None:
+        for s in services:
+            stack.project.service(s)            # an unknown service is an error (Compose)
     rows = engine_ps(stack, services, all=all_, status=status)
     if quiet:
         for r in rows:

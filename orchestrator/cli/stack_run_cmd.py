@@ -70,6 +70,20 @@ def _want_tty(tty: bool, no_tty: bool) -> bool:
     return tty or sys.stdin.isatty()
 
 
+def _size() -> tuple[int, int] | None:
+    """The caller's terminal size (rows, cols), for a one-off's terminal at its start."""
+    import os
+
+    for f in (sys.stdin, sys.stdout):
+        try:
+            size = os.get_terminal_size(f.fileno())
+        except (OSError, ValueError):
+            continue
+        if size.lines and size.columns:
+            return size.lines, size.columns
+    return None
+
+
 def _term() -> str:
     import os
 
@@ -128,7 +142,8 @@ def run(ctx: click.Context, detach: bool, rm: bool, env: tuple[str, ...], user: 
                       entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None
                       else None, env=environment, user=user, workdir=workdir, name=name,
                       no_deps=no_deps, service_ports=service_ports, publish=publish,
-                      volumes=volumes, detach=detach, tty=use_tty, interactive=not detach)
+                      volumes=volumes, detach=detach, tty=use_tty, interactive=not detach,
+                      console_size=_size() if use_tty else None)
     from pystack.orchestrator.cli.build_cmd import prebuild
     from pystack.orchestrator.engine.up import UpOptions
 

@@ -36,6 +36,7 @@ class RunOptions:
     detach: bool = False
     tty: bool = False
     interactive: bool = False           # stdin attached (Compose's -i, on by default)
+    console_size: tuple[int, int] | None = None     # with tty: the caller's (rows, cols)
 
 
 def _publish(spec: str) -> PortMapping:
@@ -136,7 +137,8 @@ def create_oneoff(stack: Stack, opts: RunOptions, pull: str = "policy") -> Exist
     name = opts.name or f"{proj.name}-{svc.name}-run-{slug}"
     h = container_hash(proj.config_hash(svc.name), image.id)
     stack.ensure_networks([svc.name])
-    cid = stack.create(svc, 1, name, image, h, oneoff=True, override=override)
+    cid = stack.create(svc, 1, name, image, h, oneoff=True, override=override,
+                       console_size=opts.console_size)
     return Existing(cid, name, svc.name, 1, "created", h, oneoff=True)
 
 

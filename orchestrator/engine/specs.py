@@ -191,7 +191,8 @@ def container_spec(project: Project, svc: Service, *, container_id: str, name: s
                    number: int, image: Image, image_ref: str, config_hash: str,
                    mounts: tuple[Mount, ...], net: NetPlacement, oneoff: bool = False,
                    pid_namespace: str | None = None,
-                   ipc_namespace: str | None = None) -> ContainerSpec:
+                   ipc_namespace: str | None = None,
+                   console_size: tuple[int, int] | None = None) -> ContainerSpec:
     env = {k: v for k, v in svc.environment.items() if v is not None}
     nnp, seccomp = security(svc)
     ulimits = tuple(Ulimit(n, u.soft, u.hard) for n, u in svc.ulimits.items())
@@ -204,6 +205,7 @@ def container_spec(project: Project, svc: Service, *, container_id: str, name: s
         hostname=svc.hostname or container_id[:12], domainname=svc.domainname or "",
         tty=svc.tty, stdin_open=svc.stdin_open, read_only=svc.read_only, mounts=mounts,
         hold_output=oneoff and (svc.tty or svc.stdin_open),   # `run` attaches after start
+        console_size=console_size if svc.tty else None,
         shm_size=svc.shm_size, init=bool(svc.init), privileged=svc.privileged,
         cap_add=svc.cap_add, cap_drop=svc.cap_drop, no_new_privileges=nnp, seccomp=seccomp,
         sysctls=dict(svc.sysctls), ulimits=ulimits, resources=resources(svc),

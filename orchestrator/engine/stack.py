@@ -212,7 +212,8 @@ class Stack:
         return None
 
     def create(self, svc: Service, number: int, name: str, image: Image, config_hash: str,
-               *, oneoff: bool = False, override: Service | None = None) -> str:
+               *, oneoff: bool = False, override: Service | None = None,
+               console_size: tuple[int, int] | None = None) -> str:
         """Create one container (sandbox, mounts, runtime); returns its id."""
         proj = self.need_project()
         use = override or svc
@@ -233,7 +234,7 @@ class Stack:
                 proj, use, container_id=cid, name=name, number=number, image=image,
                 image_ref=self.image_ref(svc), config_hash=config_hash, mounts=mounts, net=net,
                 oneoff=oneoff, pid_namespace=self._namespace(use, use.pid, "pid"),
-                ipc_namespace=self._namespace(use, use.ipc, "ipc"))
+                ipc_namespace=self._namespace(use, use.ipc, "ipc"), console_size=console_size)
             st = self.b.runtime.create(spec)
             for w in getattr(st, "warnings", ()):
                 self.emit.warn(f"{name}: {w}")

@@ -85,7 +85,7 @@ class TtyRenderer:
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self.live = Live(self, console=self.console, refresh_per_second=10, transient=False)
-        self.live.start()
+        self.started = False            # on the first event: an empty operation shows nothing
 
     def __rich__(self) -> Any:
         from rich.spinner import Spinner
@@ -128,10 +128,14 @@ class TtyRenderer:
                 self.warnings.append(event.detail)
             else:
                 self.lines[(event.kind, event.name)] = event
+            start, self.started = not self.started, True
+        if start:
+            self.live.start()
 
     def close(self) -> None:
-        self.live.refresh()
-        self.live.stop()
+        if self.started:
+            self.live.refresh()
+            self.live.stop()
 
 
 def make_renderer(progress: str, no_color: bool = False, out: IO[str] | None = None,

@@ -380,3 +380,17 @@ def test_run_before_up_makes_what_it_needs_and_a_failure_undoes_it(
               "ping -c1 -W5 db >/dev/null && echo reach; touch /data/x && echo wrote")
     assert r.stdout == "reach\nwrote\n", r.stderr
     assert {row["Service"] for row in p.ps()} == {"db"}
+
+
+def test_run_t_starts_with_the_callers_size_and_empty_progress_says_nothing(
+        web: Project, terminals: Callable[..., Terminal]) -> None:
+    t = terminals(web, "run", "--rm", "--no-deps", "web", "stty", "size", rows=33,
+                  cols=77)
+    assert t.wait() == 0
+    assert t.buf.endswith(b"33 77\r\n"), t.buf
+    assert b"Running 0/0" not in t.buf and b"\x1b[?25l" not in t.buf
+
+
+def test_ps_of_an_unknown_service_is_an_error(web: Project) -> None:
+    r = web.run("ps", "nosuch", check=False)
+    assert r.returncode != 0 and "no such service: nosuch" in r.stderr
