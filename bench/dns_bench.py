@@ -74,8 +74,9 @@ def main() -> None:
         base = [pystack, "-f", f"{tmp}/stack.yml", "-p", "dnsbench"]
         subprocess.run([*base, "up", "-d"], env=env, check=True, capture_output=True)
         try:
-            ids = json.loads(subprocess.run([*base, "ps", "--format", "json"], env=env,
-                                            check=True, capture_output=True).stdout)
+            out = subprocess.run([*base, "ps", "--format", "json"], env=env, check=True,
+                                 capture_output=True).stdout
+            ids = [json.loads(line) for line in out.splitlines()]   # one object per line
             short = next(r["ID"] for r in ids if r["Service"] == "client")
             files = Path(tmp) / "run" / "net" / "files"
             cid = next(c for c in os.listdir(files) if c.startswith(short))

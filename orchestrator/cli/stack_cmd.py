@@ -303,6 +303,17 @@ def rm(ctx: click.Context, force: bool, stop_: bool, volumes: bool,
     if force:
         misplaced_file("rm", "--force", services)
     stack = load_stack(ctx, need_file=False)
+    if not force:
+        # As Compose: say what goes and ask (no answer, e.g. stdin at its end, is no).
+        going = [e.name for e in stack.containers(services=services) if stop_ or not e.running]
+        if going:
+            try:
+                yes = click.confirm(f"Going to remove {', '.join(going)}", default=False,
+                                    err=True)
+            except click.Abort:
+                yes = False
+            if not yes:
+                return
     with locked(stack), rendering(ctx, stack):
         removed = ops.rm(stack, services, force=force, stop_first=stop_, volumes=volumes)
     if not removed:

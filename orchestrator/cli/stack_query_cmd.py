@@ -28,7 +28,8 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 @click.option("--status", multiple=True,
               type=click.Choice(["paused", "restarting", "removing", "running", "dead",
                                  "created", "exited"]))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", default="table", metavar="table|json|TEMPLATE",
+              help="table, json (one object per line), or a Go template ('{{.Name}}').")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate the command.")
 @click.argument("services", nargs=-1)
 @click.pass_context
@@ -36,6 +37,7 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, only_services: bool, status:
        fmt: str, no_trunc: bool, services: tuple[str, ...]) -> None:
     """List the project's containers."""
     from pystack.orchestrator.engine.query import ps as engine_ps
+    from pystack.orchestrator.ui.formats import PS_COLUMNS, ago, publishers, template
 
     stack = load_stack(ctx, need_file=False)
     rows = engine_ps(stack, services, all=all_, status=status)
@@ -45,16 +47,24 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, only_services: bool, status:
     elif only_services:
         for s in dict.fromkeys(r.service for r in rows):
             click.echo(s)
-    elif fmt == "json":
-        click.echo(json.dumps([r.as_dict() for r in rows]))
-    else:
+    elif fmt == "table":
         def cmd(c: str) -> str:
             # Compose shows the first 20 characters of the quoted command.
             return c if no_trunc or len(c) <= 22 else c[:21] + "…\""
 
-        click.echo(_table([[r.name, r.image, cmd(r.command), r.service, r.status, r.ports]
-                           for r in rows],
-                          ["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]))
+        click.echo(_table([[r.name, r.image, cmd(r.command), r.service, ago(r.created),
+                            r.status, r.ports] for r in rows], PS_COLUMNS))
+    else:
+        objs = []
+        for r in rows:
+            d = r.as_dict()
+            d["Publishers"] = publishers(stack.published(r.id))
+            d["Ports"] = r.ports
+            d["CreatedAt"], d["RunningFor"] = r.created, ago(r.created)
+            objs.append(d)
+        lines = [json.dumps(d) for d in objs] if fmt == "json" else template(fmt, objs)
+        for line in lines:
+            click.echo(line)
 
 
 @click.command(cls=PystackCommand)

@@ -68,7 +68,8 @@ class Project:
     def ps(self, *args: str) -> list[dict[str, object]]:
         import json
 
-        return list(json.loads(self.run("ps", "-a", "--format", "json", *args).stdout))
+        out = self.run("ps", "-a", "--format", "json", *args).stdout
+        return [json.loads(line) for line in out.splitlines()]      # one object per line
 
     def ids(self) -> dict[str, str]:
         return {str(r["Name"]): str(r["ID"]) for r in self.ps()}

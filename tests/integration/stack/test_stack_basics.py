@@ -64,9 +64,14 @@ def test_stack_a_end_to_end(make_project: Callable[[str], Project]) -> None:
     rows = {r["Service"]: r for r in p.ps()}
     assert set(rows) == {"db", "web", "worker"}
     assert rows["web"]["State"] == "running"
-    assert rows["web"]["Publishers"] == f"127.0.0.1:{port}->8080/tcp"
+    assert rows["web"]["Publishers"] == [{"URL": "127.0.0.1", "TargetPort": 8080,
+                                          "PublishedPort": port, "Protocol": "tcp"}]
+    assert rows["web"]["Ports"] == f"127.0.0.1:{port}->8080/tcp"
     table = p.run("ps").stdout.splitlines()
-    assert table[0].split()[:4] == ["NAME", "IMAGE", "COMMAND", "SERVICE"]
+    assert table[0].split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS",
+                                "PORTS"]
+    assert p.run("ps", "--format", "{{.Name}} {{.Service}}").stdout.splitlines() == [
+        f"{p.name}-{s}-1 {s}" for s in sorted(rows)]
     assert any(ln.startswith(f"{p.name}-web-1") for ln in table)
     # port
     assert p.run("port", "web", "8080").stdout.strip() == f"127.0.0.1:{port}"

@@ -72,11 +72,16 @@ def test_up_ps_port_logs_down(cli_env: Env, tmp_path: Path) -> None:
     code, out = invoke("ps", "-f", "stack.yml")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]
+    assert lines[0].split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS",
+                                "PORTS"]
     assert any(ln.startswith("clitest-web-1") and "127.0.0.1:18080->8080/tcp" in ln
                for ln in lines)
     code, out = invoke("ps", "--format", "json", "-f", "stack.yml")
-    assert {r["Service"] for r in json.loads(out)} == {"db", "web", "worker"}
+    assert {json.loads(ln)["Service"] for ln in out.splitlines()} == {"db", "web", "worker"}
+    code, out = invoke("ps", "--format", "table {{.Service}}\t{{.State}}", "-f", "stack.yml")
+    assert out.splitlines()[0] == "SERVICE\tSTATE" and "web\trunning" in out.splitlines()
+    code, out = invoke("ps", "--format", "{{.Nope}}", "-f", "stack.yml")
+    assert code != 0
     code, out = invoke("port", "-f", "stack.yml", "web", "8080")
     assert out.strip() == "127.0.0.1:18080"
     code, out = invoke("--no-color", "-f", "stack.yml", "logs", "db")
@@ -165,3 +170,26 @@ def test_flags_after_logs_rm_run_mean_what_compose_means(cli_env: Env) -> None:
     code, out = invoke("-f", "stack.yml", "run", "-p", "myproj", "web", "true")
     assert code == 1 and "-p after `run` means --publish" in out, out
     assert cli_env.runtime.list_containers() == []      # the dependencies were not started
+
+
+def test_rm_asks_unless_forced(cli_env: Env) -> None:
+    invoke("up", "-d", "-f", "stack.yml")
+    invoke("-f", "stack.yml", "stop", "worker")
+
+    def rm(*args: str, answer: str = "") -> tuple[int, str]:
+        r = CliRunner().invoke(cli, ["--progress", "plain", "-f", "stack.yml", "rm", *args,
+                                     "worker"], input=answer, catch_exceptions=False)
+        return r.exit_code, r.output
+
+    code, out = rm()                                   # no answer is no
+    assert code == 0 and "Going to remove clitest-worker-1 [y/N]" in out
+    code, out = rm(answer="n\n")
+    assert "Removed" not in out
+    assert "clitest-worker-1" in invoke("ps", "-a", "-f", "stack.yml")[1]
+    code, out = rm(answer="y\n")
+    assert "Removed" in out
+    assert "clitest-worker-1" not in invoke("ps", "-a", "-f", "stack.yml")[1]
+    invoke("up", "-d", "-f", "stack.yml")
+    invoke("-f", "stack.yml", "stop", "worker")
+    code, out = rm("-f")
+    assert "Going to remove" not in out and "Removed" in out
