@@ -10,6 +10,7 @@ set -eu
 cd "$(dirname "$0")"
 PYSTACK=${PYSTACK:-pystack}
 SUITE=${SUITE:-bookworm}
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}     # CI may run without HOME
 CACHE=${PYSTACK_EXAMPLE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pystack-examples}
 mkdir -p "$CACHE/debs"
 

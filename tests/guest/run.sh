@@ -59,10 +59,12 @@ if [ -n "$need" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
 
-# 1. The image.
+# 1. The image: the kernel and boot tools, and every package scripts/install.sh wants (read
+#    from it, so the guest's install finds them all and needs no network).
+APT=$(sed -n '/^APT_PACKAGES="/,/"/p' "$SRC/scripts/install.sh" | sed 's/^APT_PACKAGES=//' | tr -d '"\\')
 PKGS="linux-image-amd64 initramfs-tools kmod mount util-linux procps iproute2 nftables \
-python3 python3-venv python3-dev python3-pip gcc git busybox-static tini skopeo docker-registry \
-apache2-utils ca-certificates openssl passwd"
+python3 python3-venv python3-dev python3-pip gcc git passwd ca-certificates $APT"
+PKGS=$(echo $PKGS | tr ' ' '\n' | sort -u | tr '\n' ' ')
 KEY=$(printf '%s\n' "$PKGS" | cat - "$HERE/init.sh" | sha256sum | cut -c1-12)
 IMG=$CACHE/image-$KEY
 if [ "${REBUILD:-}" = 1 ] || [ ! -f "$IMG/.done" ]; then

@@ -127,6 +127,7 @@ def test_ctrl_c_on_attached_up_stops_gracefully(make_project: Callable[[str], Pr
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         assert proc.stdout is not None
+        assert proc.stdout.readline() == "Attaching to talker-1\n"     # as Compose v2
         line = proc.stdout.readline()
         assert line.startswith("talker-1  | hello-attached"), line
         proc.send_signal(signal.SIGINT)
