@@ -13,12 +13,19 @@ from pystack.runtime.api import LogEntry
 COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
 
+def colours_wanted() -> bool:
+    """NO_COLOR (any value) and COMPOSE_ANSI=never turn colours off, as in Compose."""
+    import os
+
+    return not os.environ.get("NO_COLOR") and os.environ.get("COMPOSE_ANSI") != "never"
+
+
 class LogPrinter:
     def __init__(self, out: IO[str] | None = None, *, no_color: bool = False,
                  no_prefix: bool = False, timestamps: bool = False, width: int = 0) -> None:
         self.out = out or sys.stdout
         isatty = getattr(self.out, "isatty", None)
-        self.no_color = no_color or not (isatty and isatty())
+        self.no_color = no_color or not (isatty and isatty()) or not colours_wanted()
         self.no_prefix = no_prefix
         self.timestamps = timestamps
         self.width = width

@@ -144,7 +144,9 @@ def make_renderer(progress: str, no_color: bool = False, out: IO[str] | None = N
     if progress == "auto":
         progress = "tty" if stream.isatty() else "plain"
     if progress == "tty":
-        return TtyRenderer(stream, no_color, title)
+        from pystack.orchestrator.ui.logs import colours_wanted
+
+        return TtyRenderer(stream, no_color or not colours_wanted(), title)
     if progress == "json":
         return JsonRenderer(stream)
     if progress == "quiet":
