@@ -20,7 +20,7 @@ from pystack.net.records import attachment_of, dns_of, peers_of
 if TYPE_CHECKING:
     from pystack.net.manager import NetworkManager
 
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}\Z")
 
 
 def _primary(rec: dict[str, Any]) -> dict[str, Any] | None:

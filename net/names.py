@@ -36,8 +36,8 @@ ff02::2\tip6-allrouters
 """
 
 
-_HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252}[A-Za-z0-9_])?$")
-_TOKEN = re.compile(r"^[^\s#;]{1,255}$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252}[A-Za-z0-9_])?\Z")
+_TOKEN = re.compile(r"^[^\s#;]{1,255}\Z")
 
 
 def check_hostname(what: str, name: str) -> None:

@@ -40,7 +40,7 @@ from pystack.net.errors import NetConfigError
 
 IFNAMSIZ = 15
 HOST_LOCK_DIR = Path("/run/pystack-locks")
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 
 
 @dataclass(frozen=True)

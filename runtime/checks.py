@@ -16,8 +16,8 @@ from pystack.runtime import process
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.spec import ContainerSpec
 
-ID_RE = re.compile(r"^[0-9a-f]{64}$")
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+ID_RE = re.compile(r"^[0-9a-f]{64}\Z")
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 
 
 def check_spec(spec: ContainerSpec) -> list[str]:

@@ -21,7 +21,7 @@ OVERRIDE_FILES = (
     "docker-compose.override.yml", "docker-compose.override.yaml",
 )
 STDIN = "-"
-_NAME_OK = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_NAME_OK = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
 _NAME_CHARS = re.compile(r"[a-z0-9_-]")
 
 

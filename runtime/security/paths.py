@@ -98,7 +98,7 @@ IPC_SYSCTLS = frozenset({
     "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
     "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
 })
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*\Z")
 
 
 def normalize_sysctl(name: str) -> str:

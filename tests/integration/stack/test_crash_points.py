@@ -39,6 +39,14 @@ def _containers_dir() -> set[str]:
     return set(os.listdir(d)) if d.is_dir() else set()
 
 
+def _page(port: int) -> bytes | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/passwd", timeout=5) as resp:
+            return bytes(resp.read())
+    except OSError:
+        return None
+
+
 def _project_files(name: str) -> list[str]:
     d = rstate.root_dir() / "projects" / name
     return sorted(os.listdir(d)) if d.is_dir() else []
@@ -57,8 +65,10 @@ def test_cli_killed_inside_creation(make_project: Callable[[str], Project], poin
         assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
     # The next up gets through, with the port published by a live container.
     p.run("up", "-d", timeout=90)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/passwd", timeout=5) as resp:
-        assert b"root:" in resp.read()
+    # `up -d` returns once the containers run, not once httpd listens (as Compose): wait for
+    # the server's socket, then the page must come through the published port.
+    p.wait_for(lambda: _page(port) is not None, 30)
+    assert b"root:" in (_page(port) or b"")
     assert {str(row["Service"]): str(row["State"]) for row in p.ps()} == {
         "web": "running", "side": "running"}
     # And one down -v removes everything: no container dir, no project state, no tmp file.

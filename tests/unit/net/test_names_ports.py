@@ -138,3 +138,10 @@ def test_accepted_names_cannot_break_a_hosts_line(name: str) -> None:
     text = names.render_hosts(DnsConfig(), [names.Peer("n", "10.0.0.2", None, (name,))],
                               [names.Peer("n", "10.0.0.2", None, (name,))])
     assert text.splitlines()[-1] == f"10.0.0.2\t{name}"
+
+
+@pytest.mark.parametrize("name", ["0\n", "web\n", "a.b\n"])
+def test_a_trailing_newline_is_refused(name: str) -> None:
+    """`$` matches before a final newline; the validators anchor with \\Z."""
+    with pytest.raises(NetConfigError):
+        names.check_hostname("alias", name)
