@@ -91,7 +91,10 @@ WH=$CACHE/wheels-$(sha256sum <"$SRC/pyproject.toml" | cut -c1-12)
 if [ ! -f "$WH/.done" ]; then
   say "building wheels in $WH"; t=$(date +%s)
   rm -rf "$WH"; cp -a "$RUN/w" "$RUN/b"              # pip builds in the tree: use a copy
-  python3 -m pip wheel -q -w "$WH" "$RUN/b[dev]" setuptools wheel pip
+  # The checkout's own venv (scripts/install.sh made it with Debian's python3 and pip), so
+  # nothing beyond the README's install is needed; else whatever python3 has pip.
+  PY=python3; [ -x "$SRC/.venv/bin/python" ] && PY=$SRC/.venv/bin/python
+  "$PY" -m pip wheel -q -w "$WH" "$RUN/b[dev]" setuptools wheel pip
   rm -rf "$RUN/b"; touch "$WH/.done"
   took "wheels" "$t"
 fi
