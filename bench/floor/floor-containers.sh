@@ -1,9 +1,9 @@
 #!/bin/sh
 # Physical floor for "start a container": N times (default 1), sequentially
 # (or in parallel with -p), do what a minimal runtime must do by hand:
-#   mkdir upper/work/merged -> unshare mount+uts+ipc+pid+net (+fork)
+#   mkdir the overlay dirs (upper, work, merged) -> unshare mount+uts+ipc+pid+net (+fork)
 #   -> overlay mount (lower = busybox rootfs) -> chroot merged /bin/true
-#   -> (namespaces die with the process) -> rm upper/work/merged.
+#   -> (namespaces die with the process) -> rm the overlay dirs.
 # -p: start the N in parallel instead of one after the other.
 # -c: also make a cgroup-v1 child in the memory, pids and cpu hierarchies for
 #     each one, join it before chroot, and rmdir it afterwards.

@@ -23,16 +23,27 @@ def _env(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def terminal_options(f: Any) -> Any:
+    """-T/-t/-i/--detach-keys, the same for exec and run (as Compose)."""
+    for opt in reversed([
+        click.option("-T", "--no-TTY", "--no-tty", "no_tty", is_flag=True,
+                     help="Don't allocate a TTY (default: one when stdin is a terminal)."),
+        click.option("-t", "--tty", "tty", is_flag=True,
+                     help="Allocate a TTY (the default on one)."),
+        click.option("-i", "--interactive", is_flag=True, hidden=True,
+                     help="Keep STDIN open (the default)."),
+        click.option("--detach-keys", default=None,
+                     help="Key sequence that detaches (ctrl-p,ctrl-q)."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @click.command(cls=PystackCommand, context_settings={"ignore_unknown_options": True,
                                                      "allow_interspersed_args": False})
 @project_options
 @click.option("-d", "--detach", is_flag=True)
-@click.option("-T", "--no-tty", "--no-TTY", "no_tty", is_flag=True,
-              help="Don't allocate a TTY (default: one when stdin is a terminal).")
-@click.option("-t", "--tty", "tty", is_flag=True, help="Allocate a TTY (the default on one).")
-@click.option("-i", "--interactive", is_flag=True, hidden=True,
-              help="Keep STDIN open (the default).")
-@click.option("--detach-keys", default=None, help="Key sequence that detaches (ctrl-p,ctrl-q).")
+@terminal_options
 @click.option("-u", "--user", default=None)
 @click.option("-w", "--workdir", default=None)
 @click.option("-e", "--env", multiple=True, metavar="KEY=VAL")
@@ -99,12 +110,7 @@ def _term() -> str:
 @click.option("-w", "--workdir", default=None)
 @click.option("--entrypoint", default=None)
 @click.option("--no-deps", is_flag=True)
-@click.option("-T", "--no-TTY", "--no-tty", "no_tty", is_flag=True,
-              help="Don't allocate a TTY (default: one when stdin is a terminal).")
-@click.option("-t", "--tty", "tty", is_flag=True, help="Allocate a TTY (the default on one).")
-@click.option("-i", "--interactive", is_flag=True, hidden=True,
-              help="Keep STDIN open (the default).")
-@click.option("--detach-keys", default=None, help="Key sequence that detaches (ctrl-p,ctrl-q).")
+@terminal_options
 @click.option("-v", "--volume", "volumes", multiple=True)
 @click.option("-p", "--publish", multiple=True)
 @click.option("--service-ports", is_flag=True)
