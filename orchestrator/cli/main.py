@@ -65,8 +65,9 @@ class GlobalOptions:
     profiles: tuple[str, ...] = ()
     log_level: str = "warning"
     log_format: str = "console"
-    progress: str = "auto"
+    progress: str = "auto"              # auto | tty | plain | json | quiet (ui/mode.py)
     no_color: bool = False
+    ansi: str = "auto"                  # never | always | auto
     environ: dict[str, str] = field(default_factory=dict)
 
 
@@ -106,21 +107,38 @@ class LazyGroup(click.Group):
               help="pystack's own log level.")
 @click.option("--log-format", default="console", type=click.Choice(["console", "json"]),
               help="pystack's own log format.")
-@click.option("--progress", default="auto",
-              type=click.Choice(["auto", "tty", "plain", "json", "quiet"]),
-              help="How progress is shown.")
-@click.option("--no-color", "--no-ansi", "no_color", is_flag=True, help="No colours.")
+@click.option("--progress", default="auto", envvar="COMPOSE_PROGRESS", metavar="MODE",
+              type=click.Choice(["auto", "tty", "plain", "json", "quiet", "none"]),
+              help="Type of progress output: auto, tty, plain, json, quiet "
+                   "(env COMPOSE_PROGRESS).")
+@click.option("--ansi", default="auto", envvar="COMPOSE_ANSI", metavar="WHEN",
+              type=click.Choice(["never", "always", "auto"]),
+              help="When to print ANSI control characters: never, always, auto "
+                   "(env COMPOSE_ANSI).")
+@click.option("--no-ansi", "no_ansi", is_flag=True, hidden=True,
+              help="Deprecated: --ansi never.")
+@click.option("--no-color", "no_color", is_flag=True, help="No colours.")
 @click.version_option(package_name="pystack-compose", prog_name="pystack")
 @click.pass_context
 def cli(ctx: click.Context, files: tuple[str, ...], project_name: str | None,
         project_directory: str | None, env_files: tuple[str, ...], profiles: tuple[str, ...],
-        log_level: str, log_format: str, progress: str, no_color: bool) -> None:
+        log_level: str, log_format: str, progress: str, ansi: str, no_ansi: bool,
+        no_color: bool) -> None:
     """pystack: run Compose stacks on pystack's own container engine."""
+    from pystack.orchestrator.ui.mode import DisplayError, resolve
+
+    if no_ansi:
+        click.echo("option '--no-ansi' is DEPRECATED ! Please use '--ansi' instead.", err=True)
+    try:
+        shown = resolve(progress, ansi, no_ansi=no_ansi, no_color=no_color,
+                        environ=os.environ)
+    except DisplayError as e:
+        raise click.UsageError(str(e)) from None
     ctx.obj = GlobalOptions(
         files=files, project_name=project_name, project_directory=project_directory,
         env_files=env_files, profiles=profiles, log_level=log_level.lower(),
-        log_format=log_format, progress=progress, no_color=no_color,
-        environ=dict(os.environ),
+        log_format=log_format, progress=shown.progress, no_color=shown.no_color,
+        ansi=shown.ansi, environ=dict(os.environ),
     )
 
 

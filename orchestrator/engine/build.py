@@ -103,9 +103,23 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
         context=ctx, dockerfile=dockerfile, dockerfile_inline=inline, dockerfile_name=name,
         target=b.get("target"), tags=tags,
         build_args=_args(b, project.environment, build_args or {}),
-        labels={str(k): str(v) for k, v in (b.get("labels") or {}).items()},
+        labels=image_labels(project, svc),
         no_cache=no_cache or bool(b.get("no_cache")), pull=pull or bool(b.get("pull")),
         network=network, label=svc.name, secrets=secrets, contexts=contexts)
+
+
+def image_labels(project: Project, svc: Service) -> dict[str, str]:
+    """The labels Compose puts on a service's built image: `build.labels`, then
+    com.docker.compose.version/project/service where build.labels did not set them
+    (docker/compose pkg/compose/build.go getImageBuildLabels)."""
+    from pystack.orchestrator.engine.specs import VERSION
+
+    out = {str(k): str(v) for k, v in ((svc.build or {}).get("labels") or {}).items()}
+    for k, v in (("com.docker.compose.version", VERSION),
+                 ("com.docker.compose.project", project.name),
+                 ("com.docker.compose.service", svc.name)):
+        out.setdefault(k, v)
+    return out
 
 
 def _named_context(project: Project, value: str, where: str) -> str:
@@ -177,10 +191,31 @@ def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | 
     return stack.b.images.get(req.tags[0])
 
 
+class Renumber:
+    """A progress sink that numbers the steps of several builds in one sequence (#1.., as
+    BuildKit prints a multi-target bake) instead of restarting at #1 for each build."""
+
+    def __init__(self, sink: Callable[[Any], None] | None) -> None:
+        self.sink = sink
+        self.offset = 0
+        self.top = 0
+
+    def __call__(self, e: Any) -> None:
+        self.top = max(self.top, e.number)
+        if self.sink is not None:
+            self.sink(replace(e, number=e.number + self.offset))
+
+    def next_build(self) -> None:
+        self.offset += self.top
+        self.top = 0
+
+
 def build_services(stack: Stack, names: Iterable[str], mode: str,
                    progress: Callable[[Any], None] | None = None, **kw: Any) -> list[str]:
-    """Build, one after the other, the services among `names` that need it; returns them."""
+    """Build, one after the other, the services among `names` that need it; returns them.
+    Their steps are numbered in one sequence across the services."""
     project = stack.need_project()
+    numbered = Renumber(progress)
     built = []
     ordered: list[str] = []
 
@@ -199,6 +234,7 @@ def build_services(stack: Stack, names: Iterable[str], mode: str,
         svc = project.service(name)
         ref = default_image_name(project, svc)
         if should_build(svc, mode, stack.b.images.exists(ref)):
-            build_service(stack, svc, progress, **kw)
+            build_service(stack, svc, numbered, **kw)
+            numbered.next_build()
             built.append(name)
     return built

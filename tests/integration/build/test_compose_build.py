@@ -114,3 +114,23 @@ def test_additional_contexts(tmp_path: Path, busybox_image: str) -> None:
     assert image_file(ref, "base") == "from-base\n"       # FROM the service's built image
     assert image_file(ref, "logo.txt") == "logo\n"
     assert "app:x:1000" in (image_file(ref, "bb-passwd") or "")
+
+
+def test_compose_labels_and_one_step_numbering(project: Project) -> None:
+    """Compose's labels on the built images (build.labels win over them, as
+    getImageBuildLabels), and `pystack build` numbers steps #1.. across services."""
+    text = STACK.replace("built-web", f"{project.name}-web").replace(
+        "      args: {WORD: hello}\n",
+        "      args: {WORD: hello}\n      labels: {com.docker.compose.service: mine, x: y}\n")
+    project.write(text)
+    r = project.run("build")
+    numbers = [int(ln.split()[0][1:]) for ln in r.stderr.splitlines()
+               if ln.startswith("#") and " [" in ln or " exporting to image" in ln]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 6, r.stderr
+    app = ImageStore().get(f"{project.name}-app").config.labels
+    web = ImageStore().get(f"{project.name}-web:dev").config.labels
+    assert app["com.docker.compose.project"] == project.name
+    assert app["com.docker.compose.service"] == "app"
+    assert app["com.docker.compose.version"].count(".") == 2
+    assert web["com.docker.compose.service"] == "mine" and web["x"] == "y"
+    assert web["com.docker.compose.project"] == project.name
