@@ -150,8 +150,11 @@ def _write(lines: list[list[str]], line0: int, line1: int, widths: list[int],
 
 
 def go_json(value: object) -> str:
-    """encoding/json's text: compact, map keys sorted, <>& escaped."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """encoding/json's text of the formatter's map (its keys sorted; the values, structs in
+    Go, keep their field order): compact, <>& escaped."""
+    if isinstance(value, Mapping):
+        value = {k: value[k] for k in sorted(value)}
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

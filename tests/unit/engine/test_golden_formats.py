@@ -205,11 +205,12 @@ def test_tabwriter_column_blocks() -> None:
 def test_ps_json_lines_as_compose_ps() -> None:
     """compose_ps.md: `docker compose ps --format json` prints one object per line,
     `Publishers` a list of {URL, TargetPort, PublishedPort, Protocol}; as the formatter's
-    MarshalJSON of Compose's ContainerContext writes it, compact with its keys sorted."""
+    MarshalJSON of Compose's ContainerContext writes it, compact with its keys sorted (the
+    Publishers keep their struct's field order, as in the documented line)."""
     row = dict(_ps_rows()[0], Publishers=[{"URL": "0.0.0.0", "TargetPort": 80,
                                            "PublishedPort": 8080, "Protocol": "tcp"}])
     (line,) = render("json", [row], PS_TABLE, PS_HEADERS)
     assert line.startswith('{"Command":"\\"/entrypoint.sh ngin…\\"","Created":"",')
-    assert '"Publishers":[{"PublishedPort":8080,"Protocol":"tcp","TargetPort":80,' \
-           '"URL":"0.0.0.0"}]' in line
+    assert '"Publishers":[{"URL":"0.0.0.0","TargetPort":80,"PublishedPort":8080,' \
+           '"Protocol":"tcp"}]' in line
     assert list(json.loads(line)) == sorted(row)

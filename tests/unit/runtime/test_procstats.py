@@ -8,12 +8,13 @@ from hypothesis import strategies as st
 
 from pystack.runtime.procstats import parse_net_dev, parse_proc_stat, tty_name
 
-NET_DEV = """Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:  123456     100    0    0    0     0          0         0   123456     100    0    0    0     0       0          0
-  eth0:    1500      10    0    0    0     0          0         0      916       8    0    0    0     0       0          0
-  eth1:     500       3    0    0    0     0          0         0       84       1    0    0    0     0       0          0
-"""
+NET_DEV = (
+    "Inter-|   Receive                            |  Transmit\n"
+    " face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop"
+    " fifo colls carrier compressed\n"
+    "    lo: 123456 100 0 0 0 0 0 0 123456 100 0 0 0 0 0 0\n"
+    "  eth0:   1500  10 0 0 0 0 0 0    916   8 0 0 0 0 0 0\n"
+    "  eth1:    500   3 0 0 0 0 0 0     84   1 0 0 0 0 0 0\n")
 
 
 def test_net_dev_sums_every_interface_but_lo() -> None:
