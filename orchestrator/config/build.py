@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pystack.orchestrator.config import develop, units
 from pystack.orchestrator.config import model as m
-from pystack.orchestrator.config import units
 
 
 def build_project(canonical: Mapping[str, Any], *, working_dir: str, files: tuple[str, ...],
@@ -93,6 +93,7 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         mac_address=s.get("mac_address"), ipc=s.get("ipc"), pid=s.get("pid"),
         uts=s.get("uts"),
         pull_policy=s.get("pull_policy"), build=s.get("build"),
+        watch=develop.rules(s.get("develop")),
         extensions={k: v for k, v in s.items() if k.startswith("x-")},
         unsupported={k: s[k] for k in sorted(m.UNSUPPORTED_SERVICE_KEYS) if k in s},
     )

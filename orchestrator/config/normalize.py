@@ -235,16 +235,9 @@ def _deploy(deploy: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _develop(develop: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-    out = dict(develop)
-    watch = []
-    for rule in out.get("watch") or []:
-        rule = dict(rule)
-        if isinstance(rule.get("path"), str):
-            rule["path"] = ctx.path(rule["path"])
-        watch.append(rule)
-    if "watch" in out:
-        out["watch"] = watch
-    return out
+    from pystack.orchestrator.config import develop as dev
+
+    return dev.normalize(develop, ctx.path, ctx.environ)
 
 
 def _depends_on(svc: Mapping[str, Any], ctx: Context) -> dict[str, Any]:

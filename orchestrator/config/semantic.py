@@ -119,6 +119,9 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
     from pystack.orchestrator.config import valuechecks
 
     valuechecks.service(rep, base, svc)
+    from pystack.orchestrator.config import develop
+
+    develop.check(rep, base, svc)
     for path in _DURATIONS:
         _parse(rep, base, svc, path, units.parse_duration_ns)
     for path in _SIZES:

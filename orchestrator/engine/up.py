@@ -158,9 +158,9 @@ def up(stack: Stack, opts: UpOptions) -> UpResult:
         stack.wait_condition(dep, opts.wait_timeout)
 
     def skipped(service: str, why: str) -> None:
-        for step in plan.for_service(service):
-            if step.action != "remove":
-                stack.emit("container", step.name, "Skipped", why, service=service)
+        # As Compose: a dependent that is not started because a dependency failed keeps its
+        # last line (`Created`); the error at the end says why.  No ✔ for it.
+        log("skipped", level="info", project=stack.name, service=service, why=why)
 
     deps = stack.dependencies(chosen) if not opts.no_deps else {}
     results = walk(chosen, deps, run, wait, on_skip=skipped)

@@ -1,24 +1,29 @@
-"""Renderers of engine events (`--progress auto|tty|plain|json|quiet`).
+"""Renderers of engine events (`--progress auto|tty|plain|json|quiet`), as Compose v2's
+pkg/progress writers:
 
-tty:   Compose-style live lines, redrawn in place (rich Live): a spinner while an object is in
-       progress, `✔ Container demo-web-1  Started  0.3s` when done, `✘` on error.
-plain: one line per event, as Compose prints without a terminal.
-json:  one JSON object per event (on stderr, like the others: stdout is container output).
+tty:   the live display (ui/tty.py): spinners and timers redrawn in place.
+plain: one line per event, ` Container demo-web-1  Started` (plain.go's Println of the id, the
+       text and the status).
+json:  one object per event, json.go's fields: `{"id": "Container demo-web-1", "status":
+       "Started"}` (`text`: the event's detail, e.g. an error; empty fields left out); warnings
+       are logrus's JSON lines (`{"level": "warning", "msg": ..., "time": ...}`).
 quiet: nothing but warnings and errors.
-Renderers are called from the engine's threads; the Emitter serializes the calls.
+All of them write to stderr (stdout is container output).  Renderers are called from the
+engine's threads; the Emitter serializes the calls.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import threading
-from typing import IO, Any, Protocol
+from datetime import UTC, datetime
+from typing import IO, Protocol
 
 from pystack.orchestrator.engine.events import Event
+from pystack.orchestrator.ui.tty import TtyRenderer, task_id
 
-KIND_TITLES = {"container": "Container", "network": "Network", "volume": "Volume",
-               "image": "Image", "project": "Project"}
+__all__ = ["JsonRenderer", "PlainRenderer", "QuietRenderer", "Renderer", "TtyRenderer",
+           "make_renderer"]
 
 
 class Renderer(Protocol):
@@ -48,8 +53,7 @@ class PlainRenderer:
         if event.kind == "warning":
             line = f"WARN[0000] {event.detail}"
         else:
-            title = KIND_TITLES.get(event.kind, event.kind.title())
-            line = f" {title} {event.name}  {event.status}"
+            line = f" {task_id(event)}  {event.status}"
             if event.detail:
                 line += f" ({event.detail.splitlines()[0]})"
         self.out.write(line + "\n")
@@ -64,78 +68,23 @@ class JsonRenderer:
         self.out = out or sys.stderr
 
     def __call__(self, event: Event) -> None:
-        self.out.write(json.dumps(event.as_dict()) + "\n")
+        self.out.write(json.dumps(json_message(event)) + "\n")
         self.out.flush()
 
     def close(self) -> None:
         pass
 
 
-class TtyRenderer:
-    """A live view: one line per object, in order of first appearance."""
-
-    def __init__(self, out: IO[str] | None = None, no_color: bool = False,
-                 title: str = "Running") -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self.console = Console(file=out or sys.stderr, no_color=no_color, highlight=False)
-        self.title = title
-        self.lines: dict[tuple[str, str], Event] = {}
-        self.warnings: list[str] = []
-        self._lock = threading.Lock()
-        self.live = Live(self, console=self.console, refresh_per_second=10, transient=False)
-        self.started = False            # on the first event: an empty operation shows nothing
-
-    def __rich__(self) -> Any:
-        from rich.spinner import Spinner
-        from rich.table import Table
-        from rich.text import Text
-
-        with self._lock:
-            items = list(self.lines.values())
-            warnings = list(self.warnings)
-        done = sum(1 for e in items if e.done)
-        table = Table.grid(padding=(0, 1))
-        table.add_column(width=1)
-        table.add_column()
-        table.add_column()
-        table.add_column(justify="right")
-        head = Text(f"[+] {self.title} {done}/{len(items)}", style="bold")
-        for w in warnings:
-            table.add_row(Text("!", style="yellow"), Text(w, style="yellow"), "", "")
-        for e in items:
-            icon: Any
-            if e.error:
-                icon = Text("✘", style="red")
-            elif e.done:
-                icon = Text("✔", style="green")
-            else:
-                icon = Spinner("dots", style="blue")
-            title = KIND_TITLES.get(e.kind, e.kind.title())
-            status = Text(e.status, style="red" if e.error else "green" if e.done else "blue")
-            if e.error and e.detail:
-                status.append(f" {e.detail.splitlines()[0]}", style="red")
-            table.add_row(icon, f"{title} {e.name}", status, f"{e.elapsed:.1f}s")
-        outer = Table.grid()
-        outer.add_row(head)
-        outer.add_row(table)
-        return outer
-
-    def __call__(self, event: Event) -> None:
-        with self._lock:
-            if event.kind == "warning":
-                self.warnings.append(event.detail)
-            else:
-                self.lines[(event.kind, event.name)] = event
-            start, self.started = not self.started, True
-        if start:
-            self.live.start()
-
-    def close(self) -> None:
-        if self.started:
-            self.live.refresh()
-            self.live.stop()
+def json_message(event: Event) -> dict[str, object]:
+    """Compose's jsonMessage for an event (omitempty: no empty field)."""
+    if event.kind == "warning":
+        when = datetime.fromtimestamp(event.time, UTC).astimezone()
+        return {"level": "warning", "msg": event.detail,
+                "time": when.isoformat(timespec="seconds")}
+    msg: dict[str, object] = {"id": task_id(event), "status": event.status}
+    if event.detail:
+        msg["text"] = event.detail
+    return msg
 
 
 def make_renderer(progress: str, no_color: bool = False, out: IO[str] | None = None,
@@ -152,3 +101,5 @@ def make_renderer(progress: str, no_color: bool = False, out: IO[str] | None = N
     if progress == "quiet":
         return QuietRenderer(stream)
     return PlainRenderer(stream)
+
+

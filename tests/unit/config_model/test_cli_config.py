@@ -18,7 +18,7 @@ services:
     depends_on: {db: {condition: service_healthy}}
     environment: {PRICE: "${PRICE:-5}$$"}
     volumes: [data:/data]
-    develop: {watch: []}
+    gpus: all
   db:
     image: postgres
     profiles: [db]
@@ -49,7 +49,7 @@ def test_config_json(stack: Path) -> None:
     assert doc["services"]["web"]["environment"] == {"PRICE": "5$$"}
     assert doc["services"]["web"]["depends_on"]["db"] == {
         "condition": "service_healthy", "required": True}
-    assert "warning: not supported yet: services.web.develop" in err
+    assert "warning: not supported yet: services.web.gpus" in err
 
 
 def test_config_yaml_and_output_file(stack: Path) -> None:

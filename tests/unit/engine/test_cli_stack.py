@@ -110,7 +110,9 @@ def test_failed_health_reports_and_exits_1(cli_env: Env) -> None:
     assert code == 1
     assert "dependency failed to start: container clitest-db-1 is unhealthy" in out
     assert "db broke" in out
-    assert "Container clitest-web-1  Skipped" in out
+    assert "Container clitest-web-1  Created" in out
+    assert "clitest-web-1  Started" not in out and "Skipped" not in out
+    assert " Container clitest-db-1  Error (is unhealthy)" in out
 
 
 def test_unknown_service_is_a_clear_error(cli_env: Env) -> None:
@@ -123,8 +125,9 @@ def test_unknown_service_is_a_clear_error(cli_env: Env) -> None:
 def test_json_progress(cli_env: Env) -> None:
     r = CliRunner().invoke(cli, ["--progress", "json", "up", "-d", "-f", "stack.yml"])
     events = [json.loads(ln) for ln in r.output.splitlines() if ln.startswith("{")]
-    assert {"kind": "container", "name": "clitest-db-1", "status": "Started"}.items() <= \
-        next(e for e in events if e["name"] == "clitest-db-1" and e["status"] == "Started").items()
+    # Compose's jsonMessage: id and status (no empty field).
+    assert {"id": "Container clitest-db-1", "status": "Started"} in events
+    assert {"id": "Network clitest_default", "status": "Created"} in events
 
 
 def test_attached_up_exit_code_from(cli_env: Env) -> None:

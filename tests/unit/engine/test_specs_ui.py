@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,11 +20,9 @@ from pystack.orchestrator.config.model import (
     VolumeMount,
 )
 from pystack.orchestrator.engine import specs as S
-from pystack.orchestrator.engine.events import Emitter
 from pystack.orchestrator.engine.volumes import prepare_mounts
 from pystack.orchestrator.errors import NotFoundError
 from pystack.orchestrator.ui.logs import LogPrinter
-from pystack.orchestrator.ui.progress import JsonRenderer, PlainRenderer, TtyRenderer
 from pystack.runtime.api import LogEntry
 from pystack.runtime.image.model import HealthConfig, Image, ImageConfig
 from pystack.runtime.spec import effective_healthcheck
@@ -126,34 +123,6 @@ def test_volumes_binds_tmpfs_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ext = replace(p, volumes={"vol": Volume("vol", "nope", external=True)})
     with pytest.raises(NotFoundError, match="external volume nope not found"):
         prepare_mounts(ext, s, 1, img, images=FakeImages(tmp_path))
-
-
-def test_plain_and_json_renderers() -> None:
-    out = io.StringIO()
-    em = Emitter(PlainRenderer(out))
-    em("container", "demo-web-1", "Started")
-    em.warn("careful")
-    em("container", "demo-db-1", "Error", "boom\nmore")
-    assert out.getvalue() == (" Container demo-web-1  Started\nWARN[0000] careful\n"
-                              " Container demo-db-1  Error (boom)\n")
-    out = io.StringIO()
-    Emitter(JsonRenderer(out))("network", "demo_default", "Created")
-    ev = json.loads(out.getvalue())
-    assert (ev["kind"], ev["name"], ev["status"]) == ("network", "demo_default", "Created")
-
-
-def test_tty_renderer_draws_ticks_and_elapsed() -> None:
-    out = io.StringIO()
-    r = TtyRenderer(out, no_color=True)
-    em = Emitter(r)
-    em("network", "demo_default", "Created")
-    em("container", "demo-web-1", "Waiting")
-    em("container", "demo-db-1", "Error", "exited (1)")
-    r.close()
-    text = out.getvalue()
-    assert "✔ Network demo_default" in text and "Created" in text
-    assert "✘ Container demo-db-1" in text and "Error exited (1)" in text
-    assert "[+] Running 2/3" in text
 
 
 def test_log_printer_prefix_and_colour() -> None:
