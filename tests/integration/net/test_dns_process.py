@@ -15,6 +15,7 @@ import pytest
 from pystack.net import dns
 from pystack.net.api import AttachSpec, DnsConfig, NetworkSpec
 from pystack.net.manager import NetworkManager
+from tests.integration.net.helpers import project_manager
 
 pytestmark = pytest.mark.root
 SECRET = "polish-" + secrets.token_hex(8)
@@ -38,12 +39,8 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.fixture
 def mgr(planted: Path) -> Iterator[NetworkManager]:
-    m = NetworkManager("dp" + secrets.token_hex(3))
-    try:
+    with project_manager("dp") as m:
         yield m
-    finally:
-        m.teardown()
-        m.close()
 
 
 def _children(pid: int) -> list[int]:
