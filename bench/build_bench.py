@@ -1,20 +1,25 @@
 """Builder benchmark: three Dockerfiles (a 10-step app image, a multi-stage compile-style one,
-a heredoc one) built with `pystack image build -q` (the CLI, as a user runs it): cold (empty
+a heredoc one) built with `pystack image build -q` (the CLI, as a user runs it): cold (no build
 cache), no-op rebuild, one-source-file-changed rebuild; and the per-RUN overhead (a file of 10
-`RUN true` minus one without RUN, over 10).
+`RUN true` minus one without RUN, over 10). Prints a markdown table.
 
-    python bench/build_bench.py [--runs 3]
+    python bench/build_bench.py [--runs 3] [--network none|default]
 
 Runs in its own PYSTACK_ROOT (a temp dir) on the busybox fixture image; medians of --runs.
-BuildKit (`docker build` with DOCKER_BUILDKIT=1) and `buildah bud --layers` are measured in
-the same run, alternating, when PYSTACK_BENCH_DOCKER / PYSTACK_BENCH_BUILDAH name their
-binaries (with a local busybox image named `local/busybox:latest`); otherwise not measured.
+BuildKit (`docker build` with DOCKER_BUILDKIT=1) and `buildah bud --layers` are measured in the
+same run when PYSTACK_BENCH_DOCKER / PYSTACK_BENCH_BUILDAH name their binaries; `bench/peers.sh`
+installs and starts them (`eval "$(sh bench/peers.sh env)"` sets every variable read here).
+All builders build the same context directories with the same base image (one `docker save`
+tarball: `pystack image load`, `docker load`, `buildah pull docker-archive:`), nothing is
+pulled, and the timed builds interleave (each repetition runs every builder in turn).
 Never a test: it prints numbers and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import resource
 import shutil
@@ -24,10 +29,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+TAG = "pystack-bench:x"
+Phase = tuple[str, str]                                # (Dockerfile name, phase)
 
 APP = """FROM local/busybox:latest
 ENV APP=/app MODE=bench
@@ -69,123 +78,259 @@ beta
 B
 """
 
+FILES = {"app-10": APP, "multi-stage": MULTI, "heredoc": HEREDOC}
 
-def make_context(d: Path) -> None:
+
+def make_context(d: Path, dockerfile: str) -> None:
+    """50 source files and a config dir (the same for every Dockerfile) and the Dockerfile."""
     (d / "src").mkdir(parents=True)
     (d / "config").mkdir()
     for i in range(50):
         (d / "src" / f"m{i}.c").write_text(f"int f{i}(void) {{ return {i}; }}\n" * 20)
     (d / "config" / "app.ini").write_text("[app]\nport=8080\n")
+    (d / "Dockerfile").write_text(dockerfile)
 
 
-CPU: list[float] = []                  # CPU seconds (user+sys) of the last median_of's runs
+class BuildFailed(Exception):
+    pass
 
 
-def median_of(fn: Callable[[], None], runs: int) -> float:
-    """Median wall seconds of `runs` calls; their median CPU seconds (children) into CPU
-    (steadier than wall time on a busy machine)."""
-    out = []
-    cpu = []
-    for _ in range(runs):
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+@dataclass
+class Builder:
+    """One builder's command line; `cpu` reads the CPU seconds its daemons used so far."""
+
+    name: str
+    argv: Callable[[Path, bool], list[str]]            # context, no_cache -> command
+    env: dict[str, str]
+    cpu: Callable[[], float] = lambda: 0.0
+    wall: dict[Phase, list[float]] = field(default_factory=dict)
+    cpus: dict[Phase, list[float]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)   # Dockerfile -> why
+
+    def run(self, argv: list[str]) -> None:
+        p = subprocess.run(argv, env=self.env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, check=False)
+        if p.returncode:
+            lines = [s for s in p.stderr.splitlines() if s.strip()]
+            raise BuildFailed(lines[-1][:160] if lines else f"exit {p.returncode}")
+
+    def timed(self, key: Phase, ctx: Path, no_cache: bool) -> None:
+        r0, c0 = resource.getrusage(resource.RUSAGE_CHILDREN), self.cpu()
         t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
-    CPU[:] = [statistics.median(cpu)]
-    return statistics.median(out)
+        self.run(self.argv(ctx, no_cache))
+        wall = time.perf_counter() - t0
+        r1, c1 = resource.getrusage(resource.RUSAGE_CHILDREN), self.cpu()
+        self.wall.setdefault(key, []).append(wall)
+        self.cpus.setdefault(key, []).append(
+            r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime + c1 - c0)
+
+    def median(self, key: Phase, cpu: bool = False) -> float | None:
+        vals = (self.cpus if cpu else self.wall).get(key)
+        return statistics.median(vals) if vals else None
+
+
+def proc_cpu(pids: list[int]) -> Callable[[], float]:
+    """CPU seconds (own + reaped children) of daemon processes, from /proc/PID/stat."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(f) for f in fields[11:15])    # utime stime cutime cstime
+        return total / tick
+    return read
+
+
+def base_image(base: Path) -> Path:
+    """The busybox fixture as a `docker save` tarball named local/busybox:latest, with a
+    history entry (buildah 1.28 fails to commit on a base image without history)."""
+    from tests.support.busybox import IMAGE_CMD, IMAGE_ENV, build_rootfs
+    from tests.support.images import OCI_CONFIG, OCI_MANIFEST, Built, dir_tar, docker_save, sha
+
+    layer = dir_tar(build_rootfs(base / "rootfs"))
+    created = "2024-01-02T03:04:05Z"
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "created": created,
+        "config": {"Env": IMAGE_ENV, "Cmd": IMAGE_CMD, "WorkingDir": "/"},
+        "rootfs": {"type": "layers", "diff_ids": [sha(layer)]},
+        "history": [{"created": created, "created_by": "busybox rootfs (bench fixture)"}],
+    }).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": sha(layer), "size": len(layer)}]}).encode()
+    return docker_save(Built(config, manifest, [layer], [sha(layer)]), base / "busybox.tar",
+                       tags=("local/busybox:latest",))
+
+
+def builders(base: Path, network: str) -> tuple[list[Builder], list[tuple[Builder, list[str]]]]:
+    """The builders to measure and, for each, the commands that load the base image."""
+    pystack = str(Path(sys.executable).parent / "pystack")
+    env = dict(os.environ, PYSTACK_ROOT=str(base / "root"), PYSTACK_RUN=str(base / "run"),
+               PYSTACK_CGROUP_PARENT=f"pystack-bench-{os.getpid()}")
+    out = [Builder("pystack", lambda c, nc: [
+        pystack, "image", "build", "-q", f"--network={network}", *(["--no-cache"] * nc),
+        "-t", TAG, str(c)], env)]
+    load = [(out[0], [pystack, "image", "load", "-q", "-i", "{tar}"])]
+    docker = os.environ.get("PYSTACK_BENCH_DOCKER")
+    if docker:
+        denv = dict(os.environ, DOCKER_BUILDKIT="1")
+        if os.environ.get("PYSTACK_BENCH_DOCKER_HOST"):
+            denv["DOCKER_HOST"] = os.environ["PYSTACK_BENCH_DOCKER_HOST"]
+        pids = [int(p) for p in os.environ.get("PYSTACK_BENCH_DOCKER_PIDS", "").split()]
+        b = Builder("BuildKit", lambda c, nc: [
+            docker, "build", "-q", f"--network={network}", *(["--no-cache"] * nc),
+            "-t", TAG, str(c)], denv, proc_cpu(pids))
+        out.append(b)
+        load.append((b, [docker, "builder", "prune", "-af"]))
+        load.append((b, [docker, "load", "-q", "-i", "{tar}"]))
+    buildah = os.environ.get("PYSTACK_BENCH_BUILDAH")
+    if buildah:
+        benv = dict(os.environ)
+        for var, to in (("PYSTACK_BENCH_BUILDAH_STORAGE", "CONTAINERS_STORAGE_CONF"),
+                        ("PYSTACK_BENCH_BUILDAH_CONF", "CONTAINERS_CONF")):
+            if os.environ.get(var):
+                benv[to] = os.environ[var]
+        b = Builder("buildah", lambda c, nc: [
+            buildah, "bud", "--layers", "-q", "--pull=never", f"--network={network}",
+            *(["--no-cache"] * nc), "-t", TAG, str(c)], benv)
+        out.append(b)
+        load.append((b, [buildah, "rmi", "-af"]))
+        load.append((b, [buildah, "pull", "-q", "docker-archive:{tar}"]))
+    return out, load
+
+
+def measure(bs: list[Builder], name: str, ctx: Path, phase: str, runs: int,
+            prepare: Callable[[int], None] = lambda i: None, no_cache: bool = False) -> None:
+    """`runs` repetitions; in each, every builder still working on `name` builds in turn."""
+    for i in range(runs):
+        prepare(i)
+        for b in bs:
+            if name in b.failed:
+                continue
+            try:
+                b.timed((name, phase), ctx, no_cache)
+            except BuildFailed as e:
+                b.failed[name] = str(e)
+
+
+def fmt(v: float | None, ms: bool = False) -> str:
+    return "fails" if v is None else f"{v * 1000:.0f} ms" if ms else f"{v:.3f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "" if a is None or b is None or b <= 0 else f"{a / b:.2f}"
+
+
+def table(bs: list[Builder], keys: list[Phase], cpu: bool) -> list[str]:
+    peers = bs[1:]
+    head = ["Dockerfile", "phase", *(b.name for b in bs), *(f"pystack/{b.name}" for b in peers)]
+    rows = [f"| {' | '.join(head)} |", "| --- | --- |" + " ---: |" * (len(head) - 2)]
+    for key in keys:
+        vals = [b.median(key, cpu) for b in bs]
+        ms = key[1] == "per-RUN overhead"
+        rows.append(f"| {key[0]} | {key[1]} | " + " | ".join(
+            [fmt(v, ms) for v in vals] + [ratio(vals[0], v) for v in vals[1:]]) + " |")
+    return rows
+
+
+def overhead(bs: list[Builder]) -> None:
+    """per-RUN overhead = (10 x RUN true - no RUN) / 10, both built without cache."""
+    for b in bs:
+        ten, zero = b.wall.get(("10 x RUN true", "cold")), b.wall.get(("no RUN", "cold"))
+        if ten and zero:
+            b.wall[("per-RUN", "per-RUN overhead")] = [
+                (statistics.median(ten) - statistics.median(zero)) / 10]
+        tc, zc = b.cpus.get(("10 x RUN true", "cold")), b.cpus.get(("no RUN", "cold"))
+        if tc and zc:
+            b.cpus[("per-RUN", "per-RUN overhead")] = [
+                (statistics.median(tc) - statistics.median(zc)) / 10]
+
+
+def describe(bs: list[Builder], runs: int, network: str) -> list[str]:
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    lines = [f"pystack build bench, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
+             f"checkout {commit or '?'}, median of {runs}, RUN network {network}, "
+             f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (start)"]
+    for b in bs[1:]:
+        argv = {"BuildKit": [b.argv(Path("."), False)[0], "version", "--format",
+                             "dockerd {{.Server.Version}} (client {{.Client.Version}})"],
+                "buildah": [b.argv(Path("."), False)[0], "--version"]}[b.name]
+        v = subprocess.run(argv, env=b.env, capture_output=True, text=True, check=False)
+        lines.append(f"{b.name}: {v.stdout.strip() or v.stderr.strip()[:120]}")
+    return lines
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--network", choices=("none", "default"), default="none",
+                    help="network of the RUN steps, for every builder (default: none)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root")
         return 0
     base = Path(tempfile.mkdtemp(prefix="pystack-build-bench-"))
-    env = dict(os.environ, PYSTACK_ROOT=str(base / "root"), PYSTACK_RUN=str(base / "run"),
-               PYSTACK_CGROUP_PARENT=f"pystack-bench-{os.getpid()}")
-    os.environ.update(env)
-    pystack = str(Path(sys.executable).parent / "pystack")
+    bs, load = builders(base, args.network)
     try:
-        from pystack.runtime.image.model import ImageConfig
-        from pystack.runtime.image.store import ImageStore
-        from tests.support.busybox import IMAGE_CMD, IMAGE_ENV, build_rootfs, rootfs_tar
-
-        tar = rootfs_tar(build_rootfs(base / "rootfs"), base / "rootfs.tar")
-        ImageStore().import_rootfs(tar, "local/busybox:latest",
-                                   ImageConfig(env=tuple(IMAGE_ENV), cmd=tuple(IMAGE_CMD)))
-
-        def pybuild(ctx: Path, *extra: str) -> None:
-            subprocess.run([pystack, "image", "build", "-q", *extra, "-t", "bench:x", str(ctx)],
-                           check=True, env=env, stdout=subprocess.DEVNULL)
-
-        builders: dict[str, Callable[[Path, bool], None]] = {
-            "pystack": lambda c, cold: pybuild(c, *(["--no-cache"] if cold else []))}
-        docker = os.environ.get("PYSTACK_BENCH_DOCKER")
-        if docker:
-            builders["BuildKit"] = lambda c, cold: subprocess.run(
-                [docker, "build", "-q", *(["--no-cache"] if cold else []), "-t", "bench:x",
-                 str(c)], check=True, env=dict(os.environ, DOCKER_BUILDKIT="1"),
-                stdout=subprocess.DEVNULL)
-        buildah = os.environ.get("PYSTACK_BENCH_BUILDAH")
-        if buildah:
-            builders["buildah"] = lambda c, cold: subprocess.run(
-                [buildah, "bud", "--layers", "-q", *(["--no-cache"] if cold else []),
-                 "-t", "bench:x", str(c)], check=True, stdout=subprocess.DEVNULL)
-        print(f"{'Dockerfile':10} {'builder':9} {'cold':>8} {'no-op':>8} {'1 file':>8}   "
-              f"(seconds, median of {args.runs}; CPU of pystack's processes)")
-        for name, text in (("app-10", APP), ("multi", MULTI), ("heredoc", HEREDOC)):
+        lines = describe(bs, args.runs, args.network)
+        tar = base_image(base)
+        for b, argv in load:
+            b.run([a.replace("{tar}", str(tar)) for a in argv])
+        keys: list[Phase] = []
+        for name, text in FILES.items():
             ctx = base / name
-            make_context(ctx)
-            (ctx / "Dockerfile").write_text(text)
-            rows: dict[str, list[float]] = {b: [] for b in builders}
-            cpus: list[float] = []
-            n = [0]
-            for phase in ("cold", "noop", "changed"):
-                for bname, fn in builders.items():           # alternating, phase by phase
-                    if phase == "noop":
-                        fn(ctx, False)
+            make_context(ctx, text)
+            measure(bs, name, ctx, "cold", args.runs, no_cache=True)
+            for b in bs:                           # the cache a no-op rebuild starts from
+                if name not in b.failed:
+                    b.run(b.argv(ctx, False))
+            measure(bs, name, ctx, "no-op", args.runs)
 
-                    def step(fn: Callable[[Path, bool], None] = fn, phase: str = phase,
-                             c: Path = ctx, n: list[int] = n) -> None:
-                        if phase == "changed":
-                            n[0] += 1
-                            (c / "src" / "m7.c").write_text(
-                                f"int f7(void) {{ return {n[0]}; }}\n")
-                        fn(c, phase == "cold")
-                    rows[bname].append(median_of(step, args.runs))
-                    if bname == "pystack":
-                        cpus.append(CPU[0])
-            for bname, (cold, noop, changed) in rows.items():
-                cpu = ("   CPU " + " ".join(f"{c:.3f}" for c in cpus)) if bname == "pystack" \
-                    else f"   no-op pystack/{bname}: {rows['pystack'][1] / noop:.2f}"
-                print(f"{name:10} {bname:9} {cold:8.3f} {noop:8.3f} {changed:8.3f}{cpu}")
-
-        runs = base / "runs"
-        runs.mkdir()
-        (runs / "Dockerfile").write_text("FROM local/busybox:latest\n" +
-                                         "".join(f"RUN true {i}\n" for i in range(10)))
-        zero = base / "zero"
-        zero.mkdir()
-        (zero / "Dockerfile").write_text("FROM local/busybox:latest\nLABEL x=y\n")
-        t10 = median_of(lambda: pybuild(runs, "--no-cache"), args.runs)
-        t0 = median_of(lambda: pybuild(zero, "--no-cache"), args.runs)
-        print(f"per-RUN overhead: {(t10 - t0) / 10 * 1000:.0f} ms "
-              f"(10 x RUN true: {t10:.3f} s, no RUN: {t0:.3f} s)")
-        for var, label in (("PYSTACK_BENCH_DOCKER", "BuildKit"),
-                           ("PYSTACK_BENCH_BUILDAH", "buildah")):
-            if not os.environ.get(var):
-                print(f"{label}: not measured ({var} not set)")
-        # (the peers build the same contexts: they need `local/busybox:latest` in their own
-        # image store; pystack's per-RUN overhead is measured alone)
+            def change(i: int, c: Path = ctx) -> None:
+                (c / "src" / "m7.c").write_text(f"int f7(void) {{ return {i + 100}; }}\n")
+            measure(bs, name, ctx, "1 file changed", args.runs, prepare=change)
+            keys += [(name, p) for p in ("cold", "no-op", "1 file changed")]
+        for name, text in (("10 x RUN true", "".join(f"RUN true {i}\n" for i in range(10))),
+                           ("no RUN", "LABEL x=y\n")):
+            ctx = base / name.replace(" ", "-")
+            ctx.mkdir()
+            (ctx / "Dockerfile").write_text("FROM local/busybox:latest\n" + text)
+            measure(bs, name, ctx, "cold", args.runs, no_cache=True)
+        overhead(bs)
+        keys += [("10 x RUN true", "cold"), ("no RUN", "cold"), ("per-RUN", "per-RUN overhead")]
+        lines.append(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (end)")
+        print("\n".join(lines))
+        print("\nWall seconds (median):\n")
+        print("\n".join(table(bs, keys, cpu=False)))
+        print("\nCPU seconds, user+sys (median; pystack and buildah: their processes; "
+              "BuildKit: the docker client + dockerd + containerd and their reaped children):\n")
+        print("\n".join(table(bs, keys, cpu=True)))
+        for b in bs:
+            for name, why in b.failed.items():
+                print(f"\n{b.name} fails on {name}: {why}")
         return 0
     finally:
-        subprocess.run([pystack, "image", "prune", "-a", "-f"], env=env,
-                       capture_output=True, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+        cleanup(bs, base)
+
+
+def cleanup(bs: list[Builder], base: Path) -> None:
+    """Remove what the run put into each builder's store, then the temp dir."""
+    for b in bs:
+        exe = b.argv(base, False)[0]
+        cmds = {"pystack": [[exe, "image", "prune", "-a", "-f"]],
+                "BuildKit": [[exe, "rmi", "-f", TAG, "local/busybox:latest"],
+                             [exe, "builder", "prune", "-af"]],
+                "buildah": [[exe, "rm", "--all"], [exe, "rmi", "-af"]]}[b.name]
+        for argv in cmds:
+            subprocess.run(argv, env=b.env, capture_output=True, check=False)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

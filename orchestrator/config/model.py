@@ -19,7 +19,7 @@ from typing import Any
 # `not supported yet: services.<svc>.<key>` once per run for each of them.
 UNSUPPORTED_SERVICE_KEYS: frozenset[str] = frozenset({
     "annotations", "attach", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
-    "cpu_rt_period", "cpu_rt_runtime", "credential_spec", "develop", "device_cgroup_rules",
+    "cpu_rt_period", "cpu_rt_runtime", "credential_spec", "device_cgroup_rules",
     "devices", "external_links", "gpus", "isolation", "label_file", "models", "platform",
     "post_start", "pre_stop", "provider", "runtime", "storage_opt", "use_api_socket",
     "mem_swappiness", "oom_kill_disable", "pull_refresh_after",
@@ -203,6 +203,30 @@ class Logging:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchExec:
+    """`develop.watch[].exec` of a sync+exec rule (config/develop.py)."""
+
+    command: tuple[str, ...]
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRule:
+    """One `develop.watch` rule; `path` is absolute on the host."""
+
+    path: str
+    action: str                         # sync | sync+restart | sync+exec | restart | rebuild
+    target: str | None = None           # absolute in the container (the sync actions)
+    ignore: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    initial_sync: bool = False
+    exec: WatchExec | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     name: str
     image: str | None = None
@@ -270,6 +294,7 @@ class Service:
     uts: str | None = None                      # "host" or None (nsmodes.py checks the values)
     pull_policy: str | None = None
     build: Mapping[str, Any] | None = None       # the normalised `build:` mapping (build.md)
+    watch: tuple[WatchRule, ...] = ()           # develop.watch
     extensions: Mapping[str, Any] = field(default_factory=dict)    # x-* keys
     unsupported: Mapping[str, Any] = field(default_factory=dict)   # keys not acted on yet
 

@@ -205,6 +205,8 @@ def _build(build: Any, ctx: Context) -> dict[str, Any]:
             k: v if not isinstance(v, str) or "://" in v or v.startswith(
                 ("docker-image:", "service:", "target:", "oci-"))
             else ctx.path(v) for k, v in out["additional_contexts"].items()}
+    if isinstance(out.get("secrets"), list):       # compose-go's long form: {source: tok}
+        out["secrets"] = [{"source": r} if isinstance(r, str) else r for r in out["secrets"]]
     for key in ("provenance", "sbom"):
         if isinstance(out.get(key), bool):
             out[key] = "true" if out[key] else "false"      # string attestations in compose-go
@@ -235,16 +237,9 @@ def _deploy(deploy: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _develop(develop: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-    out = dict(develop)
-    watch = []
-    for rule in out.get("watch") or []:
-        rule = dict(rule)
-        if isinstance(rule.get("path"), str):
-            rule["path"] = ctx.path(rule["path"])
-        watch.append(rule)
-    if "watch" in out:
-        out["watch"] = watch
-    return out
+    from pystack.orchestrator.config import develop as dev
+
+    return dev.normalize(develop, ctx.path, ctx.environ)
 
 
 def _depends_on(svc: Mapping[str, Any], ctx: Context) -> dict[str, Any]:

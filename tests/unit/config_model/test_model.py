@@ -76,7 +76,8 @@ def test_short_syntax_expanded(load: Loader, tmp_path: Path) -> None:
     assert web.secrets == (m.FileReference(source="token", target="/run/secrets/token"),)
     assert web.networks["back"] == m.ServiceNetwork(aliases=("www",), ipv4_address="10.5.0.5",
                                                     priority=10)
-    assert "develop" in web.unsupported
+    assert "develop" not in web.unsupported        # acted on by `pystack watch`
+    assert web.watch == (m.WatchRule(path=str(tmp_path), action="sync", target="/src"),)
     assert p.services["db"].networks == {}
     assert p.services["cache"].networks == {"default": m.ServiceNetwork()}
     assert p.services["cache"].dependencies() == ("db",)
@@ -96,7 +97,7 @@ def test_unsupported_keys_warn_once(load: Loader) -> None:
     p = load("services:\n  web:\n    image: x\n    develop: {watch: []}\n    gpus: all\n"
              "  api:\n    image: x\n    build: .\n")
     assert [w for w in p.warnings if w.startswith("not supported")] == [
-        "not supported yet: services.web.develop", "not supported yet: services.web.gpus"]
+        "not supported yet: services.web.gpus"]
     assert p.services["api"].build is not None      # build: is acted on (docs/build.md)
 
 
