@@ -12,26 +12,10 @@ from collections.abc import Callable
 import pytest
 
 from tests.integration.stack.conftest import Project, pystack_argv
+from tests.integration.stack.test_dead_shim import GATED  # db (health: /flag/ready) <- app
 from tests.support.terminal import Terminal
 
 pytestmark = pytest.mark.root
-
-GATED = """
-services:
-  db:
-    image: local/busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
-    volumes: ["./flag:/flag"]
-    healthcheck:
-      test: ["CMD", "test", "-f", "/flag/ready"]
-      interval: 0.1s
-      retries: 100000
-  web:
-    image: local/busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
-    depends_on:
-      db: {condition: service_healthy}
-"""
 
 CRASHING = """
 services:
@@ -62,10 +46,10 @@ def test_tty_progress_animates_while_waiting_for_health(
         assert timers == sorted(timers)                   # the timer only goes up
         assert b"\x1b[" in t.seen and re.search(rb"\x1b\[\d+A", t.seen)   # redrawn in place
         (p.dir / "flag" / "ready").write_text("")
-        web = re.escape(f"Container {p.name}-web-1").encode()
+        web = re.escape(f"Container {p.name}-app-1").encode()
         # One whole frame (no escape inside it, NO_COLOR): the network, db and web all done.
-        t.expect(rb"\[\+\] Running 3/3[^\x1b]*\xe2\x9c\x94 " + db + rb" +Healthy[^\x1b]*"
-                 rb"\xe2\x9c\x94 " + web + rb" +Started")
+        t.expect(rb"\[\+\] Running 3/3(?=[^\x1b]*\xe2\x9c\x94 " + db + rb" +Healthy)"
+                 rb"(?=[^\x1b]*\xe2\x9c\x94 " + web + rb" +Started)")
         assert t.wait() == 0
         assert t.buf.endswith(b"\x1b[?25h")             # the cursor shown again at the end
     finally:
@@ -84,9 +68,8 @@ def test_up_wait_reports_a_crash_loop(make_project: Callable[[str], Project]) ->
 
 
 def test_a_dependency_in_a_crash_loop_fails_up(make_project: Callable[[str], Project]) -> None:
-    p = make_project(GATED.replace('command: ["sh", "-c", "trap \'exit 0\' TERM; sleep 86400 '
-                                   '& wait"]\n    volumes', 'command: ["sh", "-c", "echo '
-                                   'db-dies; exit 7"]\n    restart: always\n    volumes', 1))
+    p = make_project(GATED.replace("trap 'exit 0' TERM; sleep 86400 & wait\"]\n    volumes",
+                                   "echo db-dies; exit 7\"]\n    restart: always\n    volumes", 1))
     (p.dir / "flag").mkdir()
     r = p.run("up", "-d", check=False, timeout=120)
     assert r.returncode == 1, r.stderr
@@ -94,20 +77,21 @@ def test_a_dependency_in_a_crash_loop_fails_up(make_project: Callable[[str], Pro
            "restarted 3 times, last exit code 7" in r.stderr, r.stderr
     assert "db-dies" in r.stderr
     rows = {str(x["Service"]): str(x["State"]) for x in p.ps()}
-    assert rows["web"] == "created"                        # never started
+    assert rows["app"] == "created"                        # never started
+
+
+def one_service(script: str, check: str, interval: str) -> str:
+    """A stack of one service `web` running `sh -c script` with a healthcheck."""
+    return (f"services:\n  web:\n    image: local/busybox:latest\n"
+            f"    command: [\"sh\", \"-c\", \"{script}\"]\n"
+            f"    healthcheck:\n      test: {check}\n      interval: {interval}\n"
+            f"      retries: 100000\n")
 
 
 def test_up_wait_fails_on_an_exit_with_the_name_and_code(
         make_project: Callable[[str], Project]) -> None:
-    p = make_project("""
-services:
-  web:
-    image: local/busybox:latest
-    command: ["sh", "-c", "echo web-gives-up; sleep 1; exit 5"]
-    healthcheck:
-      test: ["CMD", "false"]
-      interval: 30s
-""")
+    p = make_project(one_service("echo web-gives-up; sleep 1; exit 5", '["CMD", "false"]',
+                                 "30s"))
     r = p.run("up", "-d", "--wait", check=False, timeout=120)
     assert r.returncode == 1, r.stderr
     assert f"container {p.name}-web-1 exited (5)" in r.stderr, r.stderr
@@ -115,16 +99,8 @@ services:
 
 
 def test_wait_timeout_on_a_never_healthy_service(make_project: Callable[[str], Project]) -> None:
-    p = make_project("""
-services:
-  web:
-    image: local/busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
-    healthcheck:
-      test: ["CMD", "test", "-f", "/never"]
-      interval: 0.2s
-      retries: 100000
-""")
+    p = make_project(one_service("trap 'exit 0' TERM; sleep 86400 & wait",
+                                 '["CMD", "test", "-f", "/never"]', "0.2s"))
     r = p.run("up", "-d", "--wait", "--wait-timeout", "2", check=False, timeout=120)
     assert r.returncode == 1, r.stderr
     assert f"application not healthy after 2s: container {p.name}-web-1 is running, " \
