@@ -9,7 +9,6 @@ remove it even if this process dies right after.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -355,30 +354,16 @@ class Stack:
         return effective_healthcheck(spec.healthcheck, spec.image.healthcheck) is not None
 
     def wait_healthy(self, e: Existing, timeout: float | None = None) -> None:
-        if not self.has_healthcheck(e.id):
-            raise ConditionFailed(f"container {e.name} has no healthcheck configured")
-        self.emit("container", e.name, "Waiting", service=e.service)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self.cancelled.is_set():
-                raise ConditionFailed(f"container {e.name}: interrupted")
-            st = self.b.runtime.state(e.id)
-            status = st.health.status if st.health else "starting"
-            if not st.supervised and st.status in ("running", "restarting", "paused"):
-                self.emit("container", e.name, "Error", "unsupervised", service=e.service)
-                raise ConditionFailed(unsupervised(e.name))
-            if status == "healthy":
-                self.emit("container", e.name, "Healthy", service=e.service)
-                return
-            if status == "unhealthy" or st.status in ("exited", "dead"):
-                why = "is unhealthy" if status == "unhealthy" else f"exited ({st.exit_code})"
-                self.emit("container", e.name, "Error", why, service=e.service)
-                raise ConditionFailed(f"dependency failed to start: container {e.name} {why}"
-                                      + self.last_logs(e.id))
-            if deadline is not None and time.monotonic() > deadline:
-                self.emit("container", e.name, "Error", "timed out", service=e.service)
-                raise ConditionFailed(f"container {e.name}: timed out waiting to be healthy")
-            time.sleep(POLL)
+        """depends_on service_healthy (engine/waiting.py: an exit, `unhealthy` or a crash
+        loop ends the wait at once), in Compose's words."""
+        from pystack.orchestrator.engine.waiting import wait_ready
+
+        for f in wait_ready(self, [e], timeout, need_health=True).values():
+            if f.kind == "timeout":
+                raise ConditionFailed(f"timeout waiting for dependencies: {f.why}")
+            if f.kind == "interrupted":
+                raise ConditionFailed(f.why)
+            raise ConditionFailed(f"dependency failed to start: {f.why}")
 
     def wait_completed(self, e: Existing, timeout: float | None = None) -> None:
         self.emit("container", e.name, "Waiting", service=e.service)
