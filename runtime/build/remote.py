@@ -150,7 +150,11 @@ def git_clone(src: str, workdir: Path, keep_git_dir: bool) -> tuple[Path, str]:
     # submodules come from the repository (untrusted): never from this host's files
     argv = [exe, "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never", "clone",
             "--quiet", "--depth", "1", "--recurse-submodules"]
-    if ref:
+    commit = bool(re.fullmatch(r"[0-9a-f]{7,40}", ref))
+    if commit:                          # a commit: a full clone, then check it out
+        argv.remove("--depth")
+        argv.remove("1")
+    elif ref:
         argv += ["--branch", ref]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0",
            "HOME": str(workdir), "GIT_CONFIG_NOSYSTEM": "1"}
@@ -163,12 +167,17 @@ def git_clone(src: str, workdir: Path, keep_git_dir: bool) -> tuple[Path, str]:
     try:
         r = subprocess.run([*argv, "--", remote, str(d)], capture_output=True, text=True,
                            env=env, timeout=600, stdin=subprocess.DEVNULL)
-        if r.returncode != 0 and "shallow" in r.stderr:      # dumb http: a full clone
+        if r.returncode != 0 and "shallow" in r.stderr and not commit:   # dumb http
             shutil.rmtree(d, ignore_errors=True)
             argv.remove("--depth")
             argv.remove("1")
             r = subprocess.run([*argv, "--", remote, str(d)], capture_output=True, text=True,
                                env=env, timeout=600, stdin=subprocess.DEVNULL)
+        if r.returncode == 0 and commit:
+            r = subprocess.run([exe, "-C", str(d), "-c", "advice.detachedHead=false",
+                                "checkout", "--quiet", "--recurse-submodules", ref, "--"],
+                               capture_output=True, text=True, env=env, timeout=600,
+                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         shutil.rmtree(d, ignore_errors=True)
         raise BuildError(f"ADD {src}: git clone timed out") from None

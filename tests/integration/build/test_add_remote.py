@@ -125,10 +125,18 @@ def test_add_git_repository(ctx: Ctx, server: Server, tmp_path: Path) -> None:
     git("commit", "-q", "-m", "one")
     git("clone", "-q", "--bare", str(src), str(server.root / "repo.git"), cwd=tmp_path)
     git("update-server-info", cwd=server.root / "repo.git")      # dumb http
+    first = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, env=env, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    (src / "top.txt").write_text("top two\n")
+    git("commit", "-q", "-am", "two")
+    git("push", "-q", str(server.root / "repo.git"), "main")
+    git("update-server-info", cwd=server.root / "repo.git")
     repo = f"{server.url}/repo.git"
     ctx.build(f"FROM local/busybox:latest\nADD {repo} /all/\nADD {repo}#main:sub /sub/\n"
-              f"ADD --keep-git-dir {repo} /kept/\n", tags=("built:addgit",))
-    assert image_file("built:addgit", "all/top.txt") == "top\n"
+              f"ADD --keep-git-dir {repo} /kept/\nADD {repo}#{first} /first/\n",
+              tags=("built:addgit",))
+    assert image_file("built:addgit", "all/top.txt") == "top two\n"
+    assert image_file("built:addgit", "first/top.txt") == "top\n"        # pinned commit
     assert image_file("built:addgit", "all/sub/in-sub.txt") == "sub\n"
     assert image_file("built:addgit", "all/.git/HEAD") is None
     assert image_file("built:addgit", "sub/in-sub.txt") == "sub\n"
