@@ -114,19 +114,23 @@ class Builder:
     wall: dict[Phase, list[float]] = field(default_factory=dict)
     cpus: dict[Phase, list[float]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)   # Dockerfile -> why
+    ids: dict[str, list[str]] = field(default_factory=dict)  # Dockerfile -> image ids built
 
-    def run(self, argv: list[str]) -> None:
-        p = subprocess.run(argv, env=self.env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True, check=False)
+    def run(self, argv: list[str]) -> str:
+        """Run one command; its last output line (`build -q` prints the image id)."""
+        p = subprocess.run(argv, env=self.env, capture_output=True, text=True, check=False)
         if p.returncode:
             lines = [s for s in p.stderr.splitlines() if s.strip()]
             raise BuildFailed(lines[-1][:160] if lines else f"exit {p.returncode}")
+        out = p.stdout.split()
+        return out[-1] if out else ""
 
     def timed(self, key: Phase, ctx: Path, no_cache: bool) -> None:
         r0, c0 = resource.getrusage(resource.RUSAGE_CHILDREN), self.cpu()
         t0 = time.perf_counter()
-        self.run(self.argv(ctx, no_cache))
+        image = self.run(self.argv(ctx, no_cache))
         wall = time.perf_counter() - t0
+        self.ids.setdefault(key[0], []).append(image)
         r1, c1 = resource.getrusage(resource.RUSAGE_CHILDREN), self.cpu()
         self.wall.setdefault(key, []).append(wall)
         self.cpus.setdefault(key, []).append(
@@ -227,6 +231,21 @@ def measure(bs: list[Builder], name: str, ctx: Path, phase: str, runs: int,
                 b.failed[name] = str(e)
 
 
+def cache_check(b: Builder, name: str, runs: int) -> str | None:
+    """What is wrong with the image ids `name` gave: after the cold builds and the untimed
+    warm-up build, the no-op rebuilds must give the warm-up's id and every one-file-changed
+    rebuild a new one (else the timing measured the wrong thing)."""
+    ids = b.ids.get(name, [])
+    if name in b.failed or len(ids) != 3 * runs + 1:
+        return None
+    warm, noop, changed = ids[runs], ids[runs + 1:2 * runs + 1], ids[2 * runs + 1:]
+    if any(i != warm for i in noop):
+        return "a no-op rebuild gave a new image id"
+    if len(set(changed)) != runs or warm in changed:
+        return "a one-file-changed rebuild gave an image id seen before"
+    return None
+
+
 def fmt(v: float | None, ms: bool = False) -> str:
     return "fails" if v is None else f"{v * 1000:.0f} ms" if ms else f"{v:.3f}"
 
@@ -307,7 +326,7 @@ def main() -> int:
             measure(bs, name, ctx, "cold", args.runs, no_cache=True)
             for b in bs:                           # the cache a no-op rebuild starts from
                 if name not in b.failed:
-                    b.run(b.argv(ctx, False))
+                    b.ids.setdefault(name, []).append(b.run(b.argv(ctx, False)))
             measure(bs, name, ctx, "no-op", args.runs)
 
             def change(i: int, c: Path = ctx) -> None:
@@ -333,6 +352,11 @@ def main() -> int:
         for b in bs:
             for name, why in b.failed.items():
                 print(f"\n{b.name} fails on {name}: {why}")
+            for name in FILES:
+                if (wrong := cache_check(b, name, args.runs)) is not None:
+                    print(f"\n{b.name} on {name}: CACHE CHECK FAILED: {wrong}")
+        print("\nImage ids checked: every no-op rebuild gave the same image, every "
+              "one-file-changed rebuild a new one, except where said above.")
         return 0
     finally:
         cleanup(bs, base)
