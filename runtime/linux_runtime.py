@@ -35,6 +35,7 @@ from pystack.runtime.api import (
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.checks import ID_RE, check_spec, parse_signal
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
+from pystack.runtime.oneshot import OneShot
 from pystack.runtime.spec import ContainerSpec, ExecSpec
 from pystack.runtime.state import Paths
 from pystack.runtime.zygote import Zygote
@@ -51,6 +52,20 @@ def _host_resolv() -> str:
 DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                  "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                  "ff02::2\tip6-allrouters\n")
+
+
+def write_container_files(p: state.Paths, spec: ContainerSpec) -> None:
+    """The files of a container dir its rootfs binds: hostname, and the default hosts and
+    resolv.conf when the caller gives none."""
+    p.hostname.write_text(process.hostname_of(spec) + "\n")
+    faults.point("runtime-create:dirs")
+    if spec.etc_hosts is None and spec.network_mode != "host":
+        p.hosts.write_text(DEFAULT_HOSTS)
+    if spec.etc_resolv is None:
+        # Docker: network_mode host gets a copy of the host's resolv.conf, none an
+        # empty one (a copy: the container may write its own, never the host's).
+        (p.dir / "resolv.conf").write_text(_host_resolv()
+                                           if spec.network_mode == "host" else "")
 
 
 STOP_SLACK = 5.0        # seconds a stop waits for the shim beyond the grace period
@@ -107,6 +122,11 @@ class LinuxRuntime:
         """Start the shim template now rather than on the first start: `up` calls this before
         it loads the stack file, so the zygote's start-up overlaps with it (another process)."""
         self._zygote.ensure_started()
+
+    def oneshot(self, spec: ContainerSpec, cdir: Path) -> OneShot:
+        """`spec` run once to completion without a shim, in the new dir `cdir` (a build
+        step: runtime/oneshot.py); the same confinement as any container."""
+        return OneShot(self._zygote, spec, cdir)
 
     def _to_state(self, p: state.Paths, st: dict[str, Any]) -> ContainerState:
         spec_labels: dict[str, str] = st.get("labels") or {}
@@ -181,15 +201,7 @@ class LinuxRuntime:
         try:
             for sub in (p.upper, p.work, p.rootfs):
                 sub.mkdir()
-            p.hostname.write_text(process.hostname_of(spec) + "\n")
-            faults.point("runtime-create:dirs")
-            if spec.etc_hosts is None and spec.network_mode != "host":
-                p.hosts.write_text(DEFAULT_HOSTS)
-            if spec.etc_resolv is None:
-                # Docker: network_mode host gets a copy of the host's resolv.conf, none an
-                # empty one (a copy: the container may write its own, never the host's).
-                (p.dir / "resolv.conf").write_text(_host_resolv()
-                                                   if spec.network_mode == "host" else "")
+            write_container_files(p, spec)
             state.save_spec(p, spec)
             p.log.touch(mode=0o640)          # `logs -f` of a created container waits on it
             new: dict[str, Any] = {
