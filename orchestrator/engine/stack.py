@@ -31,7 +31,7 @@ from pystack.runtime.errors import (
     ImageNotFoundError,
 )
 from pystack.runtime.image.model import Image
-from pystack.runtime.spec import effective_healthcheck
+from pystack.runtime.spec import Mount, effective_healthcheck
 
 POLL = 0.05
 
@@ -216,6 +216,21 @@ class Stack:
             return self.b.runtime.namespace_path(other[0].id, kind)
         return None
 
+    def _shm_mounts(self, svc: Service, cid: str) -> list[Mount]:
+        """/dev/shm shared with the IPC namespace, as Docker: a donor (`ipc: shareable`, or
+        named by another service's `ipc: service:X`) gets a host-side tmpfs there, and a
+        container joining its namespace binds the donor's (runtime/shm.py)."""
+        shm, ipc = self.b.shm, svc.ipc or ""
+        if shm is None:
+            return []
+        if ipc.startswith("service:"):
+            other = self.containers(services=[ipc[len("service:"):]])
+            path = shm.lookup(other[0].id) if other else None
+            return [Mount("bind", "/dev/shm", path)] if path else []
+        donor = ipc == "shareable" or any(
+            s.ipc == f"service:{svc.name}" for s in self.need_project().services.values())
+        return [Mount("bind", "/dev/shm", shm.ensure(cid, svc.shm_size))] if donor else []
+
     def create(self, svc: Service, number: int, name: str, image: Image, config_hash: str,
                *, oneoff: bool = False, override: Service | None = None,
                console_size: tuple[int, int] | None = None) -> str:
@@ -233,6 +248,7 @@ class Stack:
             mounts = prepare_mounts(proj, use, number, image, vols, images=self.b.images)
             for v in vols:
                 self.b.state.add_volume(self.name, v)
+            mounts = (*self._shm_mounts(use, cid), *mounts)   # a user mount there wins
             net = self._placement(use, cid, name)
             faults.point("create:sandbox")
             spec = S.container_spec(
@@ -259,6 +275,11 @@ class Stack:
             pass
         except ContainerRuntimeError:
             pass
+        if self.b.shm is not None:
+            try:
+                self.b.shm.release(cid)
+            except ContainerRuntimeError:
+                pass
         if sandbox:
             try:
                 self.b.network.remove_sandbox(cid)
