@@ -159,6 +159,9 @@ class Build:
         self.may_run = False            # a needed stage has a RUN: prewarm() starts the runtime
         self.scratch_dir: Path | None = None
         self.lock = threading.RLock()
+        from pystack.runtime.build.sshagent import Agents
+
+        self.agents = Agents(req.ssh)
 
     def next_number(self) -> int:
         with self.lock:
@@ -260,6 +263,7 @@ class Build:
                 self._stages(order)
                 return self._export(self.states[target.index])
             finally:
+                self.agents.close()
                 if self.runtime is not None and self.own_runtime:
                     self.runtime.close()
                 if self.scratch_dir is not None:
