@@ -78,7 +78,15 @@ beta
 B
 """
 
-FILES = {"app-10": APP, "multi-stage": MULTI, "heredoc": HEREDOC}
+# the heredoc file's work without heredocs, for the peers whose frontends predate them
+# (BuildKit 0.8 in dockerd 20.10, buildah 1.28); the heredoc COPY becomes a RUN
+HEREDOC_PLAIN = """FROM local/busybox:latest
+COPY src/ /src/
+RUN set -e; mkdir -p /out; for f in /src/*.c; do wc -c "$f" >> /out/sizes; done
+RUN printf 'mode=bench\\n' > /etc/app.conf
+RUN echo alpha > /out/a && echo beta > /out/b
+"""
+FILES = {"app-10": APP, "multi-stage": MULTI, "heredoc": HEREDOC, "heredoc as RUN": HEREDOC_PLAIN}
 
 
 def make_context(d: Path, dockerfile: str) -> None:
@@ -106,19 +114,23 @@ class Builder:
     wall: dict[Phase, list[float]] = field(default_factory=dict)
     cpus: dict[Phase, list[float]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)   # Dockerfile -> why
+    ids: dict[str, list[str]] = field(default_factory=dict)  # Dockerfile -> image ids built
 
-    def run(self, argv: list[str]) -> None:
-        p = subprocess.run(argv, env=self.env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True, check=False)
+    def run(self, argv: list[str]) -> str:
+        """Run one command; its last output line (`build -q` prints the image id)."""
+        p = subprocess.run(argv, env=self.env, capture_output=True, text=True, check=False)
         if p.returncode:
             lines = [s for s in p.stderr.splitlines() if s.strip()]
             raise BuildFailed(lines[-1][:160] if lines else f"exit {p.returncode}")
+        out = p.stdout.split()
+        return out[-1] if out else ""
 
     def timed(self, key: Phase, ctx: Path, no_cache: bool) -> None:
         r0, c0 = resource.getrusage(resource.RUSAGE_CHILDREN), self.cpu()
         t0 = time.perf_counter()
-        self.run(self.argv(ctx, no_cache))
+        image = self.run(self.argv(ctx, no_cache))
         wall = time.perf_counter() - t0
+        self.ids.setdefault(key[0], []).append(image)
         r1, c1 = resource.getrusage(resource.RUSAGE_CHILDREN), self.cpu()
         self.wall.setdefault(key, []).append(wall)
         self.cpus.setdefault(key, []).append(
@@ -219,6 +231,21 @@ def measure(bs: list[Builder], name: str, ctx: Path, phase: str, runs: int,
                 b.failed[name] = str(e)
 
 
+def cache_check(b: Builder, name: str, runs: int) -> str | None:
+    """What is wrong with the image ids `name` gave: after the cold builds and the untimed
+    warm-up build, the no-op rebuilds must give the warm-up's id and every one-file-changed
+    rebuild a new one (else the timing measured the wrong thing)."""
+    ids = b.ids.get(name, [])
+    if name in b.failed or len(ids) != 3 * runs + 1:
+        return None
+    warm, noop, changed = ids[runs], ids[runs + 1:2 * runs + 1], ids[2 * runs + 1:]
+    if any(i != warm for i in noop):
+        return "a no-op rebuild gave a new image id"
+    if len(set(changed)) != runs or warm in changed:
+        return "a one-file-changed rebuild gave an image id seen before"
+    return None
+
+
 def fmt(v: float | None, ms: bool = False) -> str:
     return "fails" if v is None else f"{v * 1000:.0f} ms" if ms else f"{v:.3f}"
 
@@ -255,6 +282,9 @@ def overhead(bs: list[Builder]) -> None:
 def describe(bs: list[Builder], runs: int, network: str) -> list[str]:
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()
+    if subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                      capture_output=True, text=True, check=False).stdout.strip():
+        commit += " + local changes"
     lines = [f"pystack build bench, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
              f"checkout {commit or '?'}, median of {runs}, RUN network {network}, "
              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (start)"]
@@ -263,7 +293,7 @@ def describe(bs: list[Builder], runs: int, network: str) -> list[str]:
                              "dockerd {{.Server.Version}} (client {{.Client.Version}})"],
                 "buildah": [b.argv(Path("."), False)[0], "--version"]}[b.name]
         v = subprocess.run(argv, env=b.env, capture_output=True, text=True, check=False)
-        lines.append(f"{b.name}: {v.stdout.strip() or v.stderr.strip()[:120]}")
+        lines.append(f"{b.name}: {v.stderr.strip()[:120] if v.returncode else v.stdout.strip()}")
     return lines
 
 
@@ -278,19 +308,25 @@ def main() -> int:
         return 0
     base = Path(tempfile.mkdtemp(prefix="pystack-build-bench-"))
     bs, load = builders(base, args.network)
+    t_start = time.monotonic()
     try:
         lines = describe(bs, args.runs, args.network)
         tar = base_image(base)
-        for b, argv in load:
-            b.run([a.replace("{tar}", str(tar)) for a in argv])
+        for b, argv in load:                   # a peer that cannot load it is not measured
+            try:
+                if b in bs:
+                    b.run([a.replace("{tar}", str(tar)) for a in argv])
+            except (BuildFailed, OSError) as e:
+                lines.append(f"{b.name}: not measured (loading the base image failed: {e})")
+                bs.remove(b)
         keys: list[Phase] = []
         for name, text in FILES.items():
-            ctx = base / name
+            ctx = base / name.replace(" ", "-")
             make_context(ctx, text)
             measure(bs, name, ctx, "cold", args.runs, no_cache=True)
             for b in bs:                           # the cache a no-op rebuild starts from
                 if name not in b.failed:
-                    b.run(b.argv(ctx, False))
+                    b.ids.setdefault(name, []).append(b.run(b.argv(ctx, False)))
             measure(bs, name, ctx, "no-op", args.runs)
 
             def change(i: int, c: Path = ctx) -> None:
@@ -305,7 +341,8 @@ def main() -> int:
             measure(bs, name, ctx, "cold", args.runs, no_cache=True)
         overhead(bs)
         keys += [("10 x RUN true", "cold"), ("no RUN", "cold"), ("per-RUN", "per-RUN overhead")]
-        lines.append(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (end)")
+        lines.append(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (end), "
+                     f"{time.monotonic() - t_start:.0f} s in all")
         print("\n".join(lines))
         print("\nWall seconds (median):\n")
         print("\n".join(table(bs, keys, cpu=False)))
@@ -315,6 +352,11 @@ def main() -> int:
         for b in bs:
             for name, why in b.failed.items():
                 print(f"\n{b.name} fails on {name}: {why}")
+            for name in FILES:
+                if (wrong := cache_check(b, name, args.runs)) is not None:
+                    print(f"\n{b.name} on {name}: CACHE CHECK FAILED: {wrong}")
+        print("\nImage ids checked: every no-op rebuild gave the same image, every "
+              "one-file-changed rebuild a new one, except where said above.")
         return 0
     finally:
         cleanup(bs, base)

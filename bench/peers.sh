@@ -128,7 +128,7 @@ stop_pid() {  # name pidfile
 
 ours() {  # pids of processes whose command line names the state dir (shims, runc, buildah)
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "$D/" && echo "${p#/proc/}"
+    tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -qF "$D/" && echo "${p#/proc/}"
   done
   return 0
 }
@@ -166,11 +166,13 @@ stop() {
 }
 
 check() {  # before after: what changed on the host while the peers ran
-  # (other programs on the machine change links/rules too: their lines are shown, not judged)
+  # (other programs on the machine change links/rules too: their lines are shown, not judged;
+  # of the nft ruleset only the table lines)
   for f in links nft iptables mounts ip_forward; do
     if ! diff -q "$1/$f" "$2/$f" > /dev/null; then
-      echo "host $f changed since start (also by other programs?):"
-      diff "$1/$f" "$2/$f" | grep '^[<>]' | sed 's/^/  /' || true
+      echo "host $f changed since start (by other programs too):"
+      diff "$1/$f" "$2/$f" | grep '^[<>]' | { [ $f = nft ] && grep 'table ' || cat; } \
+        | head -20 | sed 's/^/  /' || true
     fi
   done
   grep -qiE 'docker' "$2/links" "$2/nft" "$2/iptables" && echo "LEFT: docker objects" \

@@ -53,15 +53,28 @@ def _ask(sock_path: Path, command: str) -> str | None:
         s.close()
 
 
+SERVER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def server_environment(knobs: Knobs) -> dict[str, str]:
+    """The server's environment: pystack's knobs and a fixed PATH, as the runtime's shims get
+    (runtime/zygote.py); never the caller's shell environment, whose secrets would stay
+    readable in /proc/<pid>/environ of a root process for the project's life."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("PYSTACK_")}
+    env.update(PATH=SERVER_PATH, PYSTACK_RUN=str(knobs.run), PYSTACK_ROOT=str(knobs.root))
+    return env
+
+
 def _spawn(knobs: Knobs, project: str) -> None:
     log = paths(knobs, project)[0].with_suffix(".log")
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(log, "ab") as err:
+        # -I: no PYTHON* variables, no user site, and not the caller's working directory
+        # first on sys.path (`-m` puts it there: a `pystack/` dir in a project would run).
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pystack.net.dnsserver", project],
+            [sys.executable, "-I", "-m", "pystack.net.dnsserver", project],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-            start_new_session=True, close_fds=True,
-            env=dict(os.environ, PYSTACK_RUN=str(knobs.run), PYSTACK_ROOT=str(knobs.root)))
+            start_new_session=True, close_fds=True, cwd="/", env=server_environment(knobs))
     assert proc.stdout is not None
     try:
         ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)

@@ -69,6 +69,10 @@ class Stats:
     pids: int = 0
     io_read_bytes: int = 0
     io_write_bytes: int = 0
+    net_rx_bytes: int = 0               # the container's netns, every interface but lo
+    net_tx_bytes: int = 0
+    system_cpu_ns: int = 0              # the host's CPU time when this was read (CPU %)
+    online_cpus: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ class ProcessInfo:
     ppid: int
     uid: int
     cmd: str
+    user: str = ""                      # from the container's /etc/passwd ("" if unknown)
+    started: float = 0.0                # Unix time
+    cpu_seconds: float = 0.0
+    tty: str = "?"
 
 
 class Runtime(Protocol):
@@ -174,11 +182,13 @@ class Runtime(Protocol):
         ...
 
     def stats(self, container_id: str) -> Stats:
-        """CPU, memory and pids usage now (zeros when it is not running)."""
+        """CPU, memory, block and network I/O and pids now, with the host's CPU time read at
+        the same moment (zeros when it is not running)."""
         ...
 
     def processes(self, container_id: str) -> list[ProcessInfo]:
-        """The processes in the container's cgroup."""
+        """The processes in the container's cgroup, user names from the container's own
+        /etc/passwd."""
         ...
 
 

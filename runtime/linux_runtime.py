@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pystack.runtime import faults, process, state
+from pystack.runtime import faults, process, procstats, state
 from pystack.runtime import logs as _logs
 from pystack.runtime.api import ContainerState, Health, HealthResult, LogEntry, ProcessInfo, Stats
 from pystack.runtime.cgroups import open_cgroup
@@ -487,26 +487,25 @@ class LinuxRuntime:
         return _logs.follow(p.log, running, tail, since, until)
 
     def stats(self, container_id: str) -> Stats:
+        from dataclasses import replace
+
         p = self._paths(container_id)
-        if self.state(p.id).status not in ("running", "paused"):
+        st = self.state(p.id)
+        if st.status not in ("running", "paused"):
             return Stats()
-        return open_cgroup(p.id).stats()
+        cpu_ns, online = procstats.system_cpu()
+        s = replace(open_cgroup(p.id).stats(), system_cpu_ns=cpu_ns, online_cpus=online)
+        if st.pid and state.load_spec(p).network_mode == "ns":
+            rx, tx = procstats.net_counters(st.pid)
+            s = replace(s, net_rx_bytes=rx, net_tx_bytes=tx)
+        return s
 
     def processes(self, container_id: str) -> list[ProcessInfo]:
         p = self._paths(container_id)
         if self.state(p.id).status not in ("running", "paused"):
             return []
-        out = []
-        for pid in open_cgroup(p.id).pids():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_bytes()
-                status = Path(f"/proc/{pid}/status").read_text()
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
-            uid = next((int(ln.split()[1]) for ln in status.splitlines()
-                        if ln.startswith("Uid:")), 0)
-            out.append(ProcessInfo(pid=pid, ppid=ppid, uid=uid,
-                                   cmd=cmd.replace(b"\0", b" ").decode(errors="replace").strip()))
-        return out
+        spec = state.load_spec(p)
+        names = procstats.uid_names([p.upper, *(Path(d) for d in reversed(spec.lower_dirs))])
+        btime = procstats.boot_time()
+        return [info for pid in open_cgroup(p.id).pids()
+                if (info := procstats.process(pid, names, btime)) is not None]

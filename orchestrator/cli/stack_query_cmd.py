@@ -1,4 +1,4 @@
-"""Project commands that look: ps, logs, top, port, ls, stats, wait, config-free ones."""
+"""Project commands that look: ps, logs, port, ls, wait (stats and top: readouts_cmd.py)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,17 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, only_services: bool, status:
        fmt: str, no_trunc: bool, services: tuple[str, ...]) -> None:
     """List the project's containers."""
     from pystack.orchestrator.engine.query import ps as engine_ps
-    from pystack.orchestrator.ui.formats import PS_COLUMNS, ago, publishers, template
+    from pystack.orchestrator.ui.formats import (
+        PS_FIELDS,
+        PS_HEADERS,
+        PS_TABLE,
+        ago,
+        command_text,
+        go_json,
+        go_time,
+        publishers,
+        template,
+    )
 
     stack = load_stack(ctx, need_file=False)
     if stack.project is not None:
@@ -50,22 +60,23 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, only_services: bool, status:
     elif only_services:
         for s in dict.fromkeys(r.service for r in rows):
             click.echo(s)
-    elif fmt == "table":
-        def cmd(c: str) -> str:
-            # Compose shows the first 20 characters of the quoted command.
-            return c if no_trunc or len(c) <= 22 else c[:21] + "…\""
-
-        click.echo(_table([[r.name, r.image, cmd(r.command), r.service, ago(r.created),
-                            r.status, r.ports] for r in rows], PS_COLUMNS))
     else:
+        # Compose's ContainerContext: the same fields for tables, templates and json (keys
+        # sorted), the ID and the quoted command cut unless --no-trunc.
         objs = []
-        for r in rows:
+        for r in sorted(rows, key=lambda r: r.name):
             d = r.as_dict()
+            d["ID"] = r.id if no_trunc else r.id[:12]
+            d["Command"] = command_text(r.command, trunc=not no_trunc, quote=True)
             d["Publishers"] = publishers(stack.published(r.id))
             d["Ports"] = r.ports
-            d["CreatedAt"], d["RunningFor"] = r.created, ago(r.created)
+            d["CreatedAt"], d["RunningFor"] = go_time(r.created), ago(r.created)
             objs.append(d)
-        lines = [json.dumps(d) for d in objs] if fmt == "json" else template(fmt, objs)
+        if fmt == "json":
+            lines = [go_json(d) for d in objs]
+        else:
+            lines = template(PS_TABLE if fmt == "table" else fmt, objs, PS_HEADERS,
+                             fields=PS_FIELDS)
         for line in lines:
             click.echo(line)
 
@@ -111,21 +122,6 @@ def logs(ctx: click.Context, follow: bool, tail: str, since: str | None, until: 
                     follow=follow, tail=n, since=since, until=until, stop=stop)
     except KeyboardInterrupt:
         stop.set()
-
-
-@click.command(cls=PystackCommand)
-@project_options
-@click.argument("services", nargs=-1)
-@click.pass_context
-def top(ctx: click.Context, services: tuple[str, ...]) -> None:
-    """Show the processes of each container."""
-    stack = load_stack(ctx, need_file=False)
-    for e in stack.containers(services=services):
-        procs = stack.b.runtime.processes(e.id)
-        click.echo(e.name)
-        click.echo(_table([[str(p.uid), str(p.pid), str(p.ppid), p.cmd] for p in procs],
-                          ["UID", "PID", "PPID", "CMD"]))
-        click.echo()
 
 
 @click.command(cls=PystackCommand)
@@ -194,28 +190,6 @@ def ls(all_: bool, quiet: bool, fmt: str) -> None:
                                for r in rows]))
     else:
         click.echo(_table(rows, ["NAME", "STATUS", "CONFIG FILES"]))
-
-
-@click.command(cls=PystackCommand)
-@project_options
-@click.option("--no-stream", is_flag=True, help="(always: one sample)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.argument("services", nargs=-1)
-@click.pass_context
-def stats(ctx: click.Context, no_stream: bool, fmt: str, services: tuple[str, ...]) -> None:
-    """Resource usage of the project's containers (one sample)."""
-    stack = load_stack(ctx, need_file=False)
-    samples = [(e.name, stack.b.runtime.stats(e.id))
-               for e in stack.containers(services=services) if e.running]
-    if fmt == "json":
-        click.echo(json.dumps([{"Name": n, "MemUsage": s.memory_usage,
-                                "MemLimit": s.memory_limit, "CPUns": s.cpu_usage_ns,
-                                "PIDs": s.pids} for n, s in samples]))
-        return
-    click.echo(_table([[n, f"{s.memory_usage / 1048576:.1f}MiB",
-                        f"{s.memory_limit / 1048576:.1f}MiB" if s.memory_limit else "-",
-                        f"{s.cpu_usage_ns / 1e9:.2f}s", str(s.pids)] for n, s in samples],
-                      ["NAME", "MEM USAGE", "LIMIT", "CPU TIME", "PIDS"]))
 
 
 @click.command(cls=PystackCommand)

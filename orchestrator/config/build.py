@@ -88,7 +88,7 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         secrets=tuple(_file_ref(r) for r in s.get("secrets") or []),
         configs=tuple(_file_ref(r) for r in s.get("configs") or []),
         logging=_logging(s.get("logging")),
-        scale=int(scale), deploy=deploy, profiles=tuple(s.get("profiles") or []),
+        scale=units.parse_int(scale), deploy=deploy, profiles=tuple(s.get("profiles") or []),
         group_add=tuple(str(g) for g in s.get("group_add") or []),
         mac_address=s.get("mac_address"), ipc=s.get("ipc"), pid=s.get("pid"),
         uts=s.get("uts"),
@@ -108,7 +108,7 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+    return None if value is None else units.parse_int(value)
 
 
 def _float(value: Any) -> float | None:
@@ -155,8 +155,9 @@ def _logging(spec: Mapping[str, Any] | None) -> m.Logging | None:
 
 
 def _port(p: Mapping[str, Any]) -> m.PortMapping:
-    return m.PortMapping(target=int(p.get("target", 0)), published=p.get("published") or None,
-                         host_ip=p.get("host_ip"), protocol=p.get("protocol", "tcp"),
+    return m.PortMapping(target=units.parse_int(p.get("target", 0)),
+                         published=p.get("published") or None, host_ip=p.get("host_ip"),
+                         protocol=p.get("protocol", "tcp"),
                          mode=p.get("mode", "ingress"), name=p.get("name"),
                          app_protocol=p.get("app_protocol"))
 
@@ -187,8 +188,9 @@ def _service_network(v: Mapping[str, Any] | None) -> m.ServiceNetwork:
     return m.ServiceNetwork(
         aliases=tuple(v.get("aliases") or []), ipv4_address=v.get("ipv4_address"),
         ipv6_address=v.get("ipv6_address"), link_local_ips=tuple(v.get("link_local_ips") or []),
-        mac_address=v.get("mac_address"), priority=int(v.get("priority") or 0),
-        gw_priority=int(v.get("gw_priority") or 0), interface_name=v.get("interface_name"),
+        mac_address=v.get("mac_address"), priority=units.parse_int(v.get("priority") or 0),
+        gw_priority=units.parse_int(v.get("gw_priority") or 0),
+        interface_name=v.get("interface_name"),
         driver_opts={k: str(x) for k, x in (v.get("driver_opts") or {}).items()})
 
 
@@ -206,8 +208,9 @@ def _healthcheck(hc: Mapping[str, Any] | None) -> m.Healthcheck | None:
 
 def _ulimit(v: Any) -> m.Ulimit:
     if isinstance(v, Mapping):
-        return m.Ulimit(soft=int(v.get("soft", 0)), hard=int(v.get("hard", 0)))
-    return m.Ulimit(soft=int(v), hard=int(v))
+        return m.Ulimit(soft=units.parse_int(v.get("soft", 0)),
+                        hard=units.parse_int(v.get("hard", 0)))
+    return m.Ulimit(soft=units.parse_int(v), hard=units.parse_int(v))
 
 
 def _file_ref(r: Mapping[str, Any]) -> m.FileReference:

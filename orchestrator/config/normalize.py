@@ -205,6 +205,8 @@ def _build(build: Any, ctx: Context) -> dict[str, Any]:
             k: v if not isinstance(v, str) or "://" in v or v.startswith(
                 ("docker-image:", "service:", "target:", "oci-"))
             else ctx.path(v) for k, v in out["additional_contexts"].items()}
+    if isinstance(out.get("secrets"), list):       # compose-go's long form: {source: tok}
+        out["secrets"] = [{"source": r} if isinstance(r, str) else r for r in out["secrets"]]
     for key in ("provenance", "sbom"):
         if isinstance(out.get(key), bool):
             out[key] = "true" if out[key] else "false"      # string attestations in compose-go

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pystack.orchestrator.config.model import Project
+from pystack.orchestrator.config.scalars import resolve_plain
 
 _NOT_PRINTED_TOP = frozenset({"models"})
 _NOT_PRINTED_SERVICE = frozenset({"pull_refresh_after"})
@@ -53,6 +54,16 @@ def render(project: Project, fmt: str = "yaml", *, interpolated: bool = True) ->
                      default_flow_style=False, width=10_000)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_RETYPED_TAG = "tag:yaml.org,2002:float"     # any tag but str: the emitter then quotes
+
+
+def _reads_back(text: str) -> bool:
+    """True when the loader reads the plain scalar `text` back as that same string."""
+    value = resolve_plain(text)
+    return type(value) is str and value == text
+
+
 _LONG = 256     # scalars at least this long are analysed and rendered once per distinct text
 
 
@@ -72,6 +83,16 @@ def _dumper() -> type[Any]:
 
         def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
             super().increase_indent(flow, False)
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            # PyYAML's resolver is YAML 1.1's; the loader reads plain scalars as go-yaml v3
+            # (scalars.py), which also types `0E0`, `1e3`, `0o7`, `+.5`...  A string the
+            # loader would read as something else is not plain: it gets quoted.
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if (kind is yaml.ScalarNode and implicit[0] and tag == _STR_TAG
+                    and not _reads_back(value)):
+                return _RETYPED_TAG
+            return tag
 
         def choose_scalar_style(self) -> str:
             # PyYAML writes NEL and the Unicode line separators raw in single quotes, where

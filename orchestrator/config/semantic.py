@@ -222,13 +222,7 @@ def _service(rep: Report, data: Mapping[str, Any], name: str, svc: Mapping[str, 
                         "set only one of them")
 
 
-def _integer(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("must be an integer")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an integer") from None
+_integer = units.parse_int
 
 
 def _port_number(value: object) -> int:

@@ -1,5 +1,5 @@
 """Compose's value units: Go-style durations ("1m30s", "500ms"), docker byte sizes ("512m",
-"1.5g"), cpus, port ranges, signals and restart policies; parsing to typed values and
+"1.5g"), integers, cpus, port ranges, signals and restart policies; parsing to typed values and
 formatting back as compose-go does.  The one place these values are parsed: the config stage
 validates with these parsers and the model carries their results.
 
@@ -118,6 +118,22 @@ def _size_in_range(size: float, value: object) -> int:
     if not math.isfinite(size) or size > INT64_MAX:
         raise ValueError(f"invalid byte size '{value}' (too large: at most 8191p)")
     return int(size)
+
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_int(value: object) -> int:
+    """An integer setting: an int (not a bool) or its text, ASCII digits with an optional
+    sign (`"42"`, `"-1"`).  Python's int() would also take `"1_0"`, `" 1 "` and other
+    scripts' digits, and `"²".isdigit()` is True although int() refuses it: one rule here."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be an integer")
+    if isinstance(value, int):
+        return value
+    if not _INT_TEXT.fullmatch(value):
+        raise ValueError(f"'{value}' is not an integer")
+    return int(value)
 
 
 def parse_cpus(value: object) -> float:

@@ -315,11 +315,14 @@ def log_max_size(value: object) -> int:
 
 def log_max_file(value: object) -> int:
     """logging.options.max-file: how many files to keep, at least 1."""
-    text = str(value).strip() if isinstance(value, int | str) else ""
-    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+    try:
+        count = units.parse_int(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 1_000_000:
         raise ValueError(f"invalid max-file '{value}' (must be a whole number of files, at "
                          "least 1)")
-    return int(text)
+    return count
 
 
 def _tmpfs(rep: Report, base: TreePath, tmpfs: Any) -> None:
@@ -418,13 +421,10 @@ def _names(rep: Report, path: TreePath, value: Any) -> None:
 
 def _as_int(value: Any) -> int | None:
     """An integer setting as the model builder reads it (42 or "42"), else None."""
-    if isinstance(value, bool):
+    try:
+        return units.parse_int(value)
+    except ValueError:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
-    return None
 
 
 def _int(value: Any) -> bool:

@@ -1,5 +1,5 @@
-"""Read-only views of a project: ps rows, ports, processes, stats, images, and log streams
-(one thread per container, merged for the printer)."""
+"""Read-only views of a project: ps rows, ports, processes (top), stats samples, images, and
+log streams (one thread per container, merged for the printer)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pystack.orchestrator.engine import specs as S
 from pystack.orchestrator.engine.plan import Existing
 from pystack.orchestrator.engine.stack import Stack
-from pystack.runtime.api import ContainerState, LogEntry
+from pystack.runtime.api import ContainerState, LogEntry, ProcessInfo, Stats
 from pystack.runtime.errors import ContainerRuntimeError
 
 
@@ -217,3 +217,34 @@ def all_exited(stack: Stack, containers: list[Existing]) -> bool:
         except ContainerRuntimeError:
             continue
     return True
+
+
+def stats_sample(stack: Stack, services: Iterable[str] = (),
+                 all: bool = False) -> list[tuple[Existing, Stats]]:
+    """One `stats` sample of the project's service containers (running ones, or every one
+    with `all`; a stopped container reads as zeros).  A container removed meanwhile is left
+    out."""
+    out = []
+    for e in stack.containers(services=services):
+        if not all and not e.running:
+            continue
+        try:
+            out.append((e, stack.b.runtime.stats(e.id)))
+        except ContainerRuntimeError:
+            continue
+    return out
+
+
+def top_processes(stack: Stack,
+                  services: Iterable[str] = ()) -> list[tuple[Existing, list[ProcessInfo]]]:
+    """The processes of each running service container, by container name (Compose's
+    order); a container gone meanwhile is left out."""
+    out = []
+    for e in sorted(stack.containers(services=services), key=lambda e: e.name):
+        if not e.running:
+            continue
+        try:
+            out.append((e, stack.b.runtime.processes(e.id)))
+        except ContainerRuntimeError:
+            continue
+    return out

@@ -25,7 +25,12 @@ from pystack.orchestrator.engine.state import ContainerRecord
 from pystack.orchestrator.engine.volumes import prepare_mounts
 from pystack.orchestrator.errors import NotFoundError, OrchestratorError
 from pystack.runtime import faults
-from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError, ImageError
+from pystack.runtime.errors import (
+    ContainerNotFoundError,
+    ContainerRuntimeError,
+    ImageError,
+    ImageNotFoundError,
+)
 from pystack.runtime.image.model import Image
 from pystack.runtime.spec import effective_healthcheck
 
@@ -119,8 +124,8 @@ class Stack:
                 if B.should_build(svc, build, self.b.images.exists(ref)):
                     return B.build_service(self, svc)
                 if build == "never" and not self.b.images.exists(ref):
-                    raise OrchestratorError(f"service {svc.name}: image {ref} is not built",
-                                            hint="run `pystack build` or drop --no-build")
+                    raise NotFoundError(f"service {svc.name}: image {ref} is not built",
+                                        hint="run `pystack build` or drop --no-build")
                 return self.b.images.get(ref)
             if policy in ("always", "daily", "weekly") or (
                     policy in ("missing", "if_not_present") and not self.b.images.exists(ref)):
@@ -132,8 +137,9 @@ class Stack:
                 return img
             return self.b.images.get(ref)
         except ImageError as e:
-            raise OrchestratorError(f"service {svc.name}: image {ref}: {e.message}",
-                                    hint=e.hint) from e
+            # a missing image keeps its kind: exit 4 (cli/exit_codes.py), as `image inspect`
+            kind = NotFoundError if isinstance(e, ImageNotFoundError) else OrchestratorError
+            raise kind(f"service {svc.name}: image {ref}: {e.message}", hint=e.hint) from e
 
     # -- networks ------------------------------------------------------------------------------
     def ensure_networks(self, services: Iterable[str]) -> None:

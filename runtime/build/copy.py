@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pystack.runtime import layerview
+from pystack.runtime.build.chmod import ModeSpec
 from pystack.runtime.build.context import Parts, Tree
 from pystack.runtime.build.errors import BuildError
-from pystack.runtime.build.patterns import go_match, has_wildcards
+from pystack.runtime.build.patterns import IgnoreMatcher, go_match, has_wildcards
 from pystack.runtime.image.unpack import OPAQUE_XATTR, unpack_layer
 
 
@@ -112,8 +113,11 @@ def image_path(layers_top: Sequence[Path], path: str) -> tuple[Parts, os.stat_re
 
 def plan(sources: Sequence[str], inline: Sequence[Inline], tree: Tree, dest: str,
          workdir: str, layers_top: Sequence[Path], owner: tuple[int, int] | None,
-         chmod: int | None, add: bool, cmd: str) -> list[Item]:
-    """The items a COPY/ADD writes, in order."""
+         chmod: ModeSpec | None, add: bool, cmd: str, parents: bool = False,
+         exclude: IgnoreMatcher | None = None) -> list[Item]:
+    """The items a COPY/ADD writes, in order (`parents`: COPY --parents).  `exclude`
+    (--exclude) is matched, as BuildKit's copier does, against the paths below each source
+    (below the pivot with --parents), never against the source itself."""
     if not dest.startswith("/"):
         dest = (workdir.rstrip("/") or "") + "/" + dest
     dir_dest = dest.endswith("/") or dest.endswith("/.") or len(sources) + len(inline) > 1
@@ -126,13 +130,16 @@ def plan(sources: Sequence[str], inline: Sequence[Inline], tree: Tree, dest: str
     uid, gid = owner or (0, 0)
     items: list[Item] = []
     for src in sources:
+        if parents:
+            items.extend(_with_parents(tree, src, dparts, uid, gid, chmod, cmd, exclude))
+            continue
         if has_wildcards(src):
             found = _matches(tree, src)
             if not found:
                 raise BuildError(f"{cmd}: no source files were specified: nothing in "
                                  f"{tree.what} matches {src!r}")
             for parts in found:
-                items.extend(_one(tree, parts, dparts, True, uid, gid, chmod, add))
+                items.extend(_one(tree, parts, dparts, True, uid, gid, chmod, add, exclude))
             continue
         got = tree.resolve(src)
         if got is None or tree.excluded(got):
@@ -141,24 +148,87 @@ def plan(sources: Sequence[str], inline: Sequence[Inline], tree: Tree, dest: str
                    else "")
             raise BuildError(f"{cmd}: source {src!r} not found in {tree.what}{why}",
                              hint="check the path (relative to the context root)")
-        items.extend(_one(tree, got, dparts, dir_dest, uid, gid, chmod, add))
+        items.extend(_one(tree, got, dparts, dir_dest, uid, gid, chmod, add, exclude))
     for doc in inline:
         target = (*dparts, doc.name) if dir_dest else dparts
-        items.append(Item(target, "inline", mode=chmod if chmod is not None else 0o644,
+        items.append(Item(target, "inline", mode=_mode(chmod, 0o644, False),
                           uid=uid, gid=gid, data=doc.data))
     return items
 
 
+def _mode(chmod: ModeSpec | None, mode: int, is_dir: bool) -> int:
+    return mode if chmod is None else chmod.apply(mode, is_dir)
+
+
+def _with_parents(tree: Tree, src: str, dparts: Parts, uid: int, gid: int,
+                  chmod: ModeSpec | None, cmd: str, exclude: IgnoreMatcher | None
+                  ) -> list[Item]:
+    """COPY --parents SRC: what SRC names (a path or a pattern), at DEST/<its path below the
+    pivot>, with its parent directories.  The pivot is the part before a `/./` (else the
+    tree's root).  A pattern is matched as .dockerignore patterns are (a match includes
+    what is below it); one that matches nothing copies nothing, a plain path must exist."""
+    from pystack.runtime.build.patterns import clean
+
+    pivot_s, sep, pattern = src.partition("/./")
+    if not sep:
+        pivot_s, pattern = "/", src
+    pivot = tree.resolve(pivot_s)
+    pst = tree.lstat(pivot) if pivot is not None else None
+    if pivot is None or pst is None or not stat.S_ISDIR(pst.st_mode):
+        raise BuildError(f"{cmd}: source {pivot_s!r} not found in {tree.what}")
+    comps = [c for c in clean("/" + pattern).split("/") if c]
+    fixed = next((i for i, c in enumerate(comps) if has_wildcards(c)), len(comps))
+    start = (*pivot, *comps[:fixed])
+    st = tree.lstat(start)
+    through_link = any(not stat.S_ISDIR(getattr(tree.lstat(start[:i]), "st_mode", 0))
+                       for i in range(len(pivot) + 1, len(start)))   # never via a link
+    if st is None or through_link or tree.excluded(start) or (fixed < len(comps) and
+                                               not stat.S_ISDIR(st.st_mode)):
+        if fixed == len(comps):
+            raise BuildError(f"{cmd}: source {src!r} not found in {tree.what}",
+                             hint="check the path (relative to the context root)")
+        return []
+    found: list[tuple[Parts, os.stat_result]] = []
+    if fixed == len(comps):
+        found.append((start, st))
+        if stat.S_ISDIR(st.st_mode):
+            found.extend(tree.walk(start))
+    else:
+        match = IgnoreMatcher(["/".join(comps)])
+        found.extend((sub, sst) for sub, sst in tree.walk(start)
+                     if match.excluded("/".join(sub[len(pivot):])))
+    out: list[Item] = []
+    made: set[Parts] = set()
+    for sub, sst in found:
+        rel = sub[len(pivot):]
+        if exclude is not None and exclude.excluded("/".join(rel)):
+            continue
+        for i in range(1, len(rel)):             # its parents, with their own metadata
+            if rel[:i] not in made:
+                made.add(rel[:i])
+                pst = tree.lstat((*pivot, *rel[:i]))
+                assert pst is not None
+                out.append(_entry(tree, (*pivot, *rel[:i]), pst, (*dparts, *rel[:i]), uid,
+                                  gid, chmod))
+        if rel not in made:
+            made.add(rel)
+            out.append(_entry(tree, sub, sst, (*dparts, *rel), uid, gid, chmod))
+    return out
+
+
 def _one(tree: Tree, parts: Parts, dparts: Parts, dir_dest: bool, uid: int, gid: int,
-         chmod: int | None, add: bool) -> list[Item]:
+         chmod: ModeSpec | None, add: bool, exclude: IgnoreMatcher | None = None
+         ) -> list[Item]:
     st = tree.lstat(parts)
     assert st is not None
     mode = stat.S_IMODE(st.st_mode)
     if stat.S_ISDIR(st.st_mode):
-        out = [Item(dparts, "dir", tree, parts, chmod if chmod is not None else mode, uid, gid,
+        out = [Item(dparts, "dir", tree, parts, _mode(chmod, mode, True), uid, gid,
                     st.st_mtime)]
         for sub, sst in tree.walk(parts):
             rel = sub[len(parts):]
+            if exclude is not None and exclude.excluded("/".join(rel)):
+                continue
             out.append(_entry(tree, sub, sst, (*dparts, *rel), uid, gid, chmod))
         return out
     if add and stat.S_ISREG(st.st_mode) and _tar_kind(tree, parts):
@@ -168,8 +238,8 @@ def _one(tree: Tree, parts: Parts, dparts: Parts, dir_dest: bool, uid: int, gid:
 
 
 def _entry(tree: Tree, parts: Parts, st: os.stat_result, dest: Parts, uid: int, gid: int,
-           chmod: int | None) -> Item:
-    mode = chmod if chmod is not None else stat.S_IMODE(st.st_mode)
+           chmod: ModeSpec | None) -> Item:
+    mode = _mode(chmod, stat.S_IMODE(st.st_mode), stat.S_ISDIR(st.st_mode))
     if stat.S_ISDIR(st.st_mode):
         return Item(dest, "dir", tree, parts, mode, uid, gid, st.st_mtime)
     if stat.S_ISLNK(st.st_mode):

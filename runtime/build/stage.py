@@ -191,7 +191,7 @@ class StageRunner:
             raise BuildError(f"{cmd} requires at least two arguments, but only "
                              f"{len(ins.args)} provided", where=where,
                              hint=f"{cmd} SOURCE... DEST")
-        for unsupported in ("parents", "checksum", "keep-git-dir"):
+        for unsupported in ("checksum", "keep-git-dir"):
             if ins.flag(unsupported) is not None:
                 raise BuildError(f"{cmd} --{unsupported} is not supported yet", where=where,
                                  hint="see docs/build.md")
@@ -217,11 +217,13 @@ class StageRunner:
         chmod = ins.flag("chmod")
         mode = None
         if chmod is not None:
-            chmod = self.x(st, chmod, ins)
-            if not re.fullmatch(r"[0-7]{3,4}", chmod):
-                raise BuildError(f"{cmd}: invalid --chmod={chmod!r}: use an octal mode",
-                                 where=where)
-            mode = int(chmod, 8)
+            from pystack.runtime.build.chmod import parse as parse_mode
+
+            try:
+                mode = parse_mode(self.x(st, chmod, ins))
+            except BuildError as e:
+                raise BuildError(f"{cmd}: {e.message}", e.hint, where) from None
+        parents = ins.flag("parents") is not None and ins.flag("parents") != "false"
         top = list(reversed(self.layers(st)))
         owner = _owner(top, self.x(st, chown, ins), where) if chown else None
         src_from = ins.flag("from")
@@ -229,17 +231,16 @@ class StageRunner:
                                 for k, v in ins.flags), *ins.args])
         excludes = [self.x(st, e, ins) for e in ins.flag_all("exclude")]
 
-        def with_tree(tree: Tree) -> None:
-            if excludes:
-                from pystack.runtime.build.patterns import IgnoreMatcher
+        exclude = None
+        if excludes:
+            from pystack.runtime.build.patterns import IgnoreMatcher
 
-                base = tree.ignore.patterns if tree.ignore else []
-                ign = IgnoreMatcher([*(("!" if p.exclusion else "") + p.text for p in base),
-                                     *excludes])
-                tree = Tree(tree.root, ign, tree.what)
+            exclude = IgnoreMatcher(excludes)
+
+        def with_tree(tree: Tree) -> None:
             try:
                 items = cp.plan(sources, inline, tree, dest, st.workdir, top, owner, mode,
-                                add, cmd)
+                                add, cmd, parents, exclude)
             except BuildError as e:
                 raise BuildError(e.message, e.hint, where) from None
             digest = cp.digest(items)
@@ -251,8 +252,9 @@ class StageRunner:
                     raise BuildError(f"{cmd}: {e.message}", e.hint, where) from None
                 except OSError as e:
                     raise BuildError(f"{cmd}: {e}", None, where) from None
-            self._fs_step(st, ins, text, [cmd, dest, st.workdir, owner, mode, digest,
-                                          src_from or ""], make)
+            self._fs_step(st, ins, text, [cmd, dest, st.workdir, owner,
+                                          mode.text if mode else None, digest, src_from or ""],
+                          make)
 
         if src_from:
             with self.b.stage_tree(self.x(st, src_from, ins), ins, self.stage.index) as tree:

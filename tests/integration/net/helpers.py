@@ -4,11 +4,15 @@ runtime does for a container).  Traffic stays inside the test's namespaces and b
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pystack.net.api import Sandbox
+from pystack.net.manager import NetworkManager
 
 SERVER = r"""
 import socket, sys
@@ -85,3 +89,14 @@ def ask(sb: Sandbox | None, proto: str, host: str, port: int, msg: str = "hi") -
 
 def run_in(sb: Sandbox, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(wrap(sb, list(argv)), capture_output=True, text=True, timeout=15)
+
+
+@contextmanager
+def project_manager(prefix: str) -> Iterator[NetworkManager]:
+    """A NetworkManager of a fresh project (`prefix` + 6 hex digits), torn down after."""
+    m = NetworkManager(prefix + secrets.token_hex(3))
+    try:
+        yield m
+    finally:
+        m.teardown()
+        m.close()

@@ -152,8 +152,9 @@ def test_scale_orphans_and_stop_start(make_project: Callable[[str], Project]) ->
     assert [r["State"] for r in p.ps()] == ["paused"]
     p.run("unpause", "a")
     top = p.run("top", "a").stdout
-    assert "sleep 86400" in top and top.splitlines()[1].split() == ["UID", "PID", "PPID", "CMD"]
-    assert "1" in p.run("stats", "--no-stream", "--format", "json").stdout
+    assert "sleep 86400" in top and top.splitlines()[1].split() == [
+        "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert '"PIDs":"2"' in p.run("stats", "--no-stream", "--format", "json").stdout
     p.run("kill", "-s", "KILL", "a")
     assert [r["ExitCode"] for r in p.ps()] == [137]
     p.run("restart")

@@ -129,3 +129,19 @@ def test_output_to_missing_directory_is_a_clean_error(stack: Path) -> None:
     code, _, err = run("config", "--profile", "db", "-o", "no/such/dir/out.yaml")
     assert code != 0
     assert "Traceback" not in err and "No such file or directory" in err
+
+
+def test_build_secrets_print_in_the_long_form(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # compose-go turns `build.secrets: [tok]` into `{source: tok}` (no target: BuildKit
+    # mounts it at /run/secrets/<id>); the service-level form keeps its /run/secrets target.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s").write_text("x")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    build: {context: ., secrets: [tok, {source: tok, target: t2}]}\n"
+        "    secrets: [tok]\nsecrets:\n  tok: {file: ./s}\n")
+    code, out, _ = run("config", "--format", "json")
+    assert code == 0, out
+    web = json.loads(out)["services"]["web"]
+    assert web["build"]["secrets"] == [{"source": "tok"}, {"source": "tok", "target": "t2"}]
+    assert web["secrets"] == [{"source": "tok", "target": "/run/secrets/tok"}]

@@ -1,12 +1,17 @@
 """Fuzz: random compose-like mappings through schema check, profiles, semantic checks and (when
-they pass) normalisation and the model builder: only problem lines, never an exception."""
+they pass) normalisation and the model builder: only problem lines, never an exception.
+
+The examples are derandomized (the same every run, so CI cannot turn red on a new random
+draw); drop derandomize and raise max_examples to explore further (3,000 per test were run
+so, without a finding, after the fixes of this file's last change).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pystack.orchestrator.config import normalize, profiles, schema_check, semantic
@@ -55,14 +60,15 @@ def pipeline(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(PROJECT)
 def test_random_projects_only_give_problems(data: dict[str, Any]) -> None:
     problems = pipeline(data)
     assert all(isinstance(p, str) and p for p in problems)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.one_of(SCALARS, st.lists(SCALARS), st.dictionaries(st.text(max_size=5), VALUES)))
 def test_random_documents(data: Any) -> None:
     problems = schema_check.validate(data, Marks())
@@ -122,14 +128,15 @@ TYPED_PROJECT = st.fixed_dictionaries(
               "secrets": st.dictionaries(NAMES, st.just({"file": "./s"}), max_size=2)})
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(TYPED_PROJECT)
 def test_typed_projects_only_give_problems(data: dict[str, Any]) -> None:
     problems = pipeline(data)
     assert all(isinstance(p, str) and p for p in problems)
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(TYPED_PROJECT, PROJECT))
 def test_whole_pipeline_from_yaml_text(data: dict[str, Any], tmp_path: Path) -> None:
@@ -149,7 +156,7 @@ def test_whole_pipeline_from_yaml_text(data: dict[str, Any], tmp_path: Path) -> 
 
 
 NASTY = st.sampled_from(["x", "1", 1, 0, -1, "0o7", "0777", "1.5", 1.5, True, "", "1g", "1s",
-                         "-5s", "65536", "a:b", None, [], {}])
+                         "-5s", "65536", "a:b", None, [], {}, "²", "1_0", " 1"])
 SCALAR_FIELDS = ["cpu_count", "cpu_percent", "cpu_shares", "cpu_quota", "cpu_period",
                  "cpu_rt_period", "cpu_rt_runtime", "cpus", "mem_limit", "mem_reservation",
                  "memswap_limit", "mem_swappiness", "shm_size", "pids_limit", "oom_score_adj",
@@ -182,9 +189,14 @@ NASTY_SERVICE = st.fixed_dictionaries({"image": st.just("x")}, optional={
 })
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({"services": st.fixed_dictionaries({"web": NASTY_SERVICE}),
                               "secrets": st.just({"s": {"file": "./s"}})}))
+@example({"services": {"web": {"image": "x", "blkio_config": {"weight": "²"}}},
+          "secrets": {"s": {"file": "./s"}}})
+@example({"services": {"web": {"image": "x", "ulimits": {"service:a": None}}},
+          "secrets": {"s": {"file": "./s"}}})
 def test_type_confusion_only_gives_problems(data: dict[str, Any]) -> None:
     problems = pipeline(data)
     assert all(isinstance(p, str) and p for p in problems)

@@ -74,6 +74,8 @@ def check_round_trip(data: dict[str, Any], tmp: Path, fmt: str = "yaml") -> None
 @example({"services": {"web": {"image": "x", "sysctls": ["=1"]}}})
 @example({"services": {"web": {"image": "x", "labels": {"a": "b\x85c\u2028"}}}})
 @example({"services": {"web": {"image": "x", "environment": {"A": "$$x ${Y}"}}}})
+@example({"services": {"web": {"image": "x", "sysctls": ["net.a=0E0"]}}})
+@example({"services": {"web": {"image": "x", "labels": {"a": "1e3", "b": "0o7", "c": "+.5e1"}}}})
 def test_printed_config_loads_back_to_the_same_model(data: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         check_round_trip(data, Path(tmp))

@@ -107,6 +107,17 @@ def _one(problems: Problems, lines: str) -> str:
      "compose.yaml:4:15: services.web.volumes[0]: invalid mount target 'v:/g' (a one-letter "
      "name before ':' reads as a Windows drive; use an absolute path inside the container, "
      "like /data)"),
+    # integer settings that interpolation does not cast: one rule (units.parse_int); '²'
+    # passed str.isdigit() and then int() raised (a traceback), '1_0' reached the model as 10
+    ("    blkio_config: {weight: '²'}\n",
+     "compose.yaml:4:28: services.web.blkio_config.weight: '²' is not an integer"),
+    ("    blkio_config: {weight: '1_0'}\n",
+     "compose.yaml:4:28: services.web.blkio_config.weight: '1_0' is not an integer"),
+    ("    deploy: {resources: {limits: {pids: '²'}}}\n",
+     "compose.yaml:4:41: services.web.deploy.resources.limits.pids: '²' is not an integer"),
+    ("    logging: {options: {max-file: '²'}}\n",
+     "compose.yaml:4:35: services.web.logging.options.max-file: invalid max-file '²' (must be "
+     "a whole number of files, at least 1)"),
 ])
 def test_bad_values_are_config_errors(problems: Problems, lines: str, want: str) -> None:
     assert _one(problems, lines) == want

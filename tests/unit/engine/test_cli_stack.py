@@ -79,7 +79,8 @@ def test_up_ps_port_logs_down(cli_env: Env, tmp_path: Path) -> None:
     code, out = invoke("ps", "--format", "json", "-f", "stack.yml")
     assert {json.loads(ln)["Service"] for ln in out.splitlines()} == {"db", "web", "worker"}
     code, out = invoke("ps", "--format", "table {{.Service}}\t{{.State}}", "-f", "stack.yml")
-    assert out.splitlines()[0] == "SERVICE\tSTATE" and "web\trunning" in out.splitlines()
+    # aligned as docker's formatter aligns a table template (tabwriter: minwidth 10, padding 3)
+    assert out.splitlines()[0] == "SERVICE   STATE" and "web       running" in out.splitlines()
     code, out = invoke("ps", "--format", "{{.Nope}}", "-f", "stack.yml")
     assert code != 0
     code, out = invoke("port", "-f", "stack.yml", "web", "8080")

@@ -96,3 +96,19 @@ def test_down_with_a_project_name_and_no_file_acts_on_the_recorded_state(cli_env
     code, out = invoke("-p", "clitest", "down")
     assert code == 0, out
     assert "ignoring the stack file" not in out
+
+
+@pytest.mark.parametrize("args", [("up", "-d"), ("run", "--rm", "-T", "web", "true")])
+@pytest.mark.parametrize("policy", ["never", "missing"])
+def test_a_missing_image_exits_4_and_creates_nothing(cli_env: Env, policy: str,
+                                                     args: tuple[str, ...]) -> None:
+    # the table says 4 for a named object that does not exist; `up` wrapped the image
+    # store's ImageNotFoundError into a plain OrchestratorError and exited 1
+    Path("missing.yml").write_text(
+        f"name: clitest\nservices:\n  web:\n    image: local/nosuch:1\n"
+        f"    pull_policy: {policy}\n")
+    code, out = invoke("-f", "missing.yml", *args)
+    assert code == 4, out
+    assert "service web: image local/nosuch:1:" in out
+    assert cli_env.runtime.list_containers() == []
+    assert cli_env.network.list_networks() == []

@@ -41,7 +41,7 @@ def test_templates() -> None:
     rows = [{"Name": "p-web-1", "Service": "web", "RunningFor": "1 minute ago"},
             {"Name": "p-db-1", "Service": "db", "RunningFor": "2 minutes ago"}]
     assert template("{{.Name}}", rows) == ["p-web-1", "p-db-1"]
-    assert template("table {{.Service}}\\t{{ .RunningFor }}", rows) == [
-        "SERVICE\tRUNNING FOR", "web\t1 minute ago", "db\t2 minutes ago"]
+    assert template("table {{.Service}}\\t{{ .RunningFor }}", rows, {"RunningFor": "CREATED"}) == [
+        "SERVICE   CREATED", "web       1 minute ago", "db        2 minutes ago"]
     with pytest.raises(OrchestratorError, match="not a field"):
         template("{{.Nope}}", rows)
