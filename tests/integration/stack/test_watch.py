@@ -250,19 +250,18 @@ services:
     assert code == 130 and "Traceback" not in err
 
 
+def built(make_project: Callable[[str], Project], rule: str, dockerfile: str) -> Project:
+    """A one-service stack built from `dockerfile` with one develop.watch rule."""
+    p = make_project(f"services:\n  web:\n    build: .\n    command: {BOOT}\n"
+                     f"    develop:\n      watch:\n{rule}")
+    (p.dir / "Dockerfile").write_text(dockerfile)
+    return p
+
+
 def test_rebuild_recreates_with_the_new_image(make_project: Callable[[str], Project],
                                               watching: Callable[..., Watcher]) -> None:
-    p = make_project(f"""
-services:
-  web:
-    build: .
-    command: {BOOT}
-    develop:
-      watch:
-        - path: ./content.txt
-          action: rebuild
-""")
-    (p.dir / "Dockerfile").write_text("FROM local/busybox:latest\nCOPY content.txt /content\n")
+    p = built(make_project, "        - {path: ./content.txt, action: rebuild}\n",
+              "FROM local/busybox:latest\nCOPY content.txt /content\n")
     (p.dir / "content.txt").write_text("first\n")
     w = watching(p, "watch", "--quiet")
     w.wait_line("Watch enabled")
@@ -278,18 +277,8 @@ services:
 
 def test_dockerignore_applies_to_sync(make_project: Callable[[str], Project],
                                       watching: Callable[..., Watcher]) -> None:
-    p = make_project(f"""
-services:
-  web:
-    build: .
-    command: {BOOT}
-    develop:
-      watch:
-        - path: .
-          action: sync
-          target: /tmp/ctx
-""")
-    (p.dir / "Dockerfile").write_text("FROM local/busybox:latest\n")
+    p = built(make_project, "        - {path: ., action: sync, target: /tmp/ctx}\n",
+              "FROM local/busybox:latest\n")
     (p.dir / ".dockerignore").write_text("secret*\n")
     w = watching(p, "watch", "--quiet")
     w.wait_line("Watch enabled")
