@@ -11,7 +11,8 @@ same run when PYSTACK_BENCH_DOCKER / PYSTACK_BENCH_BUILDAH name their binaries; 
 installs and starts them (`eval "$(sh bench/peers.sh env)"` sets every variable read here).
 All builders build the same context directories with the same base image (one `docker save`
 tarball: `pystack image load`, `docker load`, `buildah pull docker-archive:`), nothing is
-pulled, and the timed builds interleave (each repetition runs every builder in turn).
+pulled, and the timed builds interleave (each repetition runs every builder in turn, the order
+rotating from one repetition to the next).
 Never a test: it prints numbers and exits 0.
 """
 
@@ -219,10 +220,11 @@ def builders(base: Path, network: str) -> tuple[list[Builder], list[tuple[Builde
 
 def measure(bs: list[Builder], name: str, ctx: Path, phase: str, runs: int,
             prepare: Callable[[int], None] = lambda i: None, no_cache: bool = False) -> None:
-    """`runs` repetitions; in each, every builder still working on `name` builds in turn."""
+    """`runs` repetitions; in each, every builder still working on `name` builds in turn (the
+    order rotates, so no builder is always the first after a change or a busy spell)."""
     for i in range(runs):
         prepare(i)
-        for b in bs:
+        for b in bs[i % len(bs):] + bs[:i % len(bs)]:
             if name in b.failed:
                 continue
             try:

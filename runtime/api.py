@@ -87,6 +87,20 @@ class ProcessInfo:
     tty: str = "?"
 
 
+@dataclass(frozen=True)
+class ContainerEvent:
+    """Something that happened to a container, named as Docker names it: create, start, die,
+    kill, stop, restart (the restart policy's), pause, unpause, destroy,
+    "health_status: healthy", "exec_create: CMD", "exec_start: CMD", exec_die."""
+
+    time_ns: int
+    id: str
+    action: str
+    name: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)    # exitCode, signal, execID
+
+
 class Runtime(Protocol):
     """A container runtime: the only way the orchestrator touches containers.
 
@@ -184,6 +198,12 @@ class Runtime(Protocol):
     def stats(self, container_id: str) -> Stats:
         """CPU, memory, block and network I/O and pids now, with the host's CPU time read at
         the same moment (zeros when it is not running)."""
+        ...
+
+    def events(self, since: float | None = None, until: float | None = None,
+               follow: bool = False) -> Iterator[ContainerEvent]:
+        """Every container's events, in order: those since the Unix time `since` (None: only
+        those to come), then, with `follow`, each new one until the Unix time `until`."""
         ...
 
     def processes(self, container_id: str) -> list[ProcessInfo]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import stat
@@ -182,13 +183,18 @@ def dispatch(self: Shim, conn: socket.socket, op: str, req: dict[str, Any],
         finally:
             for fd in set(fds):
                 os.close(fd)
+        exec_id = secrets.token_hex(32)
+        self.journal(f"exec_create: {' '.join(xs.argv)}", execID=exec_id)
+        self.journal(f"exec_start: {' '.join(xs.argv)}", execID=exec_id)
 
         if xs.detach:
-            self.children[child] = lambda code: None
+            self.children[child] = lambda code: self.journal("exec_die", execID=exec_id,
+                                                             exitCode=code)
             reply(self, conn, {"exit_code": 0})
             return
 
         def done(code: int, c: socket.socket = conn) -> None:
+            self.journal("exec_die", execID=exec_id, exitCode=code)
             reply(self, c, {"exit_code": code})
 
         self.children[child] = done

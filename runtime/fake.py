@@ -20,7 +20,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO
 
-from pystack.runtime.api import ContainerState, Health, HealthStatus, LogEntry, ProcessInfo, Stats
+from pystack.runtime.api import (
+    ContainerEvent,
+    ContainerState,
+    Health,
+    HealthStatus,
+    LogEntry,
+    ProcessInfo,
+    Stats,
+)
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.spec import ContainerSpec, ExecSpec
 
@@ -60,6 +68,7 @@ class FakeRuntime:
         self._next_pid = 1000
         self.behaviour: dict[str, FakeBehaviour] = {}
         self.calls: list[tuple[str, str]] = []
+        self.journal: list[ContainerEvent] = []
 
     # -- helpers -------------------------------------------------------------------------------
     def _box(self, container_id: str) -> _Box:
@@ -76,8 +85,22 @@ class FakeRuntime:
     def _behaviour(self, spec: ContainerSpec) -> FakeBehaviour:
         return self.behaviour.get(spec.id) or self.behaviour.get(spec.name) or FakeBehaviour()
 
+    def _event(self, box: _Box, action: str, **attributes: object) -> None:
+        self.journal.append(ContainerEvent(
+            time_ns=time.time_ns(), id=box.spec.id, action=action, name=box.spec.name,
+            labels=dict(box.spec.labels), attributes={k: str(v) for k, v in attributes.items()}))
+
     def _set(self, box: _Box, **changes: object) -> ContainerState:
+        old = box.state.status
         box.state = replace(box.state, **changes)  # type: ignore[arg-type]
+        new = box.state.status
+        if new != old:          # the events the shim journals for the same changes
+            if new == "running":
+                self._event(box, "unpause" if old == "paused" else "start")
+            elif new == "paused":
+                self._event(box, "pause")
+            elif new == "exited" and old in ("running", "paused"):
+                self._event(box, "die", exitCode=box.state.exit_code)
         self._changed.notify_all()
         return box.state
 
@@ -119,6 +142,7 @@ class FakeRuntime:
                                    created_at=_now(), labels=dict(spec.labels),
                                    image_id=spec.image_id, netns=spec.netns)
             self._boxes[spec.id] = _Box(spec=spec, state=state)
+            self._event(self._boxes[spec.id], "create")
             return state
 
     def start(self, container_id: str) -> ContainerState:
@@ -191,6 +215,7 @@ class FakeRuntime:
                     f"cannot delete running container {box.spec.name}",
                     hint="stop it first or use force")
             del self._boxes[box.spec.id]
+            self._event(box, "destroy")
             self._changed.notify_all()
 
     def state(self, container_id: str) -> ContainerState:
@@ -281,6 +306,16 @@ class FakeRuntime:
             limit = box.spec.resources.memory or 0
             return Stats(memory_usage=1 << 20 if running else 0, memory_limit=limit,
                          pids=1 if running else 0)
+
+    def events(self, since: float | None = None, until: float | None = None,
+               follow: bool = False) -> Iterator[ContainerEvent]:
+        """What was journaled (since `since`); the fake never waits for more."""
+        with self._lock:
+            evs = list(self.journal)
+        for ev in evs:
+            if (since is None or ev.time_ns >= since * 1e9) and (
+                    until is None or ev.time_ns <= until * 1e9):
+                yield ev
 
     def processes(self, container_id: str) -> list[ProcessInfo]:
         with self._lock:

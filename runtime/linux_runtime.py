@@ -21,12 +21,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pystack.runtime import faults, process, procstats, state
+from pystack.runtime import faults, journal, process, procstats, state
 from pystack.runtime import logs as _logs
-from pystack.runtime.api import ContainerState, Health, HealthResult, LogEntry, ProcessInfo, Stats
+from pystack.runtime.api import (
+    ContainerEvent,
+    ContainerState,
+    Health,
+    HealthResult,
+    LogEntry,
+    ProcessInfo,
+    Stats,
+)
 from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.checks import ID_RE, check_spec, parse_signal
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
+from pystack.runtime.oneshot import OneShot
 from pystack.runtime.spec import ContainerSpec, ExecSpec
 from pystack.runtime.state import Paths
 from pystack.runtime.zygote import Zygote
@@ -45,6 +54,20 @@ DEFAULT_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopbac
                  "ff02::2\tip6-allrouters\n")
 
 
+def write_container_files(p: state.Paths, spec: ContainerSpec) -> None:
+    """The files of a container dir its rootfs binds: hostname, and the default hosts and
+    resolv.conf when the caller gives none."""
+    p.hostname.write_text(process.hostname_of(spec) + "\n")
+    faults.point("runtime-create:dirs")
+    if spec.etc_hosts is None and spec.network_mode != "host":
+        p.hosts.write_text(DEFAULT_HOSTS)
+    if spec.etc_resolv is None:
+        # Docker: network_mode host gets a copy of the host's resolv.conf, none an
+        # empty one (a copy: the container may write its own, never the host's).
+        (p.dir / "resolv.conf").write_text(_host_resolv()
+                                           if spec.network_mode == "host" else "")
+
+
 STOP_SLACK = 5.0        # seconds a stop waits for the shim beyond the grace period
 START_TIMEOUT = 60.0    # seconds a start waits for the shim's ready report
 
@@ -56,6 +79,17 @@ class LinuxRuntime:
         self._zygote = Zygote(self.root)
 
     # -- helpers -----------------------------------------------------------------------------
+    def _event(self, p: state.Paths, action: str, st: dict[str, Any] | None = None,
+               **attributes: object) -> None:
+        """Journal one event of this container (its name and labels from its state)."""
+        if st is None:
+            try:
+                st = state.read_json(p.state)
+            except ContainerRuntimeError:
+                st = {}
+        journal.record(self.root, p.id, action, str(st.get("name", "")),
+                       st.get("labels") or {}, **attributes)
+
     def _paths(self, container_id: str) -> state.Paths:
         p = state.Paths(dir=self.containers / container_id, id=container_id)
         if ID_RE.match(container_id) and p.spec.exists():
@@ -88,6 +122,11 @@ class LinuxRuntime:
         """Start the shim template now rather than on the first start: `up` calls this before
         it loads the stack file, so the zygote's start-up overlaps with it (another process)."""
         self._zygote.ensure_started()
+
+    def oneshot(self, spec: ContainerSpec, cdir: Path) -> OneShot:
+        """`spec` run once to completion without a shim, in the new dir `cdir` (a build
+        step: runtime/oneshot.py); the same confinement as any container."""
+        return OneShot(self._zygote, spec, cdir)
 
     def _to_state(self, p: state.Paths, st: dict[str, Any]) -> ContainerState:
         spec_labels: dict[str, str] = st.get("labels") or {}
@@ -162,15 +201,7 @@ class LinuxRuntime:
         try:
             for sub in (p.upper, p.work, p.rootfs):
                 sub.mkdir()
-            p.hostname.write_text(process.hostname_of(spec) + "\n")
-            faults.point("runtime-create:dirs")
-            if spec.etc_hosts is None and spec.network_mode != "host":
-                p.hosts.write_text(DEFAULT_HOSTS)
-            if spec.etc_resolv is None:
-                # Docker: network_mode host gets a copy of the host's resolv.conf, none an
-                # empty one (a copy: the container may write its own, never the host's).
-                (p.dir / "resolv.conf").write_text(_host_resolv()
-                                                   if spec.network_mode == "host" else "")
+            write_container_files(p, spec)
             state.save_spec(p, spec)
             p.log.touch(mode=0o640)          # `logs -f` of a created container waits on it
             new: dict[str, Any] = {
@@ -179,6 +210,7 @@ class LinuxRuntime:
                 "restart_count": 0, "warnings": warnings}
             faults.point("runtime-create:state")
             state.write_json(p.state, new)
+            self._event(p, "create", new)
         except OSError as e:
             shutil.rmtree(p.dir, ignore_errors=True)
             raise ContainerRuntimeError(
@@ -247,6 +279,10 @@ class LinuxRuntime:
         spec = state.load_spec(p)
         grace = spec.stop_grace_period if timeout is None else timeout
         sig = parse_signal(spec.stop_signal or spec.image.stop_signal or "SIGTERM")
+        was = state.read_json(p.state)
+        live = was.get("status") in ("running", "paused", "restarting")
+        if live:
+            self._event(p, "kill", was, signal=sig)
         try:
             reply = self._request(p, {"op": "stop", "timeout": grace, "signal": sig},
                                   timeout=grace + STOP_SLACK)
@@ -255,9 +291,11 @@ class LinuxRuntime:
             # time): it is hung or stopped.  A stop must stop: kill the shim, then the cgroup.
             self._kill_shim(p)
             self._kill_orphan(p)
-            return self.state(p.id)
+            reply = {}
         if reply is None:
             self._stop_orphan(p, sig, grace)
+        if live:
+            self._event(p, "stop", was)
         return self.state(p.id)
 
     def _stop_orphan(self, p: state.Paths, sig: int, grace: float) -> None:
@@ -317,6 +355,7 @@ class LinuxRuntime:
             if st.get("status") not in ("running", "paused"):
                 raise ContainerRuntimeError(f"container {p.id[:12]} is not running")
             os.kill(int(st["pid"]), sig)
+        self._event(p, "kill", signal=sig)
 
     def pause(self, container_id: str) -> None:
         p = self._paths(container_id)
@@ -344,7 +383,8 @@ class LinuxRuntime:
             st = self._raw_state(p)
         except ContainerRuntimeError:
             st = {}
-        if st.get("status") in ("running", "paused", "restarting") and not force:
+        live = st.get("status") in ("running", "paused", "restarting")
+        if live and not force:
             raise ContainerRuntimeError(
                 f"cannot remove container {p.id[:12]}: it is running",
                 hint="stop it first, or force the removal")
@@ -372,6 +412,11 @@ class LinuxRuntime:
         shutil.rmtree(p.dir, ignore_errors=True)
         if p.dir.exists():
             raise ContainerRuntimeError(f"cannot remove {p.dir}")
+        if live:                # the shim was killed first: the exit is told from here
+            self._event(p, "kill", st, signal=int(_signal.SIGKILL))
+            self._event(p, "die", st, exitCode=137)
+        if st:
+            self._event(p, "destroy", st)
 
     @staticmethod
     def _unmount_under(d: Path) -> None:
@@ -499,6 +544,11 @@ class LinuxRuntime:
             rx, tx = procstats.net_counters(st.pid)
             s = replace(s, net_rx_bytes=rx, net_tx_bytes=tx)
         return s
+
+    def events(self, since: float | None = None, until: float | None = None,
+               follow: bool = False) -> Iterator[ContainerEvent]:
+        return journal.read(self.root, None if since is None else int(since * 1e9),
+                            None if until is None else int(until * 1e9), follow)
 
     def processes(self, container_id: str) -> list[ProcessInfo]:
         p = self._paths(container_id)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pystack.runtime import control, faults, launch, restart, state
+from pystack.runtime import control, faults, journal, launch, restart, state
 from pystack.runtime import health as H
 from pystack.runtime.attach import Attachments
 from pystack.runtime.cgroups import open_cgroup
@@ -51,6 +51,8 @@ class Shim(H.Prober, Restarter):
         # is loaded by the forked children that need it (starter, exec), keeping our pages few.
         raw: dict[str, Any] = state.read_json(self.paths.spec)
         self.name = str(raw.get("name", ""))
+        self.labels = {str(k): str(v) for k, v in dict(raw.get("labels") or {}).items()}
+        self.said_health = ""          # the last health status journaled
         self.lower_dirs = [str(d) for d in raw.get("lower_dirs", [])]
         self.tty = bool(raw.get("tty"))
         self.stdin_open = bool(raw.get("stdin_open"))
@@ -89,6 +91,7 @@ class Shim(H.Prober, Restarter):
 
     # -- state -------------------------------------------------------------------------------
     def save(self, **changes: Any) -> None:
+        old = self.st.get("status")
         self.st.update(changes)
         self.st["shim_pid"] = os.getpid()
         self.st["shim_start"] = self.shim_start
@@ -103,6 +106,30 @@ class Shim(H.Prober, Restarter):
             # is not recorded would never finish the stop): the state lives on in memory,
             # every reply carries it, and the next save that can writes it.
             pass
+        self.journal_changes(old)
+
+    # -- events (runtime/journal.py) ---------------------------------------------------------
+    def journal(self, action: str, **attributes: object) -> None:
+        journal.record(self.paths.dir.parent.parent, self.paths.id, action, self.name,
+                       self.labels, **attributes)
+
+    def journal_changes(self, old: object) -> None:
+        """The events a state change means, as Docker names them: every state write passes
+        here, so no change goes untold (a policy restart: start, then restart)."""
+        new = self.st.get("status")
+        if new != old:
+            if new == "running":
+                self.journal("unpause" if old == "paused" else "start")
+                if old == "restarting":
+                    self.journal("restart")
+            elif new == "paused":
+                self.journal("pause")
+            elif new in ("exited", "restarting") and old in ("running", "paused"):
+                self.journal("die", exitCode=self.st.get("exit_code"))
+        status = self.health.status if self.health is not None else ""
+        if status in ("healthy", "unhealthy") and status != self.said_health:
+            self.journal(f"health_status: {status}")
+        self.said_health = status if status != "starting" else ""
 
     def timer(self, delay: float, fn: Callable[[], None]) -> None:
         self._seq += 1

@@ -76,13 +76,18 @@ class Zygote:
                 self._start()
 
     def spawn(self, cdir: Path, ready_w: int) -> None:
+        """Fork a detached shim for the container of `cdir`; it reports on `ready_w`."""
+        self.send(str(cdir).encode(), [ready_w])
+
+    def send(self, msg: bytes, fds: list[int]) -> None:
+        """One request: a container dir for a shim, or `oneshot.REQUEST` + one for a runner."""
         with self.lock:
             sock = self.sock
             if sock is None or self.proc is None or self.proc.poll() is not None:
                 self._close_locked()
                 sock = self._start()
             try:
-                socket.send_fds(sock, [str(cdir).encode()], [ready_w])
+                socket.send_fds(sock, [msg], fds)
             except OSError as e:
                 self._close_locked()
                 raise ContainerRuntimeError(f"cannot start the shim: {e}") from e
@@ -127,13 +132,14 @@ def _warm() -> None:
 
 
 def serve(root: str, fd: int) -> int:
-    """Fork a shim per request (`<container dir>` + the ready fd), until the socket closes.
+    """Fork a shim per request (`<container dir>` + the ready fd), or a runner
+    (`oneshot.REQUEST<container dir>` + its report and output fds), until the socket closes.
 
     A pre-imported template: a start costs a fork instead of an interpreter start-up, and the
     shims share their pages copy-on-write (smaller PSS).  `root` (PYSTACK_ROOT) is in argv
     only so that the zygote and every shim forked from it can be found by it.
     """
-    from pystack.runtime import shim
+    from pystack.runtime import oneshot, shim
 
     del root
     from pystack.runtime.linux import set_name
@@ -153,13 +159,35 @@ def serve(root: str, fd: int) -> int:
             return 0
         if not fds:
             continue
+        run = msg.startswith(oneshot.REQUEST)
+        if run and len(fds) < 2:
+            for f in fds:
+                os.close(f)
+            continue
         pid = os.fork()
         if pid == 0:
             sock.close()
             code = 1
             try:
-                code = shim.main([msg.decode(), str(fds[0])])
+                if run:
+                    code = oneshot.runner(msg[len(oneshot.REQUEST):].decode(), fds[0], fds[1])
+                else:
+                    code = shim.main([msg.decode(), str(fds[0])])
             finally:
                 os._exit(code)
-        os.close(fds[0])
-        os.waitpid(pid, 0)                  # the shim detaches: this returns at once
+        for f in fds:
+            os.close(f)
+        if not run:
+            os.waitpid(pid, 0)              # the shim detaches: this returns at once
+        _reap()                             # runners exit when their container has
+
+
+def _reap() -> None:
+    """Collect the runners that have exited (they are the zygote's own children)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

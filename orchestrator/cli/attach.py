@@ -29,7 +29,7 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
 
 
-def attach(stack: Stack, services: tuple[str, ...], *, no_color: bool = False,
+def attach(stack: Stack, services: tuple[str, ...], *, no_color: bool = False, ansi: str = "auto",
            timestamps: bool = False, no_prefix: bool = False, abort_on_exit: bool = False,
            exit_code_from: str | None = None, timeout: float | None = None,
            since: str | None = None,
@@ -45,7 +45,7 @@ def attach(stack: Stack, services: tuple[str, ...], *, no_color: bool = False,
     labels = {e.id: short_label(stack.name, e.name) for e in containers}
     width = max((len(label) for label in labels.values()), default=0)
     printer = LogPrinter(no_color=no_color, no_prefix=no_prefix, timestamps=timestamps,
-                         width=width)
+                         width=width, ansi=ansi)
     shown = progress or contextlib.nullcontext
 
     def sink(e: Existing, entry: LogEntry) -> None:

@@ -1,5 +1,6 @@
 """The commands people read while a project runs: `stats` (live, redrawn in place on a
-terminal, streamed blocks otherwise, `--no-stream` once) and `top`.  They end quietly on
+terminal, streamed blocks otherwise, `--no-stream` once), `top` and `events` (the runtime's
+journal of container events, as Compose streams them).  They end quietly on
 Ctrl-C and when the reader of their output goes away (`pystack stats | head`)."""
 
 from __future__ import annotations
@@ -112,3 +113,25 @@ def top(ctx: click.Context, services: tuple[str, ...]) -> None:
     with quiet_end():
         for e, procs in top_processes(stack, services):
             _write(top_block(e.name, procs))
+
+
+@click.command(cls=PystackCommand)
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Output events as a stream of json objects.")
+@click.option("--since", default=None, help="Show all events created since timestamp.")
+@click.option("--until", default=None, help="Stream events until this timestamp.")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def events(ctx: click.Context, as_json: bool, since: str | None, until: str | None,
+           services: tuple[str, ...]) -> None:
+    """Stream the containers' events: create, start, die, kill, stop, restart, pause,
+    unpause, destroy, health_status, exec_create/exec_start/exec_die."""
+    from pystack.orchestrator.engine.query import event_time, project_events
+    from pystack.orchestrator.ui.readouts import event_json, event_text
+
+    stack = load_stack(ctx, need_file=False)
+    _check_services(stack, services)
+    start, end = event_time(since), event_time(until)
+    with quiet_end():
+        for ev in project_events(stack, services, since=start, until=end, follow=True):
+            _write((event_json(ev) if as_json else event_text(ev)) + "\n")

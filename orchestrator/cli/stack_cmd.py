@@ -201,6 +201,7 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
     from pystack.orchestrator.cli.attach import attach
 
     code = attach(stack, services, no_color=no_color_logs or _options(ctx).no_color,
+                  ansi=_options(ctx).ansi,
                   timestamps=timestamps, no_prefix=no_log_prefix,
                   abort_on_exit=abort_on_container_exit or bool(exit_code_from),
                   exit_code_from=exit_code_from, timeout=timeout, since=began,
@@ -224,12 +225,21 @@ def down(ctx: click.Context, volumes: bool, rmi: str | None, remove_orphans: boo
     from pystack.orchestrator.engine import ops
 
     stack = load_stack(ctx, need_file=False)
+    before = len(stack.emit.history)
     with locked(stack), rendering(ctx, stack, "Running"):
         if services:
             ops.rm(stack, services, force=True, stop_first=True, timeout=timeout)
         else:
             ops.down(stack, ops.DownOptions(volumes=volumes, rmi=rmi, timeout=timeout,
                                             remove_orphans=remove_orphans))
+        if nothing_done(stack, before):
+            # Compose's words (a warning: each --progress mode prints it its way).
+            stack.emit.warn(f'Warning: No resource found to remove for project "{stack.name}".')
+
+
+def nothing_done(stack: Stack, since: int) -> bool:
+    """No object had an event since history[since] (an empty operation)."""
+    return all(e.kind == "warning" for e in stack.emit.history[since:])
 
 
 @click.command(cls=PystackCommand)
@@ -269,6 +279,7 @@ def _simple(name: str, doc: str, with_timeout: bool = False) -> click.Command:
         from pystack.orchestrator.engine import ops
 
         stack = load_stack(ctx, need_file=False)
+        before = len(stack.emit.history)
         with locked(stack), rendering(ctx, stack):
             if name == "stop":
                 ops.stop(stack, services, timeout)
@@ -282,6 +293,8 @@ def _simple(name: str, doc: str, with_timeout: bool = False) -> click.Command:
                 ops.unpause(stack, services)
             elif name == "kill":
                 ops.kill(stack, services, signal)
+        if name == "kill" and nothing_done(stack, before):
+            click.echo("no container to kill", err=True)       # as Compose
 
     cmd.__doc__ = doc
     params: list[click.Parameter] = [click.Argument(["services"], nargs=-1)]

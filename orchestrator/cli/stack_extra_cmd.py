@@ -1,14 +1,10 @@
-"""More project commands: cp (through `tar` inside the container) and events (status changes
-of the project's containers, polled)."""
+"""More project commands: cp (through `tar` inside the container; events: readouts_cmd.py)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import tarfile
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,59 +102,3 @@ def _piped(stack: Any, svc: str, argv: tuple[str, ...], index: int, *,
 def _archive(f: IO[bytes], src: str, arcname: str) -> None:
     with tarfile.open(fileobj=f, mode="w|") as tar:
         tar.add(src, arcname=arcname)
-
-
-@click.command(cls=PystackCommand)
-@project_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--until", type=float, default=None, hidden=True,
-              help="Stop after this many seconds (tests).")
-@click.argument("services", nargs=-1)
-@click.pass_context
-def events(ctx: click.Context, as_json: bool, until: float | None,
-           services: tuple[str, ...]) -> None:
-    """Stream the project's container events (create, start, die, destroy, health)."""
-    stack = load_stack(ctx, need_file=False)
-    seen: dict[str, tuple[str, str]] = {
-        e.id: (e.status, "") for e in stack.containers(oneoff=None, services=services)}
-    names = {e.id: (e.name, e.service) for e in stack.containers(oneoff=None,
-                                                                  services=services)}
-    deadline = None if until is None else time.monotonic() + until
-    actions = {"running": "start", "exited": "die", "paused": "pause", "created": "create",
-               "restarting": "restart", "dead": "die"}
-
-    def emit(cid: str, action: str) -> None:
-        name, service = names.get(cid, ("", ""))
-        now = datetime.now(UTC)
-        if as_json:
-            click.echo(json.dumps({"time": now.isoformat(), "type": "container",
-                                   "action": action, "id": cid, "service": service,
-                                   "attributes": {"name": name}}))
-        else:
-            click.echo(f"{now.isoformat()} container {action} {cid} (name={name})")
-        sys.stdout.flush()
-
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            now_states: dict[str, tuple[str, str]] = {}
-            for e in stack.containers(oneoff=None, services=services):
-                names[e.id] = (e.name, e.service)
-                try:
-                    st = stack.b.runtime.state(e.id)
-                except Exception:
-                    continue
-                health = st.health.status if st.health else ""
-                now_states[e.id] = (st.status, health)
-                old = seen.get(e.id)
-                if old is None:
-                    emit(e.id, "create")
-                if (old is None or old[0] != st.status) and st.status != "created":
-                    emit(e.id, actions.get(st.status, st.status))
-                if health and (old is None or old[1] != health):
-                    emit(e.id, f"health_status: {health}")
-            for cid in set(seen) - set(now_states):
-                emit(cid, "destroy")
-            seen = now_states
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass

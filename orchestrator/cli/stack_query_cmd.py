@@ -114,7 +114,8 @@ def logs(ctx: click.Context, follow: bool, tail: str, since: str | None, until: 
     n = None if tail == "all" else int(tail) if tail.lstrip("-").isdigit() else None
     width = max((len(short_label(stack.name, c.name)) for c in cs), default=0)
     printer = LogPrinter(no_color=no_color_logs or _options(ctx).no_color,
-                         no_prefix=no_log_prefix, timestamps=timestamps, width=width)
+                         no_prefix=no_log_prefix, timestamps=timestamps, width=width,
+                         ansi=_options(ctx).ansi)
     stop = threading.Event()
     try:
         follow_logs(stack, cs, lambda e, entry: printer.line(short_label(stack.name, e.name),

@@ -1,4 +1,5 @@
-"""The wiring: which Runtime, Network, image source and state store the engine drives.
+"""The wiring: which Runtime, Network, image source, shared /dev/shm and state store the
+engine drives.
 
 `real_backends` builds the Linux implementations; it is the one orchestrator module allowed
 to import them (import-linter, pyproject.toml).  They are imported inside the functions, so
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pystack.orchestrator.engine.ports import ImageSource, Network, Runtime
+from pystack.orchestrator.engine.ports import ImageSource, Network, Runtime, SharedShm
 from pystack.orchestrator.engine.state import StateStore
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class Backends:
     network: Network
     images: ImageSource
     state: StateStore
+    shm: SharedShm | None = None      # None: no shared /dev/shm (the fakes)
 
 
 BackendFactory = Callable[[str], Backends]
@@ -56,8 +58,10 @@ def image_store() -> ImageStore:
 def real_backends(project: str, runtime: Runtime | None = None) -> Backends:
     """The Linux runtime, the project's NetworkManager and the image store."""
     from pystack.net.manager import NetworkManager
+    from pystack.runtime.shm import SharedMemory
 
     network: Network = NetworkManager(project)
     images: ImageSource = image_store()
+    shm: SharedShm = SharedMemory()
     return Backends(runtime=runtime or linux_runtime(), network=network, images=images,
-                    state=StateStore())
+                    state=StateStore(), shm=shm)

@@ -1,4 +1,5 @@
-"""The events the engine emits while it works; renderers (orchestrator/ui) draw them.
+"""The progress events the engine emits while it works; renderers (orchestrator/ui) draw them.
+(`pystack events` streams something else: the runtime's container journal, runtime/journal.py.)
 
 An event names one object (a container, network, volume or image) and what just happened to
 it, in Compose's words ("Creating", "Created", "Started", "Healthy", ...).  `done` says whether

@@ -3,6 +3,7 @@
     Runtime      pystack.runtime.api.Runtime   containers (create, start, stop, namespaces...)
     Network      pystack.net.api.Network       one project's host networking
     ImageSource  here                          the part of the image store the engine uses
+    SharedShm    here                          host-side /dev/shm of shared IPC namespaces
 
 Each method says what it returns and raises.  The engine holds them in `Backends` and never
 imports an implementation: `engine/backends.py` (the wiring) builds the Linux ones with typed
@@ -22,7 +23,26 @@ from pystack.net.api import Network
 from pystack.runtime.api import Runtime
 from pystack.runtime.image.model import Image
 
-__all__ = ["ImageSource", "Network", "Runtime"]
+__all__ = ["ImageSource", "Network", "Runtime", "SharedShm"]
+
+
+class SharedShm(Protocol):
+    """`pystack.runtime.shm.SharedMemory`: the /dev/shm a container shares with those that
+    join its IPC namespace (`ipc: service:X`, `ipc: shareable`).  Raises only
+    `pystack.runtime.errors.ContainerRuntimeError`."""
+
+    def ensure(self, owner: str, size: int | None = None) -> str:
+        """The host path of container `owner`'s shared /dev/shm (made now if missing),
+        `size` bytes (None: 64 MiB), to bind at /dev/shm."""
+        ...
+
+    def lookup(self, owner: str) -> str | None:
+        """That path if container `owner` has a shared /dev/shm, else None."""
+        ...
+
+    def release(self, owner: str) -> None:
+        """Remove `owner`'s shared /dev/shm, if any (the container is being removed)."""
+        ...
 
 
 class ImageSource(Protocol):

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pystack.orchestrator.engine import specs as S
 from pystack.orchestrator.engine.plan import Existing
 from pystack.orchestrator.engine.stack import Stack
-from pystack.runtime.api import ContainerState, LogEntry, ProcessInfo, Stats
+from pystack.runtime.api import ContainerEvent, ContainerState, LogEntry, ProcessInfo, Stats
 from pystack.runtime.errors import ContainerRuntimeError
 
 
@@ -248,3 +248,27 @@ def top_processes(stack: Stack,
         except ContainerRuntimeError:
             continue
     return out
+
+
+def project_events(stack: Stack, services: Iterable[str] = (), since: float | None = None,
+                   until: float | None = None,
+                   follow: bool = True) -> Iterator[ContainerEvent]:
+    """The runtime's container events of this project's service containers, as Compose
+    streams them (one-offs left out), since/until Unix times."""
+    from pystack.orchestrator.engine.plan import LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
+
+    wanted = set(services)
+    for ev in stack.b.runtime.events(since, until, follow):
+        if ev.labels.get(LABEL_PROJECT) != stack.name or ev.labels.get(LABEL_ONEOFF) == "True":
+            continue
+        if wanted and ev.labels.get(LABEL_SERVICE) not in wanted:
+            continue
+        yield ev
+
+
+def event_time(value: str | None, now: datetime | None = None) -> float | None:
+    """`events --since/--until`: what `logs` takes (RFC 3339, Unix time, a duration before
+    now), as a Unix time."""
+    text = log_time(value, now)
+    parsed = _parse(text) if text else None
+    return parsed.timestamp() if parsed else None

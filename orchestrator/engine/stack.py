@@ -9,7 +9,6 @@ remove it even if this process dies right after.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -32,7 +31,7 @@ from pystack.runtime.errors import (
     ImageNotFoundError,
 )
 from pystack.runtime.image.model import Image
-from pystack.runtime.spec import effective_healthcheck
+from pystack.runtime.spec import Mount, effective_healthcheck
 
 POLL = 0.05
 
@@ -217,6 +216,21 @@ class Stack:
             return self.b.runtime.namespace_path(other[0].id, kind)
         return None
 
+    def _shm_mounts(self, svc: Service, cid: str) -> list[Mount]:
+        """/dev/shm shared with the IPC namespace, as Docker: a donor (`ipc: shareable`, or
+        named by another service's `ipc: service:X`) gets a host-side tmpfs there, and a
+        container joining its namespace binds the donor's (runtime/shm.py)."""
+        shm, ipc = self.b.shm, svc.ipc or ""
+        if shm is None:
+            return []
+        if ipc.startswith("service:"):
+            other = self.containers(services=[ipc[len("service:"):]])
+            path = shm.lookup(other[0].id) if other else None
+            return [Mount("bind", "/dev/shm", path)] if path else []
+        donor = ipc == "shareable" or any(
+            s.ipc == f"service:{svc.name}" for s in self.need_project().services.values())
+        return [Mount("bind", "/dev/shm", shm.ensure(cid, svc.shm_size))] if donor else []
+
     def create(self, svc: Service, number: int, name: str, image: Image, config_hash: str,
                *, oneoff: bool = False, override: Service | None = None,
                console_size: tuple[int, int] | None = None) -> str:
@@ -234,6 +248,7 @@ class Stack:
             mounts = prepare_mounts(proj, use, number, image, vols, images=self.b.images)
             for v in vols:
                 self.b.state.add_volume(self.name, v)
+            mounts = (*self._shm_mounts(use, cid), *mounts)   # a user mount there wins
             net = self._placement(use, cid, name)
             faults.point("create:sandbox")
             spec = S.container_spec(
@@ -260,6 +275,11 @@ class Stack:
             pass
         except ContainerRuntimeError:
             pass
+        if self.b.shm is not None:
+            try:
+                self.b.shm.release(cid)
+            except ContainerRuntimeError:
+                pass
         if sandbox:
             try:
                 self.b.network.remove_sandbox(cid)
@@ -334,30 +354,16 @@ class Stack:
         return effective_healthcheck(spec.healthcheck, spec.image.healthcheck) is not None
 
     def wait_healthy(self, e: Existing, timeout: float | None = None) -> None:
-        if not self.has_healthcheck(e.id):
-            raise ConditionFailed(f"container {e.name} has no healthcheck configured")
-        self.emit("container", e.name, "Waiting", service=e.service)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self.cancelled.is_set():
-                raise ConditionFailed(f"container {e.name}: interrupted")
-            st = self.b.runtime.state(e.id)
-            status = st.health.status if st.health else "starting"
-            if not st.supervised and st.status in ("running", "restarting", "paused"):
-                self.emit("container", e.name, "Error", "unsupervised", service=e.service)
-                raise ConditionFailed(unsupervised(e.name))
-            if status == "healthy":
-                self.emit("container", e.name, "Healthy", service=e.service)
-                return
-            if status == "unhealthy" or st.status in ("exited", "dead"):
-                why = "is unhealthy" if status == "unhealthy" else f"exited ({st.exit_code})"
-                self.emit("container", e.name, "Error", why, service=e.service)
-                raise ConditionFailed(f"dependency failed to start: container {e.name} {why}"
-                                      + self.last_logs(e.id))
-            if deadline is not None and time.monotonic() > deadline:
-                self.emit("container", e.name, "Error", "timed out", service=e.service)
-                raise ConditionFailed(f"container {e.name}: timed out waiting to be healthy")
-            time.sleep(POLL)
+        """depends_on service_healthy (engine/waiting.py: an exit, `unhealthy` or a crash
+        loop ends the wait at once), in Compose's words."""
+        from pystack.orchestrator.engine.waiting import wait_ready
+
+        for f in wait_ready(self, [e], timeout, need_health=True).values():
+            if f.kind == "timeout":
+                raise ConditionFailed(f"timeout waiting for dependencies: {f.why}")
+            if f.kind == "interrupted":
+                raise ConditionFailed(f.why)
+            raise ConditionFailed(f"dependency failed to start: {f.why}")
 
     def wait_completed(self, e: Existing, timeout: float | None = None) -> None:
         self.emit("container", e.name, "Waiting", service=e.service)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pystack.orchestrator.engine.execute import Dependency, Result, walk
 from pystack.orchestrator.engine.parallel import failures, parallel, values
 from pystack.orchestrator.engine.plan import Desired, Plan, Step, container_hash, make_plan
-from pystack.orchestrator.engine.stack import Stack, unsupervised
+from pystack.orchestrator.engine.stack import Stack
 from pystack.orchestrator.errors import KNOWN, OrchestratorError
 from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import Image
@@ -290,19 +290,17 @@ def _apply(stack: Stack, step: Step, image: Image, config_hash: str, opts: UpOpt
 
 def _wait_all(stack: Stack, services: Iterable[str], results: dict[str, Result],
               timeout: float | None) -> None:
-    """--wait: every started container running, and healthy where it has a healthcheck."""
-    for e in stack.containers(services=services):
-        if results.get(e.service, Result("done")).status != "done":
-            continue
-        if stack.has_healthcheck(e.id):
-            try:
-                stack.wait_healthy(e, timeout)
-            except OrchestratorError as err:
-                results[e.service] = Result("failed", err.message)
-        else:
-            st = stack.b.runtime.state(e.id)
-            if not st.supervised and st.status in ("running", "restarting", "paused"):
-                results[e.service] = Result("failed", unsupervised(e.name))
-            elif st.status not in ("running", "restarting") and st.exit_code not in (0, None):
-                results[e.service] = Result("failed", f"container {e.name} exited "
-                                            f"({st.exit_code})")
+    """--wait: every started container running, and healthy where it has a healthcheck
+    (engine/waiting.py: an exit, `unhealthy` or a crash loop fails at once, with the last log
+    lines; `--wait-timeout` bounds the whole wait: `application not healthy after 2s`)."""
+    from pystack.orchestrator.engine.waiting import go_duration, wait_ready
+
+    targets = [e for e in stack.containers(services=services)
+               if results.get(e.service, Result("done")).status == "done"]
+    for name, f in sorted(wait_ready(stack, targets, timeout).items()):
+        service = next(e.service for e in targets if e.name == name)
+        why = f.why
+        if f.kind == "timeout" and timeout is not None:
+            why = f"application not healthy after {go_duration(timeout)}: {why}"
+        results[service] = Result("failed", why)
+

@@ -13,19 +13,27 @@ from pystack.runtime.api import LogEntry
 COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
 
-def colours_wanted() -> bool:
-    """NO_COLOR (any value) and COMPOSE_ANSI=never turn colours off, as in Compose."""
+def colours_wanted(ansi: str = "auto") -> bool:
+    """NO_COLOR (any value) turns colours off, and so does `--ansi never` (COMPOSE_ANSI=never
+    when no flag says otherwise), as in Compose."""
     import os
 
-    return not os.environ.get("NO_COLOR") and os.environ.get("COMPOSE_ANSI") != "never"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if ansi == "auto":
+        return os.environ.get("COMPOSE_ANSI") != "never"
+    return ansi == "always"
 
 
 class LogPrinter:
     def __init__(self, out: IO[str] | None = None, *, no_color: bool = False,
-                 no_prefix: bool = False, timestamps: bool = False, width: int = 0) -> None:
+                 no_prefix: bool = False, timestamps: bool = False, width: int = 0,
+                 ansi: str = "auto") -> None:
         self.out = out or sys.stdout
         isatty = getattr(self.out, "isatty", None)
-        self.no_color = no_color or not (isatty and isatty()) or not colours_wanted()
+        # `--ansi always` colours a pipe too; `auto` only a terminal.
+        terminal = ansi == "always" or bool(isatty and isatty())
+        self.no_color = no_color or not terminal or not colours_wanted(ansi)
         self.no_prefix = no_prefix
         self.timestamps = timestamps
         self.width = width

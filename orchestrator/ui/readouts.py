@@ -5,6 +5,11 @@
   two samples as docker computes it (container CPU time delta / host CPU time delta x online
   CPUs x 100); the live display redraws in place on a terminal (cursor home, each line
   followed by erase-to-end-of-line, erase below), and prints plain blocks otherwise;
+- events (Compose's cmd/compose/events.go and api.Event.String()): one line per event,
+  `2026-12-03 13:00:00.000000 container start ID (image=..., name=...)`, or with `--json`
+  {"action", "attributes", "id", "service", "time", "type"}; the attributes are the
+  container's name and image, its labels but Compose's own, and the action's (exitCode,
+  signal, execID), sorted;
 - top (Compose's per-container form): the container's name, then `ps -ef`'s columns
   UID PID PPID C STIME TTY TIME CMD aligned by a tabwriter (minwidth 5, padding 3), then a
   blank line.  UID is the user's name in the container's own /etc/passwd, else the number.
@@ -16,8 +21,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pystack.orchestrator.ui.formats import bytes_size, human_size, percent, tabwrite
-from pystack.runtime.api import ProcessInfo, Stats
+from pystack.orchestrator.ui.formats import bytes_size, go_json, human_size, percent, tabwrite
+from pystack.runtime.api import ContainerEvent, ProcessInfo, Stats
 
 STATS_TABLE = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t"
                "{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}")
@@ -129,3 +134,44 @@ def top_block(name: str, procs: Sequence[ProcessInfo], now: float | None = None)
     text = "\t".join(TOP_TITLES) + "\n"
     text += "".join("".join(f"{c}\t" for c in row) + "\n" for row in top_rows(procs, now))
     return f"{name}\n" + tabwrite(text + "\n", minwidth=5, padding=3)
+
+
+# --- events ------------------------------------------------------------------------------------
+
+COMPOSE_LABELS = "com.docker.compose."
+
+
+def event_attributes(ev: ContainerEvent) -> dict[str, str]:
+    attrs = {k: v for k, v in ev.labels.items() if not k.startswith(COMPOSE_LABELS)}
+    attrs["name"] = ev.name
+    attrs["image"] = ev.labels.get("com.docker.compose.image", "")
+    attrs.update(ev.attributes)
+    return {k: attrs[k] for k in sorted(attrs)}
+
+
+def go_rfc3339nano(time_ns: int) -> str:
+    """Go's time.Time JSON (RFC 3339 with nanoseconds, trailing zeros cut), local time."""
+    secs, frac = divmod(time_ns, 1_000_000_000)
+    t = time.localtime(secs)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", t)
+    if frac:
+        text += "." + f"{frac:09d}".rstrip("0")
+    off = t.tm_gmtoff // 60
+    if off == 0:
+        return text + "Z"
+    sign, off = ("+", off) if off > 0 else ("-", -off)
+    return f"{text}{sign}{off // 60:02d}:{off % 60:02d}"
+
+
+def event_text(ev: ContainerEvent) -> str:
+    """api.Event.String(): the local time to the microsecond (cut, not rounded)."""
+    secs, frac = divmod(ev.time_ns, 1_000_000_000)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(secs)) + f".{frac // 1000:06d}"
+    attrs = ", ".join(f"{k}={v}" for k, v in event_attributes(ev).items())
+    return f"{when} container {ev.action} {ev.id} ({attrs})"
+
+
+def event_json(ev: ContainerEvent) -> str:
+    return go_json({"time": go_rfc3339nano(ev.time_ns), "type": "container",
+                    "service": ev.labels.get("com.docker.compose.service", ""), "id": ev.id,
+                    "action": ev.action, "attributes": event_attributes(ev)})

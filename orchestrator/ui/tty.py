@@ -159,7 +159,7 @@ class TtyRenderer:
         else:
             icon = self._colour(STATE_COLOURS[t.state], ICONS[t.state])
         status = t.status
-        if t.detail and t.state in ("error", "warning"):
+        if t.detail and t.state != "done":
             status += " " + t.detail.splitlines()[0]
         timer = f"{elapsed:.1f}s "
         head = f" {icon} {t.id.ljust(id_width)}  "

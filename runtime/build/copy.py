@@ -114,14 +114,18 @@ def image_path(layers_top: Sequence[Path], path: str) -> tuple[Parts, os.stat_re
 def plan(sources: Sequence[str], inline: Sequence[Inline], tree: Tree, dest: str,
          workdir: str, layers_top: Sequence[Path], owner: tuple[int, int] | None,
          chmod: ModeSpec | None, add: bool, cmd: str, parents: bool = False,
-         exclude: IgnoreMatcher | None = None) -> list[Item]:
+         exclude: IgnoreMatcher | None = None, remote: Sequence[tuple[Tree, Parts]] = (),
+         n_remote: int = 0) -> list[Item]:
     """The items a COPY/ADD writes, in order (`parents`: COPY --parents).  `exclude`
     (--exclude) is matched, as BuildKit's copier does, against the paths below each source
-    (below the pivot with --parents), never against the source itself."""
+    (below the pivot with --parents), never against the source itself.  `remote`: ADD's
+    downloaded files and git trees (never unpacked), `n_remote` how many there will be when
+    they are not fetched yet (for the directory rule)."""
     if not dest.startswith("/"):
         dest = (workdir.rstrip("/") or "") + "/" + dest
-    dir_dest = dest.endswith("/") or dest.endswith("/.") or len(sources) + len(inline) > 1
-    if len(sources) + len(inline) > 1 and not (dest.endswith("/") or dest.endswith("/.")):
+    count = len(sources) + len(inline) + max(n_remote, len(remote))
+    dir_dest = dest.endswith("/") or dest.endswith("/.") or count > 1
+    if count > 1 and not (dest.endswith("/") or dest.endswith("/.")):
         raise BuildError(f"{cmd}: when using {cmd} with more than one source file, the "
                          "destination must be a directory and end with a /")
     dparts, dst = image_path(layers_top, dest)
@@ -149,6 +153,8 @@ def plan(sources: Sequence[str], inline: Sequence[Inline], tree: Tree, dest: str
             raise BuildError(f"{cmd}: source {src!r} not found in {tree.what}{why}",
                              hint="check the path (relative to the context root)")
         items.extend(_one(tree, got, dparts, dir_dest, uid, gid, chmod, add, exclude))
+    for rtree, parts in remote:
+        items.extend(_one(rtree, parts, dparts, dir_dest, uid, gid, chmod, False, exclude))
     for doc in inline:
         target = (*dparts, doc.name) if dir_dest else dparts
         items.append(Item(target, "inline", mode=_mode(chmod, 0o644, False),

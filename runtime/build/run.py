@@ -6,7 +6,9 @@ seccomp profile, masked paths, its own cgroup): only the stage's layers and the 
 step asks for are visible, never the host's files.  `--network=none` is a new network
 namespace with only `lo`; the default network is the sandbox the caller's NetProvider gives (a
 pystack network with NAT; without a provider, only `lo` too); `--network=host` the host's.
-Output is streamed line by line as the process writes it.  What the runtime itself creates as
+It runs once through the runtime's shim-less path (runtime/oneshot.py: same confinement, no
+supervisor, no state or log files); its stdout and stderr are streamed line by line as the
+process writes them.  What the runtime itself creates as
 mount points (/etc/hosts, /etc/hostname, /etc/resolv.conf, /proc, /sys, /dev) is dropped from
 the upper dir when it was not in the image, as BuildKit removes its mount stubs.
 """
@@ -18,7 +20,6 @@ import os
 import secrets
 import shutil
 import stat
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,31 +104,28 @@ def _run(runtime: object, content: Content, layers: Sequence[Path], parent_diffs
         netns=sb[0] if sb else None, etc_hosts=sb[1] if sb else None,
         etc_resolv=sb[2] if sb else None, labels={"io.pystack.build": "1"})
     tail: list[str] = []
-    runtime.create(spec)
-    try:
-        runtime.start(cid)
-        done = threading.Event()
-        p_log = runtime.containers / cid / f"{cid}-json.log"
-        from pystack.runtime import logs as _logs
+    partial = [b""]
 
-        def follow() -> None:
-            for e in _logs.follow(p_log, lambda: not done.is_set(), poll=0.01):
-                line = e.line.rstrip("\n")
-                tail.append(line)
-                del tail[:-20]
-                output(line)
-        t = threading.Thread(target=follow, daemon=True)
-        t.start()
-        st = runtime.wait(cid)
-        done.set()
-        t.join()
-        code = st.exit_code if st.exit_code is not None else 1
-        if code != 0:
-            return RunResult(code, tuple(tail), None)
-        upper = runtime.containers / cid / "upper"
-        _drop_stubs(upper, layers, [m.target for m in rs.mounts])
-        return RunResult(0, tuple(tail), publish(content, upper, parent_diffs))
+    def lines(chunk: bytes) -> None:
+        *done, partial[0] = (partial[0] + chunk).split(b"\n")
+        for raw in done:
+            emit(raw)
+
+    def emit(raw: bytes) -> None:
+        line = raw.decode(errors="replace")
+        tail.append(line)
+        del tail[:-20]
+        output(line)
+    try:
+        with runtime.oneshot(spec, content.new_tmp("-run")) as box:
+            res = box.run(lines)
+            if partial[0]:
+                emit(partial[0])
+            if res.exit_code != 0:
+                if res.error:
+                    emit(res.error.encode())
+                return RunResult(res.exit_code, tuple(tail), None)
+            _drop_stubs(box.paths.upper, layers, [m.target for m in rs.mounts])
+            return RunResult(0, tuple(tail), publish(content, box.paths.upper, parent_diffs))
     except OSError as e:
         raise BuildError(f"RUN: {e}") from e
-    finally:
-        runtime.delete(cid, force=True)

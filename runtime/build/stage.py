@@ -191,10 +191,15 @@ class StageRunner:
             raise BuildError(f"{cmd} requires at least two arguments, but only "
                              f"{len(ins.args)} provided", where=where,
                              hint=f"{cmd} SOURCE... DEST")
-        for unsupported in ("checksum", "keep-git-dir"):
-            if ins.flag(unsupported) is not None:
-                raise BuildError(f"{cmd} --{unsupported} is not supported yet", where=where,
-                                 hint="see docs/build.md")
+        from pystack.runtime.build import remote as R
+
+        checksum = ins.flag("checksum")
+        keep_git = ins.flag("keep-git-dir") not in (None, "false")
+        try:
+            want = R.parse_checksum(self.x(st, checksum, ins)) if checksum else None
+        except BuildError as e:
+            raise BuildError(f"{cmd}: {e.message}", e.hint, where) from None
+        remotes = R.Remotes(self.b.content.new_tmp("-add-remote"), want, keep_git)
         words = [self.x(st, a, ins) if not a.startswith("<<") else a for a in ins.args]
         dest = words[-1]
         docs = {h.name: h for h in ins.heredocs}
@@ -207,12 +212,22 @@ class StageRunner:
                 data = expand_word(h.content, st.lookup(), self.df.escape, raw=True) \
                     if h.expand else h.content
                 inline.append(cp.Inline(h.name, data.encode()))
-            elif "://" in w or w.startswith("git@"):
-                raise BuildError(f"{cmd}: remote source {w!r}: URL and git sources are not "
-                                 "supported (pystack builds offline)", where=where,
-                                 hint="download it into the build context first")
+            elif R.is_git(w) or R.is_http(w):
+                if not add:
+                    what = "git ref" if R.is_git(w) else "URL"
+                    raise BuildError(f"COPY: source can't be a {what} ({w})", where=where,
+                                     hint="use ADD")
+                remotes.sources.append(w)
+            elif "://" in w:
+                raise BuildError(f"{cmd}: remote source {w!r}: only http(s) URLs and git "
+                                 "repositories can be added", where=where)
             else:
                 sources.append(w)
+        if checksum and (len(words) != 2 or not remotes):
+            raise BuildError("ADD --checksum requires one HTTP(S) or git source", where=where)
+        if checksum and not remotes.lazy():
+            raise BuildError("ADD --checksum of a git source (a commit) is not supported yet",
+                             where=where, hint="pin the commit in the URL: REPO.git#<sha>")
         chown = ins.flag("chown")
         chmod = ins.flag("chmod")
         mode = None
@@ -237,26 +252,42 @@ class StageRunner:
 
             exclude = IgnoreMatcher(excludes)
 
-        def with_tree(tree: Tree) -> None:
+        def planned(tree: Tree, fetch: bool) -> list[cp.Item]:
             try:
-                items = cp.plan(sources, inline, tree, dest, st.workdir, top, owner, mode,
-                                add, cmd, parents, exclude)
+                fetched = [(Tree(root, None, f"the remote source {s}"), sub)
+                           for (root, sub), s in zip(remotes.fetch(), remotes.sources,
+                                                     strict=True)] if fetch else []
+                trees = []
+                for rt, sub in fetched:
+                    parts = rt.resolve(sub) if sub else ()
+                    if parts is None:
+                        raise BuildError(f"ADD: no {sub!r} in {rt.what}")
+                    trees.append((rt, parts))
+                return cp.plan(sources, inline, tree, dest, st.workdir, top, owner, mode,
+                               add, cmd, parents, exclude, trees, len(remotes))
             except BuildError as e:
                 raise BuildError(e.message, e.hint, where) from None
+
+        def with_tree(tree: Tree) -> None:
+            items = planned(tree, bool(remotes) and not remotes.lazy())
             digest = cp.digest(items)
 
             def make(_n: int, _name: str) -> LayerRef | None:
+                todo = planned(tree, True) if remotes.lazy() else items
                 try:
-                    return self._staged(st, lambda d: cp.write(items, d, top))
+                    return self._staged(st, lambda d: cp.write(todo, d, top))
                 except ImageError as e:         # the unpacker refused an ADDed archive
                     raise BuildError(f"{cmd}: {e.message}", e.hint, where) from None
                 except OSError as e:
                     raise BuildError(f"{cmd}: {e}", None, where) from None
             self._fs_step(st, ins, text, [cmd, dest, st.workdir, owner,
-                                          mode.text if mode else None, digest, src_from or ""],
-                          make)
+                                          mode.text if mode else None, digest, src_from or "",
+                                          *remotes.key()], make)
 
-        if src_from:
+        if remotes:
+            with contextlib.closing(remotes):
+                with_tree(self.b.context)
+        elif src_from:
             with self.b.stage_tree(self.x(st, src_from, ins), ins, self.stage.index) as tree:
                 with_tree(tree)
         else:

@@ -85,3 +85,53 @@ def test_unsupported_modes_refused_before_anything_runs(
     assert "stack.yml:4:18: services.a.userns_mode: userns_mode 'private' is not supported" \
         in r.stderr
     assert p.ps() == []
+
+
+SHM_STACK = f"""
+x-base: &base
+  image: local/busybox:latest
+  network_mode: none
+  command: {SLEEP}
+services:
+  db: {{<<: *base, shm_size: 32m}}
+  app: {{<<: *base, ipc: "service:db", shm_size: 8m}}
+  donor: {{<<: *base, ipc: shareable}}
+  joiner: {{<<: *base, ipc: "service:donor"}}
+  plain: *base
+"""
+
+
+def _shm_of(p: Project, svc: str) -> str:
+    return p.run("exec", "-T", svc, "sh", "-c", "ls /dev/shm").stdout.split()
+
+
+def test_ipc_service_shares_the_donors_dev_shm(make_project: Callable[[str], Project]) -> None:
+    # Docker binds the donor's /dev/shm into a container joining its IPC namespace: a POSIX
+    # shared-memory object one makes is seen by the other (before: two private tmpfs)
+    p = make_project(SHM_STACK)
+    p.run("up", "-d")
+    p.run("exec", "-T", "db", "sh", "-c", "echo from-db > /dev/shm/a")
+    p.run("exec", "-T", "app", "sh", "-c", "echo from-app > /dev/shm/b")
+    p.run("exec", "-T", "joiner", "sh", "-c", "echo from-joiner > /dev/shm/c")
+    assert p.run("exec", "-T", "app", "cat", "/dev/shm/a").stdout == "from-db\n"
+    assert p.run("exec", "-T", "db", "cat", "/dev/shm/b").stdout == "from-app\n"
+    assert p.run("exec", "-T", "donor", "cat", "/dev/shm/c").stdout == "from-joiner\n"
+    assert _shm_of(p, "db") == _shm_of(p, "app") == ["a", "b"]
+    assert _shm_of(p, "donor") == ["c"] and _shm_of(p, "plain") == []
+    # the donor's shm_size sizes it (the joiner's is not used, as Docker); Docker's flags
+    for svc in ("db", "app"):
+        line = next(m for m in p.run("exec", "-T", svc, "cat", "/proc/mounts").stdout
+                    .splitlines() if m.split()[1] == "/dev/shm")
+        assert "nosuid" in line and "nodev" in line and "noexec" in line, line
+        assert p.run("exec", "-T", svc, "stat", "-f", "-c", "%b %S", "/dev/shm").stdout \
+            .split() == [str((32 << 20) // 4096), "4096"]
+    assert p.run("exec", "-T", "db", "stat", "-c", "%a", "/dev/shm").stdout.strip() == "1777"
+    shm_dir = Path(os.environ.get("PYSTACK_RUN", "/run/pystack")) / "shm"
+    ids = p.ids()
+
+    def ours() -> set[str]:
+        return {s for n in os.listdir(shm_dir) for s, i in ids.items() if n.startswith(i)}
+
+    assert {s.rsplit("-", 2)[1] for s in ours()} == {"db", "donor"}    # host-side tmpfs
+    p.run("down")
+    assert ours() == set()                                  # unmounted and removed

@@ -197,3 +197,21 @@ def test_rm_asks_unless_forced(cli_env: Env) -> None:
     invoke("-f", "stack.yml", "stop", "worker")
     code, out = rm("-f")
     assert "Going to remove" not in out and "Removed" in out
+
+
+def test_empty_operations_say_what_compose_says(cli_env: Env) -> None:
+    code, out = invoke("down", "-f", "stack.yml")
+    assert code == 0, out
+    assert out == 'WARN[0000] Warning: No resource found to remove for project "clitest".\n'
+    code, out = invoke("-p", "ghost", "down")
+    assert code == 0 and 'No resource found to remove for project "ghost"' in out
+    r = CliRunner().invoke(cli, ["--progress", "json", "-p", "ghost", "down"])
+    msg = json.loads(r.output)
+    assert msg["level"] == "warning" and "No resource found" in msg["msg"]
+    code, out = invoke("kill", "-f", "stack.yml")
+    assert (code, out) == (0, "no container to kill\n")
+    code, out = invoke("stop", "-f", "stack.yml")          # Compose: nothing, exit 0
+    assert (code, out) == (0, "")
+    assert invoke("up", "-d", "-f", "stack.yml")[0] == 0
+    code, out = invoke("down", "-f", "stack.yml")
+    assert "No resource found" not in out and "Container clitest-db-1  Removed" in out

@@ -1,13 +1,15 @@
-"""Golden outputs: the exact text of `ps`, `stats` and `top` (table, json, template) next to
-the examples Compose and the docker CLI document.  The numbers are those of the documented
-examples, so a row must come out character for character as documented; the column widths are
-those of the docker formatter's tabwriter today (minwidth 10, padding 3; the stats page's
-examples were printed by an older CLI with minwidth 20)."""
+"""Golden outputs: the exact text of `ps`, `stats`, `top` and `events` (table, json,
+template) next to the examples Compose and the docker CLI document.  The numbers are those of
+the documented examples, so a row must come out character for character as documented; the
+column widths are those of the docker formatter's tabwriter today (minwidth 10, padding 3;
+the stats page's examples were printed by an older CLI with minwidth 20)."""
 
 from __future__ import annotations
 
 import json
 import time
+
+import pytest
 
 from pystack.orchestrator.ui.formats import (
     PS_FIELDS,
@@ -25,10 +27,12 @@ from pystack.orchestrator.ui.readouts import (
     STATS_TABLE,
     StatsEntry,
     cputime,
+    event_json,
+    event_text,
     live_frame,
     top_block,
 )
-from pystack.runtime.api import ProcessInfo, Stats
+from pystack.runtime.api import ContainerEvent, ProcessInfo, Stats
 
 GIB_1_952 = 2_095_944_040                      # prints as 1.952GiB
 
@@ -214,3 +218,48 @@ def test_ps_json_lines_as_compose_ps() -> None:
     assert '"Publishers":[{"URL":"0.0.0.0","TargetPort":80,"PublishedPort":8080,' \
            '"Protocol":"tcp"}]' in line
     assert list(json.loads(line)) == sorted(row)
+
+
+def _event(action: str, **attrs: str) -> ContainerEvent:
+    return ContainerEvent(
+        time_ns=1_448_042_463_615_550_123, id="213cf7" + "0" * 52 + "5fc39a", action=action,
+        name="application_web_1",
+        labels={"com.docker.compose.image": "alpine:edge", "com.docker.compose.service": "web",
+                "com.docker.compose.project": "application", "tier": "front"},
+        attributes=attrs)
+
+
+def test_events_json_as_compose_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose's docs/reference/compose_events.md, `--json`:
+        {"time": "2015-11-20T18:01:03.615550", "type": "container", "action": "create",
+         "id": "213cf7...5fc39a", "service": "web",
+         "attributes": {"name": "application_web_1", "image": "alpine:edge"}}
+    (cmd/compose/events.go marshals a map: keys sorted, compact; the time is Go's RFC 3339
+    with nanoseconds; Compose's own labels are dropped from the attributes, others kept)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert event_json(_event("create")) == (
+            '{"action":"create","attributes":{"image":"alpine:edge",'
+            '"name":"application_web_1","tier":"front"},"id":"213cf7' + "0" * 52 +
+            '5fc39a","service":"web","time":"2015-11-20T18:01:03.615550123Z",'
+            '"type":"container"}')
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_events_text_as_compose_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pkg/api Event.String(): `2006-01-02 15:04:05.000000 container ACTION ID (k=v, ...)`
+    (microseconds cut, not rounded); the action's own attributes (exitCode, execID) join."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert event_text(_event("die", exitCode="3")) == (
+            "2015-11-20 18:01:03.615550 container die 213cf7" + "0" * 52 + "5fc39a "
+            "(exitCode=3, image=alpine:edge, name=application_web_1, tier=front)")
+        assert event_text(_event("health_status: healthy")).split(" container ")[1].startswith(
+            "health_status: healthy 213cf7")
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
