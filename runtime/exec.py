@@ -16,7 +16,8 @@ than another of its own processes (issue 9 item 4):
      seccomp, non-dumpable again (a uid change may reset it).  Only then it makes the tty
      (from the container's devpts), hands its master to the caller over the console socket
      (who pumps it: the caller's own fds never enter the container, issue 9 item 6), and
-     forks B (so B is in the pid ns), waits for it,
+     forks B (so B is in the pid ns), waits for it (keeping a copy of the master: when the
+     caller detaches or dies, A drains the terminal, so B runs on as under Docker),
      forwarding SIGTERM as SIGKILL (the healthcheck timeout), and exits with B's code (128+signal
      when killed).  A itself is never in the container's pid namespace.
   B: setsid, the tty, chdir, PATH lookup inside the container, closes every other fd, execs.
@@ -99,19 +100,49 @@ def _child_b(xs: ExecSpec, env: dict[str, str], cwd: str, tty: bool) -> None:
               f'exec failed: exec: "{xs.argv[0]}": {e.strerror}')
 
 
-def _hand_over(master: int) -> None:
+def _hand_over(master: int) -> socket.socket:
     """Send the terminal's master to the caller (fd 3, its unix socket) and wait until it
     has set the size (so the command starts with it); the caller pumps it, we never see the
-    caller's own streams (issue 9 item 6)."""
+    caller's own streams (issue 9 item 6).  We keep our copy of the master and the socket:
+    see `_outlive_the_caller`."""
     sock = socket.socket(fileno=3)
     try:
         socket.send_fds(sock, [b"m"], [master])
         ready, _, _ = select.select([sock], [], [], 30.0)
         if not ready or not sock.recv(1):
             _fail(126, "exec failed: the caller went away")
-    finally:
+    except BaseException:
         sock.close()
-        os.close(master)
+        raise
+    return sock
+
+
+def _outlive_the_caller(child: int, sock: socket.socket, master: int) -> int:
+    """Wait for B while the caller pumps the terminal; once the caller has gone (its detach
+    keys, or it died: its end of the console socket closes) read and drop what B writes, so
+    B keeps running as under Docker, neither hung up (this copy of the master keeps the
+    terminal open) nor blocked on a full terminal.  Returns B's wait status."""
+    pidfd = os.pidfd_open(child)
+    try:
+        watch = [pidfd, sock.fileno()]
+        while True:
+            ready, _, _ = select.select(watch, [], [])
+            if pidfd in ready:
+                return os.waitpid(child, 0)[1]
+            if master in ready:
+                try:
+                    os.read(master, 65536)
+                except OSError:             # EIO: nothing holds the terminal's slave
+                    watch.remove(master)
+            elif sock.fileno() in ready:
+                try:
+                    gone = not sock.recv(64)
+                except OSError:
+                    gone = True
+                if gone:                    # from now on the output is ours to drain
+                    watch = [pidfd, master]
+    finally:
+        os.close(pidfd)
 
 
 def _enter(pid1: int, cg_procs: list[str], pid_start: int | None) -> None:
@@ -166,15 +197,19 @@ def _child_a(pid1: int, cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
         L.set_non_dumpable()            # a uid change resets it to fs.suid_dumpable
     except (ContainerRuntimeError, OSError) as e:
         _fail(126, f"exec failed: {e}")
-    slave = -1
+    slave = master = -1
+    sock: socket.socket | None = None
     if stdio.tty:
         # The terminal comes from the CONTAINER's devpts (we are in its mount ns now), so
         # ttyname works inside; its master goes to the caller, who pumps it.
         master, slave, _ = L.open_pty()
-        _hand_over(master)
+        sock = _hand_over(master)
     child = os.fork()
     if child == 0:
         try:
+            if sock is not None:
+                sock.close()
+                os.close(master)
             if slave >= 0:
                 for i in range(3):
                     os.dup2(slave, i)
@@ -192,7 +227,10 @@ def _child_a(pid1: int, cg_procs: list[str], xs: ExecSpec, stdio: launch.Stdio,
     signal.signal(signal.SIGTERM, lambda *_: _kill_child(child))
     if slave >= 0:
         os.close(slave)
-    _, status = os.waitpid(child, 0)
+    if sock is not None:
+        status = _outlive_the_caller(child, sock, master)
+    else:
+        _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
 

@@ -37,15 +37,16 @@ class PlainProgress:
         self.out = out or sys.stderr
         self.lock = threading.Lock()
         self.last = 0
+        from pystack.orchestrator.ui.buildjson import RawJson
+
+        self.raw = RawJson()
 
     def __call__(self, e: Event) -> None:
         if self.mode == "quiet":
             return
         with self.lock:
-            if self.mode == "json":
-                self.out.write(json.dumps({"id": e.number, "kind": e.kind, "name": e.name,
-                                           "text": e.text, "seconds": round(e.seconds, 3)})
-                               + "\n")
+            if self.mode == "json":         # BuildKit's rawjson (ui/buildjson.py)
+                self.out.write(json.dumps(self.raw(e)) + "\n")
                 self.out.flush()
                 return
             n = f"#{e.number}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import secrets
+import select
 import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
@@ -152,6 +154,55 @@ def test_detach_keys_and_no_relay_left(web: Project,
     r = web.run("exec", "--detach-keys", "ctrl-9", "web", "true", check=False)
     assert r.returncode != 0 and "invalid detach keys" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_the_exec_command_outlives_the_detach_keys(
+        web: Project, terminals: Callable[..., Terminal]) -> None:
+    """Docker keeps an exec'd command running after the detach keys.  The client held the
+    only master of its terminal, so its exit hung the command up (SIGHUP); now the exec
+    helper keeps a copy and drains what the command writes after the detach."""
+    tag = secrets.token_hex(3)
+    t = shell(web, terminals)
+    t.send(f"mkfifo /tmp/go-{tag}; echo $$ > /tmp/pid-{tag}; cat /tmp/go-{tag}; "
+           f"yes {tag} | head -c 300000; echo done > /tmp/done-{tag}\r".encode())
+    web.wait_for(lambda: web.run("exec", "-T", "web", "test", "-s", f"/tmp/pid-{tag}",
+                                 check=False).returncode == 0)
+    t.send(b"\x10\x11")                                         # ctrl-p ctrl-q
+    assert t.wait() == 0
+    assert t.modes() == t.saved
+    pid = web.run("exec", "-T", "web", "cat", f"/tmp/pid-{tag}").stdout.strip()
+    alive = web.run("exec", "-T", "web", "kill", "-0", pid, check=False)
+    assert alive.returncode == 0, "the detached shell was hung up"
+    # it runs on and writes 300 kB to its terminal (far more than a pty buffers: nobody
+    # draining it would block the command), then the next command
+    web.run("exec", "-T", "web", "sh", "-c", f"echo go > /tmp/go-{tag}")
+    web.wait_for(lambda: web.run("exec", "-T", "web", "test", "-e", f"/tmp/done-{tag}",
+                                 check=False).returncode == 0)
+    assert web.run("exec", "-T", "web", "kill", "-0", pid, check=False).returncode == 0
+    helper = _parent_on_the_host(web, int(pid))        # the exec helper, outside the pid ns
+    fd = os.pidfd_open(helper)
+    try:
+        web.run("exec", "-T", "web", "sh", "-c", f"kill -9 {pid}; rm -f /tmp/*-{tag}")
+        ready, _, _ = select.select([fd], [], [], 30)
+        assert ready, "the exec helper outlived its command"   # and nothing else is left
+    finally:
+        os.close(fd)
+
+
+def _parent_on_the_host(p: Project, pid: int) -> int:
+    """The host pid of the parent of process `pid` of the service's pid namespace."""
+    ns = p.run("exec", "-T", "web", "readlink", "/proc/self/ns/pid").stdout.strip()
+    for d in (d for d in os.listdir("/proc") if d.isdigit()):
+        try:
+            if os.readlink(f"/proc/{d}/ns/pid") != ns:
+                continue
+            status = dict(line.split(":\t", 1) for line in
+                          Path(f"/proc/{d}/status").read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if status["NSpid"].split()[-1] == str(pid):
+            return int(status["PPid"])
+    raise AssertionError(f"no process {pid} in the container's pid namespace")
 
 
 def test_container_killed_under_the_shell_restores_the_terminal(
