@@ -348,8 +348,9 @@ def main() -> int:
         print("\n".join(lines))
         print("\nWall seconds (median):\n")
         print("\n".join(table(bs, keys, cpu=False)))
-        print("\nCPU seconds, user+sys (median; pystack and buildah: their processes; "
-              "BuildKit: the docker client + dockerd + containerd and their reaped children):\n")
+        print("\nCPU seconds, user+sys (median; pystack and buildah: the command and the "
+              "descendants reaped along the chain, not detached ones; BuildKit: the docker "
+              "client + dockerd + containerd and their reaped children):\n")
         print("\n".join(table(bs, keys, cpu=True)))
         for b in bs:
             for name, why in b.failed.items():

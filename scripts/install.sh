@@ -4,7 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 APT_PACKAGES="python3 python3-venv python3-dev gcc git iproute2 nftables busybox-static tini \
-  skopeo docker-registry apache2-utils ca-certificates openssl util-linux procps mmdebstrap"
+  skopeo docker-registry apache2-utils ca-certificates openssl util-linux procps mmdebstrap \
+  openssh-client"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

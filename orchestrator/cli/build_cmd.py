@@ -105,6 +105,20 @@ def parse_secrets(values: tuple[str, ...], environ: dict[str, str]) -> dict[str,
     return out
 
 
+def parse_ssh(values: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """--ssh default|ID[=SOCKET|KEY[,KEY...]] (docker build's), paths from the cwd."""
+    import os
+
+    from pystack.orchestrator.engine.build import ssh_sources
+    from pystack.orchestrator.errors import OrchestratorError
+
+    try:
+        return ssh_sources(list(values), dict(os.environ), Path.cwd(), "--ssh")
+    except OrchestratorError as e:
+        raise click.BadParameter(f"{e.message}" + (f" ({e.hint})" if e.hint else ""),
+                                 param_hint="--ssh") from None
+
+
 def run_build(build: Callable[[], Any], quiet: bool) -> Any:
     """Run a build; on a failed step in quiet mode show its last output lines first."""
     from pystack.runtime.build.errors import StepFailedError
@@ -144,10 +158,13 @@ def progress_mode(quiet: bool) -> str:
               help="The network of RUN steps.")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE|env=VAR",
               help="A build secret for RUN --mount=type=secret (repeatable).")
+@click.option("--ssh", "ssh", multiple=True, metavar="default|ID[=SOCKET|KEY[,KEY]]",
+              help="An SSH agent for RUN --mount=type=ssh (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
 def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: str | None,
                 build_args: tuple[str, ...], labels: tuple[str, ...], no_cache: bool,
-                pull: bool, network: str, secrets: tuple[str, ...], quiet: bool) -> None:
+                pull: bool, network: str, secrets: tuple[str, ...], ssh: tuple[str, ...],
+                quiet: bool) -> None:
     """Build an image from a Dockerfile and a context directory."""
     import os
 
@@ -169,7 +186,8 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
         dockerfile_name=name, target=target,
         build_args=parse_build_args(build_args, dict(os.environ)),
         tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
-        pull=pull, network=network, secrets=parse_secrets(secrets, dict(os.environ)))
+        pull=pull, network=network, secrets=parse_secrets(secrets, dict(os.environ)),
+        ssh=parse_ssh(ssh))
     from pystack.orchestrator.engine.buildnet import build_network
 
     with build_network() as net:
@@ -205,10 +223,12 @@ def prebuild(ctx: click.Context, stack: Any, opts: Any, build: bool, no_build: b
 @click.option("-q", "--quiet", is_flag=True, help="No build output.")
 @click.option("--with-dependencies", is_flag=True, help="Also build the dependencies.")
 @click.option("--push", is_flag=True, help="Push the built images (services with image:).")
+@click.option("--ssh", "ssh", multiple=True, metavar="default|ID[=SOCKET|KEY[,KEY]]",
+              help="An SSH agent for the builds (use 'default' for $SSH_AUTH_SOCK).")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tuple[str, ...],
-                  quiet: bool, with_dependencies: bool, push: bool,
+                  quiet: bool, with_dependencies: bool, push: bool, ssh: tuple[str, ...],
                   services: tuple[str, ...]) -> None:
     """Build the images of services with `build:`."""
     import os
@@ -226,7 +246,8 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     args = parse_build_args(build_args, {**dict(os.environ), **proj.environment})
     built = run_build(lambda: build_services(stack, names, "always",
                                              PlainProgress(progress_mode(quiet)),
-                                             no_cache=no_cache, pull=pull, build_args=args),
+                                             no_cache=no_cache, pull=pull, build_args=args,
+                                             ssh=parse_ssh(ssh)),
                       quiet)
     if push:
         from pystack.orchestrator.cli.image_cmd import push_images

@@ -12,6 +12,7 @@ nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from pystack.runtime.image.model import Image
 
 HOST_PLATFORMS = ("linux/amd64", "linux/x86_64")
-_REFUSED = ("ssh", "cache_to")
+_REFUSED = ("cache_to",)
 _IGNORED = ("cache_from", "shm_size", "ulimits", "extra_hosts", "isolation", "privileged",
             "provenance", "sbom", "entitlements")
 
@@ -59,7 +60,8 @@ def _args(build: Mapping[str, Any], environment: Mapping[str, str],
 
 
 def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull: bool = False,
-                build_args: Mapping[str, str] | None = None) -> Any:
+                build_args: Mapping[str, str] | None = None,
+                ssh: Mapping[str, tuple[str, ...]] | None = None) -> Any:
     """The BuildRequest of a service's `build:` (OrchestratorError for what pystack refuses)."""
     from pystack.runtime.build.request import BuildRequest
 
@@ -99,8 +101,12 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
         src = str(r["source"] if isinstance(r, dict) else r)
         sid = str(r.get("target") or src) if isinstance(r, dict) else src
         secrets[sid] = _secret_value(project, src, f"{where}.secrets")
+    agents = ssh_sources(b.get("ssh"), {**os.environ, **project.environment},
+                         Path(project.working_dir), f"{where}.ssh") if b.get("ssh") else {}
+    agents.update(ssh or {})                     # pystack build --ssh wins over build.ssh
     return BuildRequest(
-        context=ctx, dockerfile=dockerfile, dockerfile_inline=inline, dockerfile_name=name,
+        context=ctx, ssh=agents, dockerfile=dockerfile, dockerfile_inline=inline,
+        dockerfile_name=name,
         target=b.get("target"), tags=tags,
         build_args=_args(b, project.environment, build_args or {}),
         labels=image_labels(project, svc),
@@ -119,6 +125,35 @@ def image_labels(project: Project, svc: Service) -> dict[str, str]:
                  ("com.docker.compose.project", project.name),
                  ("com.docker.compose.service", svc.name)):
         out.setdefault(k, v)
+    return out
+
+
+def ssh_sources(entries: Any, environ: Mapping[str, str], base: Path,
+                where: str) -> dict[str, tuple[str, ...]]:
+    """`build.ssh` / `--ssh`: `default`, `ID`, `ID=SOCKET` or `ID=KEY[,KEY...]` (a list, or a
+    mapping ID: PATH) -> id -> paths; a bare id takes $SSH_AUTH_SOCK (an error when unset)."""
+    items: list[tuple[str, str]] = []
+    if isinstance(entries, Mapping):
+        items = [(str(k), "" if v is None else str(v)) for k, v in entries.items()]
+    else:
+        for e in entries or []:
+            k, _, v = str(e).partition("=")
+            items.append((k, v))
+    out: dict[str, tuple[str, ...]] = {}
+    for sid, value in items:
+        if not sid:
+            raise OrchestratorError(f"{where}: {value!r}: an id is required (default or "
+                                    "ID=PATH)")
+        if not value:
+            sock = environ.get("SSH_AUTH_SOCK")
+            if not sock:
+                raise OrchestratorError(f"{where}: {sid}: SSH_AUTH_SOCK is not set",
+                                        hint="start an agent (eval $(ssh-agent) && ssh-add) "
+                                             f"or give a socket or key: {sid}=PATH")
+            out[sid] = (sock,)
+            continue
+        paths = [Path(os.path.expanduser(p)) for p in value.split(",") if p]
+        out[sid] = tuple(str(p if p.is_absolute() else base / p) for p in paths)
     return out
 
 

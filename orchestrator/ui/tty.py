@@ -9,8 +9,9 @@ of first appearance, redrawn in place every 100 ms by a ticker thread:
 The spinner turns while an object is in progress and its timer counts from the object's first
 event to its last final one; `✔` done (green), `✘` error (red), `!` warning (yellow).  Each frame
 moves the cursor up over the previous one (ESC[nA) and rewrites every line padded to the
-terminal's width, so nothing is left of a longer earlier line.  Warnings are printed above the
-block (`WARN[0000] ...`), which moves down.
+terminal's width, so nothing is left of a longer earlier line; a block taller than the terminal
+shows its first lines and ` ... N more`.  Warnings are printed above the block
+(`WARN[0000] ...`), which moves down.
 
 The clock and the terminal size are parameters: tests draw frames from a fake clock and compare
 them with golden text; `tick=None` draws only on close() (and when asked).
@@ -130,7 +131,7 @@ class TtyRenderer:
         when nothing has happened yet (an empty operation draws nothing)."""
         if not self.tasks and not self.warnings:
             return ""
-        width, _ = self.size()
+        width, height = self.size()
         now = self.clock()
         parts = [f"\x1b[{self.lines}A\x1b[0G" if self.lines else "", HIDE]
         for w in self.warnings:
@@ -145,11 +146,18 @@ class TtyRenderer:
         if done == len(self.tasks):
             head = self._colour(BLUE, head)
         parts.append(_pad(head, width) + "\n")
-        id_width = max(len(t.id) for t in self.tasks.values())
-        for t in self.tasks.values():
+        # A block taller than the terminal could not be redrawn in place: as Compose, the
+        # first lines and ` ... N more`.
+        tasks = list(self.tasks.values())
+        room = max(height - 2, 1)
+        shown = tasks if len(tasks) <= room else tasks[:max(room - 1, 1)]
+        id_width = max(len(t.id) for t in shown)
+        for t in shown:
             parts.append(self._line(t, id_width, width, now))
+        if len(shown) < len(tasks):
+            parts.append(_pad(f" ... {len(tasks) - len(shown)} more", width) + "\n")
         parts.append(SHOW)
-        self.lines = 1 + len(self.tasks)
+        self.lines = 1 + len(shown) + (len(shown) < len(tasks))
         return "".join(parts)
 
     def _line(self, t: _Task, id_width: int, width: int, now: float) -> str:

@@ -158,6 +158,9 @@ class Build:
         self.own_runtime = True
         self.scratch_dir: Path | None = None
         self.lock = threading.RLock()
+        from pystack.runtime.build.sshagent import Agents
+
+        self.agents = Agents(req.ssh)
 
     def next_number(self) -> int:
         with self.lock:
@@ -247,6 +250,7 @@ class Build:
                 self._stages(order)
                 return self._export(self.states[target.index])
             finally:
+                self.agents.close()
                 if self.runtime is not None and self.own_runtime:
                     self.runtime.close()
                 if self.scratch_dir is not None:

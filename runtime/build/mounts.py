@@ -1,5 +1,5 @@
-"""RUN --mount: cache, bind (from the context or a stage), tmpfs, and the optional
-secret/ssh mounts (left out: no secrets or agent are given to builds yet).
+"""RUN --mount: cache, bind (from the context or a stage), tmpfs, secret and ssh (an agent
+socket forwarded for the step, sshagent.py).
 
 Each mount also says what of it goes into the step's cache key, never a temporary path: a
 bind mount's key is the digest of what it shows (names, modes, owners, content), a cache
@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 
 def mount(self: StageRunner, st: StageState, spec: str, ins: Instruction,
-          held: contextlib.ExitStack) -> tuple[Mount | None, str]:
+          held: contextlib.ExitStack, ssh_index: int = 0) -> tuple[Mount | None, str]:
     """One --mount: the Mount, and what of it goes into the step's cache key (never a
-    temporary path: for a bind, the digest of what it shows)."""
+    temporary path: for a bind, the digest of what it shows).  `ssh_index`: how many ssh
+    mounts this RUN has before this one (the default target's N)."""
     where = self.df.where(ins.line)
     opts: dict[str, str] = {}
     for kv in spec.split(","):
@@ -40,10 +41,7 @@ def mount(self: StageRunner, st: StageState, spec: str, ins: Instruction,
     if kind == "secret":
         return _secret(self, opts, target, held, where)
     if kind == "ssh":
-        if opts.get("required") in ("true", "1"):
-            raise BuildError("RUN --mount=type=ssh: no SSH agent is given to builds",
-                             where=where, hint="pystack builds do not forward an agent yet")
-        return None, "ssh:absent"               # an optional ssh mount: left out
+        return _ssh(self, opts, target, held, where, ssh_index)
     if not target:
         raise BuildError(f"RUN --mount={spec}: target is required", where=where)
     target = posixpath.join(st.workdir, target)
@@ -120,3 +118,37 @@ def _secret(self: StageRunner, opts: dict[str, str], target: str | None,
     finally:
         os.close(fd)
     return Mount("bind", dest, source=str(tmp), read_only=True), f"secret:{sid}:{dest}"
+
+
+def _ssh(self: StageRunner, opts: dict[str, str], target: str | None,
+         held: contextlib.ExitStack, where: str, index: int) -> tuple[Mount | None, str]:
+    """An SSH agent socket at `target` (default /run/buildkit/ssh_agent.N): a proxy socket of
+    the step's own (mode 0600, uid/gid 0 unless given) forwarding to the build's agent for
+    `id` (default "default"); never in a layer nor in the cache key.  A missing agent leaves
+    an optional mount out and fails a `required` one."""
+    from pystack.runtime.build.sshagent import AgentProxy
+
+    if opts.get("source") or opts.get("src"):
+        raise BuildError("RUN --mount=type=ssh: ssh does not support source", where=where)
+    sid = opts.get("id") or "default"
+    dest = target or f"/run/buildkit/ssh_agent.{index}"
+    key = f"ssh:{sid}:{dest}"
+    try:
+        upstream = self.b.agents.socket_for(sid)
+    except BuildError as e:
+        raise BuildError(f"RUN --mount=type=ssh: {e.message}", e.hint, where) from None
+    if upstream is None:
+        if opts.get("required") in ("true", "1"):
+            raise BuildError(f"RUN --mount=type=ssh: no SSH agent was given to this build for "
+                             f"id {sid!r}", where=where,
+                             hint="start an agent (eval $(ssh-agent) && ssh-add) and pass it: "
+                                  f"image build --ssh {sid}[=SOCKET|KEY], or build.ssh: "
+                                  f"[{sid}] in the compose file")
+        return None, key
+    try:
+        proxy = AgentProxy(upstream, int(opts.get("uid", "0")), int(opts.get("gid", "0")),
+                           int(opts.get("mode", "0600"), 8))
+    except (OSError, ValueError) as e:
+        raise BuildError(f"RUN --mount=type=ssh: {e}", where=where) from None
+    held.callback(proxy.close)
+    return Mount("bind", dest, source=str(proxy.path), read_only=True), key

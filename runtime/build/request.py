@@ -32,6 +32,8 @@ class BuildRequest:
     # named contexts (additional_contexts): name -> an absolute directory or
     # "docker-image://REF"; COPY --from=NAME, RUN --mount from=NAME and FROM NAME use them
     contexts: Mapping[str, str] = field(default_factory=dict)
+    # RUN --mount=type=ssh agents: id -> an agent socket, or private key files (sshagent.py)
+    ssh: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,10 @@ class StageRunner:
         if ins.flag("security") not in (None, "sandbox"):
             raise BuildError("RUN --security=insecure is not allowed", where=where)
         with contextlib.ExitStack() as held:        # stage trees mounted, cache locks held
-            pairs = [mount(self, st, m, ins, held) for m in ins.flag_all("mount")]
+            pairs: list[tuple[Mount | None, str]] = []
+            for m in ins.flag_all("mount"):
+                pairs.append(mount(self, st, m, ins, held,
+                                   sum(k.startswith("ssh:") for _, k in pairs)))
             self._run_step(st, ins, argv, network, pairs, where)
 
     def _run_step(self, st: steps.StageState, ins: Instruction, argv: list[str], network: str,
@@ -316,6 +319,9 @@ class StageRunner:
         env = {**{k: v for k, v in st.args.items()}, **st.env()}
         for k in C.PROXY_ARGS & set(self.b.req.build_args):
             env.setdefault(k, self.b.req.build_args[k])
+        ssh = [k.split(":", 2)[2] for _, k in pairs if k.startswith("ssh:")]
+        if ssh and "SSH_AUTH_SOCK" not in env:
+            env["SSH_AUTH_SOCK"] = ssh[0]           # the first ssh mount's, as BuildKit
         keyed_env = {k: v for k, v in env.items() if k not in C.PROXY_ARGS}
         user = str(st.config.get("User") or "")
         shown = ins.original.split("\n", 1)[0].split(None, 1)

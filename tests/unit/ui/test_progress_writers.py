@@ -169,3 +169,20 @@ def test_json_messages_are_composes() -> None:
 
 def test_auto_is_plain_off_a_terminal() -> None:
     assert isinstance(make_renderer("auto", out=io.StringIO()), PlainRenderer)
+
+
+def test_a_block_taller_than_the_terminal_is_cut() -> None:
+    clock = Clock()
+    out = io.StringIO()
+    r = TtyRenderer(out, no_color=True, clock=clock, tick=None, size=lambda: (40, 6))
+    em = Emitter(r)
+    for i in range(6):
+        em("container", f"demo-web-{i}", "Started")
+    r.frame()
+    lines = take(out).removeprefix(HIDE).removesuffix(SHOW).split("\n")
+    assert [ln.rstrip() for ln in lines] == [
+        "[+] Running 6/6", " ✔ Container demo-web-0  Started   0.0s",
+        " ✔ Container demo-web-1  Started   0.0s",
+        " ✔ Container demo-web-2  Started   0.0s", " ... 3 more", ""]
+    r.frame()
+    assert take(out).startswith("\x1b[5A")       # up over the 5 lines drawn, no more
