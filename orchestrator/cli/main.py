@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "attach": ("stack_run_cmd", "attach", "Attach to a service container's console."),
     "cp": ("stack_extra_cmd", "cp", "Copy files between a service container and the host."),
     "events": ("readouts_cmd", "events", "Stream the project's container events."),
+    "watch": ("watch_cmd", "watch", "Watch files and sync, restart or rebuild services."),
     "images": ("image_cmd", "images", "List images."),
     "pull": ("image_cmd", "pull", "Pull images from a registry."),
     "push": ("image_cmd", "push", "Push images to a registry."),

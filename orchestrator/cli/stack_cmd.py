@@ -131,6 +131,8 @@ def _scale(values: tuple[str, ...]) -> dict[str, int]:
 @click.option("--no-color", "no_color_logs", is_flag=True, help="Monochrome log output.")
 @click.option("--timestamps", is_flag=True, help="Show timestamps.")
 @click.option("--no-log-prefix", is_flag=True, help="No prefix in logs.")
+@click.option("-w", "--watch", "watch_", is_flag=True,
+              help="Watch source code and rebuild/refresh containers when files are updated.")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None,
@@ -138,14 +140,20 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
        scale: tuple[str, ...], remove_orphans: bool, abort_on_container_exit: bool,
        exit_code_from: str | None, timeout: float | None, pull: str, quiet_pull: bool,
        build_: bool, no_build: bool, no_color_logs: bool, timestamps: bool,
-       no_log_prefix: bool, services: tuple[str, ...]) -> None:
+       no_log_prefix: bool, watch_: bool, services: tuple[str, ...]) -> None:
     """Create and start the project's containers."""
     from pystack.orchestrator.engine.up import UpOptions
     from pystack.orchestrator.engine.up import up as engine_up
 
     if force_recreate and no_recreate:
         raise click.UsageError("--force-recreate and --no-recreate are incompatible")
+    if watch_ and (detach or no_start):
+        raise click.UsageError("--watch cannot be combined with --detach or --no-start")
     stack = load_stack(ctx, services, warm=not no_start)
+    if watch_:
+        from pystack.orchestrator.cli.watch_cmd import check_watch
+
+        check_watch(stack, services)
     opts = UpOptions(services=services, no_deps=no_deps, force_recreate=force_recreate,
                      no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
                      remove_orphans=remove_orphans, pull=pull, quiet_pull=quiet_pull,
@@ -184,6 +192,12 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
         ctx.exit(130)
     if detach or wait_ or no_start:
         return
+    if watch_:
+        from pystack.orchestrator.cli.watch_cmd import attached_watch
+
+        ctx.exit(attached_watch(ctx, stack, services, since=began, timeout=timeout,
+                                no_color=no_color_logs or _options(ctx).no_color,
+                                timestamps=timestamps, no_prefix=no_log_prefix))
     from pystack.orchestrator.cli.attach import attach
 
     code = attach(stack, services, no_color=no_color_logs or _options(ctx).no_color,
