@@ -356,80 +356,11 @@ class NetworkManager:
 
     def teardown(self, keep: Collection[str] = ()) -> None:
         """Remove every sandbox of this project (but those in `keep`), its rules, and its
-        networks (but those a kept sandbox is still attached to), also what dead owners left.
-        Sandboxes go in parallel: unmounting pins and deleting files is kernel and disk time."""
-        from concurrent.futures import ThreadPoolExecutor
+        networks (but those a kept sandbox is still attached to), also what dead owners
+        left (net/teardown.py)."""
+        from pystack.net import teardown
 
-        from pystack.net.endpoints import refresh_names, remove_sandbox
-
-        with self.store.lock():
-            veths: list[str] = []
-            nets: set[str] = set()
-            kept_nets: set[str] = set()
-            gone: list[dict[str, Any]] = []
-            for rec in self.store.all(self.store.sandboxes):
-                if rec.get("project") != self.project:
-                    continue
-                if rec["id"] in keep:
-                    kept_nets |= {a["network"] for a in rec["attachments"]}
-                    continue
-                veths += [a["host"] for a in rec["attachments"]]
-                nets |= {a["network"] for a in rec["attachments"]}
-                gone.append(rec)
-            with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda r: remove_sandbox(self, r, bulk=True), gone))
-            # The DNS server's sockets inside the removed sandboxes hold their namespaces
-            # (and so their veths) alive: it lets go of them first, or the wait below runs
-            # to its timeout (2 s for a 20-container down).
-            self._dns_after_teardown()
-            left = self.links.wait_gone(veths, timeout=2.0)
-            mine = [r for r in self.store.all(self.store.networks)
-                    if r["project"] == self.project and r["name"] not in kept_nets]
-            bridges = {r["bridge"] for r in mine}
-            for name in [*left, *self.links.names(self.knobs.ifprefix)]:
-                master = Path(f"/sys/class/net/{name}/master")
-                if name in left or (master.exists() and
-                                     os.path.basename(os.readlink(master)) in bridges):
-                    self.links.delete(name)     # held by a live process, or record lost
-            if not keep:
-                self.table.remove(f"p={self.project} ")
-            else:
-                self.table.remove_exact({f"p={self.project} ctr={r['id']}" for r in gone}
-                                        | {f"p={self.project} net={r['name']}" for r in mine})
-            for r in mine:
-                self._destroy_network(r, rules=False)
-            shared = nets - {r["name"] for r in mine}
-            if shared:
-                refresh_names(self, shared)     # networks still used by others
-            self._reap_orphans()
-
-    def _dns_after_teardown(self) -> None:
-        from pystack.net import dns
-
-        if any(r.get("project") == self.project for r in self.store.all(self.store.sandboxes)):
-            dns.sync(self.knobs, self.project, start=False)
-        else:
-            dns.stop(self.knobs, self.project)
-
-    def _reap_orphans(self) -> None:
-        """Pins and name files without a record (records are written before and deleted
-        after them, so these are leftovers of a lost record): unmount and delete."""
-        known = {r["id"] for r in self.store.all(self.store.sandboxes)}
-        for cid, held in holder.running(str(self.knobs.root)).items():
-            if cid not in known:
-                holder.release(held)
-        for folder, is_pin in ((self.store.pins, True), (self.store.files, False)):
-            try:
-                entries = os.listdir(folder)
-            except FileNotFoundError:
-                continue
-            for cid in entries:
-                if cid in known:
-                    continue
-                if is_pin:
-                    netns.remove(folder / cid)
-                else:
-                    names.remove_files_dir(folder / cid)
+        teardown.teardown(self, keep)
 
 
 def _nameservers() -> list[ipaddress.IPv4Network]:

@@ -25,10 +25,11 @@ The directory itself takes the image directory's owner and mode (postgres's data
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pystack.runtime import layerview
@@ -37,6 +38,15 @@ from pystack.runtime.errors import ContainerRuntimeError
 CHUNK = 1 << 20
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 DIR_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_DIRECTORY
+
+
+@contextlib.contextmanager
+def _closing(fd: int) -> Iterator[int]:
+    """`fd`, closed when the block ends."""
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _xattrs(src: int, dst: int) -> None:
@@ -81,13 +91,10 @@ def _file(src: int, name: str, parent: int) -> None:
     st = os.fstat(src)
     if not stat.S_ISREG(st.st_mode):
         return                                      # it changed under us: not copied
-    dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                  0o600, dir_fd=parent)
-    try:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with _closing(os.open(name, flags, 0o600, dir_fd=parent)) as dst:
         _copy_data(src, dst)
         _meta(dst, st, src)
-    finally:
-        os.close(dst)
 
 
 def _symlink(target: str, name: str, parent: int, st: os.stat_result) -> None:
@@ -110,15 +117,9 @@ def copy_tree(src: int, dst: int) -> None:
                 sfd = os.open(name, DIR_FLAGS, dir_fd=src)
             except OSError:
                 continue                            # swapped for something else: skipped
-            try:
-                dfd = _subdir(name, dst)
-                try:
-                    copy_tree(sfd, dfd)
-                    _meta(dfd, os.fstat(sfd), sfd)
-                finally:
-                    os.close(dfd)
-            finally:
-                os.close(sfd)
+            with _closing(sfd), _closing(_subdir(name, dst)) as dfd:
+                copy_tree(sfd, dfd)
+                _meta(dfd, os.fstat(sfd), sfd)
         elif stat.S_ISLNK(st.st_mode):
             _symlink(os.readlink(name, dir_fd=src), name, dst, st)
         elif stat.S_ISREG(st.st_mode):
@@ -126,39 +127,25 @@ def copy_tree(src: int, dst: int) -> None:
                 sfd = os.open(name, READ_FLAGS, dir_fd=src)
             except OSError:
                 continue
-            try:
+            with _closing(sfd):
                 _file(sfd, name, dst)
-            finally:
-                os.close(sfd)
 
 
 def _copy_union(d: layerview.UnionDir, dst: int) -> None:
     for name, (layer, below, st, merged) in layerview.entries(d):
         if merged is not None:
-            dfd = _subdir(name, dst)
-            try:
+            with _closing(_subdir(name, dst)) as dfd:
                 _copy_union(merged, dfd)
-                sfd = layerview.open_in_layer(layer, below, directory=True)
-                try:
+                with _closing(layerview.open_in_layer(layer, below, directory=True)) as sfd:
                     _meta(dfd, st, sfd)
-                finally:
-                    os.close(sfd)
-            finally:
-                os.close(dfd)
             continue
         if stat.S_ISLNK(st.st_mode):
-            pfd = layerview.open_in_layer(layer, below[:-1], directory=True)
-            try:
+            with _closing(layerview.open_in_layer(layer, below[:-1], directory=True)) as pfd:
                 target = os.readlink(below[-1], dir_fd=pfd)
-            finally:
-                os.close(pfd)
             _symlink(target, name, dst, st)
         elif stat.S_ISREG(st.st_mode):
-            sfd = layerview.open_in_layer(layer, below)
-            try:
+            with _closing(layerview.open_in_layer(layer, below)) as sfd:
                 _file(sfd, name, dst)
-            finally:
-                os.close(sfd)
 
 
 def copy_into(layer_dirs: Sequence[str | Path], path: str, dest: str | Path) -> bool:
@@ -174,16 +161,10 @@ def copy_into(layer_dirs: Sequence[str | Path], path: str, dest: str | Path) -> 
         d = layerview.union_dir(layers, path)
         if d is None:
             return False
-        top = layerview.open_in_layer(d.layers[0], d.rel, directory=True)
-        try:
-            dfd = os.open(dest, DIR_FLAGS)
-            try:
-                _copy_union(d, dfd)
-                _meta(dfd, os.fstat(top), top)
-            finally:
-                os.close(dfd)
-        finally:
-            os.close(top)
+        with _closing(layerview.open_in_layer(d.layers[0], d.rel, directory=True)) as top, \
+                _closing(os.open(dest, DIR_FLAGS)) as dfd:
+            _copy_union(d, dfd)
+            _meta(dfd, os.fstat(top), top)
     except OSError as e:
         raise ContainerRuntimeError(f"cannot copy the image's {path} into the volume: "
                                     f"{e.strerror or e}") from e

@@ -78,12 +78,12 @@ def load_project(opts: ProjectOptions, services: tuple[str, ...] | list[str] = (
 
 def late_checks(canonical: Mapping[str, Any], marks: Any) -> list[str]:
     """Checks of the canonical form (env_file merged in, short forms expanded)."""
-    from pystack.orchestrator.config import valuechecks
+    from pystack.orchestrator.config import latechecks
     from pystack.orchestrator.config.semantic import Report
 
     rep = Report(marks)
     for name, svc in (canonical.get("services") or {}).items():
-        valuechecks.late(rep, name, svc)
+        latechecks.service(rep, name, svc)
     return rep.lines
 
 

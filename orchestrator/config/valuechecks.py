@@ -1,7 +1,8 @@
 """Checks of the values the engine acts on, so that a file `pystack config` accepts never fails
 later because of its own content: restart policies, stop signals, log options, tmpfs options,
 ulimits, published ports, environment and sysctl names, healthcheck retries, integer ranges,
-network names, and a service's image (or build).
+network names, and a service's image (or build).  The checks of the canonical form (after
+normalize.py) are latechecks.py's.
 
 Each check parses with the same function the model builder (build.py) uses, from units.py, so
 a value is parsed by one rule.  Like semantic.py (which calls `service` and `top_level`), this
@@ -84,7 +85,7 @@ def top_level(rep: Report, data: Mapping[str, Any], project: str | None) -> None
             if not isinstance(name, str):
                 name, path = (f"{project}_{key}" if project else str(key)), (kind, key)
             if not rule.fullmatch(name):
-                rep.add(path, f"invalid {kind[:-1]} name '{_short(name)}'", hint,
+                rep.add(path, f"invalid {kind[:-1]} name '{short(name)}'", hint,
                         key=len(path) == 2)
 
 
@@ -150,119 +151,6 @@ def _resources(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
     if weight and not 10 <= weight <= 1000:
         rep.add((*base, "blkio_config", "weight"), f"blkio weight {weight} is out of range",
                 "use 10 to 1000")
-
-
-# What execve takes: one argument or KEY=value at most MAX_ARG_STRLEN (32 pages), all of
-# them together at most a quarter of the 8 MiB default stack; half of that is left to the
-# image's own environment.
-MAX_ARG = 32 * 4096
-MAX_EXEC = 1 << 20
-
-
-def late(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
-    """Checks on a service's canonical form (after normalize.py: env_file merged in, short
-    forms expanded), with the rules net and the runtime apply to their own input, so `up`
-    cannot fail on them later."""
-    exec_size(rep, name, svc)
-    _dns(rep, ("services", name), svc)
-    _runtime_rules(rep, ("services", name), svc)
-
-
-def _dns(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
-    from pystack.net.api import DnsConfig, check_alias, check_dns_config
-    from pystack.net.errors import NetError
-
-    fields: list[tuple[TreePath, DnsConfig]] = []
-    for i, server in enumerate(svc.get("dns") or []):
-        fields.append((("dns", i), DnsConfig(servers=(str(server),))))
-    for i, domain in enumerate(svc.get("dns_search") or []):
-        fields.append((("dns_search", i), DnsConfig(search=(str(domain),))))
-    for i, opt in enumerate(svc.get("dns_opt") or []):
-        fields.append((("dns_opt", i), DnsConfig(options=(str(opt),))))
-    for i, entry in enumerate(svc.get("extra_hosts") or []):
-        host, _, ip = str(entry).partition("=")
-        ip = "127.0.0.1" if ip == "host-gateway" else ip   # the engine fills it in
-        fields.append((("extra_hosts", i), DnsConfig(extra_hosts=((host, ip),))))
-    if svc.get("hostname"):
-        fields.append((("hostname",), DnsConfig(hostname=str(svc["hostname"]))))
-    if svc.get("domainname"):
-        fields.append((("domainname",), DnsConfig(domainname=str(svc["domainname"]))))
-    for path, dns in fields:
-        try:
-            check_dns_config(dns)
-        except NetError as e:
-            rep.add((*base, *path), str(e))
-    for i, link in enumerate(svc.get("links") or []):
-        try:
-            check_alias(str(link).split(":")[-1])   # the name the link adds, as net adds it
-        except NetError as e:
-            rep.add((*base, "links", i), str(e))
-    nets = svc.get("networks")
-    for net, spec in (nets.items() if isinstance(nets, Mapping) else []):
-        for alias in (spec.get("aliases") or []) if isinstance(spec, Mapping) else []:
-            try:
-                check_alias(str(alias))
-            except NetError as e:
-                rep.add((*base, "networks", net, "aliases"), str(e))
-
-
-def _runtime_rules(rep: Report, base: TreePath, svc: Mapping[str, Any]) -> None:
-    from pystack.runtime.api import check_capability, check_cpuset, check_sysctl
-    from pystack.runtime.errors import ContainerRuntimeError
-
-    for key in ("cap_add", "cap_drop"):
-        for i, cap in enumerate(svc.get(key) or []):
-            try:
-                check_capability(str(cap))
-            except ContainerRuntimeError as e:
-                rep.add((*base, key, i), str(e), "use a name like NET_ADMIN or CAP_NET_ADMIN")
-    sysctls = svc.get("sysctls")
-    host_net = svc.get("network_mode") == "host"
-    host_ipc = svc.get("ipc") == "host"
-    for key in (sysctls if isinstance(sysctls, Mapping) else {}):
-        try:
-            check_sysctl(str(key), own_netns=not host_net, own_ipcns=not host_ipc)
-        except ContainerRuntimeError as e:
-            rep.add((*base, "sysctls"), str(e), "a container may set kernel.msg*, kernel.sem, "
-                    "kernel.shm*, fs.mqueue.* and, without network_mode: host, net.*")
-    cpuset = svc.get("cpuset")
-    if isinstance(cpuset, str) and cpuset:
-        try:
-            check_cpuset(cpuset)
-        except ContainerRuntimeError as e:
-            rep.add((*base, "cpuset"), str(e))
-    workdir = svc.get("working_dir")
-    if isinstance(workdir, str) and workdir and not workdir.startswith("/"):
-        rep.add((*base, "working_dir"), f"the working directory '{_short(workdir)}' is not "
-                "an absolute path", "use a path like /app")
-
-
-def exec_size(rep: Report, name: str, svc: Mapping[str, Any]) -> None:
-    """The final environment (env_file merged in) and command of a service (canonical form)
-    must fit what the kernel passes to a process (else `up` fails with E2BIG)."""
-    base: TreePath = ("services", name)
-    env = svc.get("environment")
-    env = env if isinstance(env, Mapping) else {}
-    total = 0
-    for key, value in env.items():
-        size = len(str(key).encode()) + 2 + len(str(value or "").encode())
-        total += size
-        if size > MAX_ARG:
-            rep.add((*base, "environment"), f"variable {_short(str(key))} is {size} bytes, "
-                    f"more than the {MAX_ARG} the kernel passes for one variable",
-                    "pass big values in a file: a volume, a config or a secret")
-    for key in ("command", "entrypoint"):
-        for arg in svc.get(key) or []:
-            size = len(str(arg).encode()) + 1
-            total += size
-            if size > MAX_ARG:
-                rep.add((*base, key), f"an argument of {size} bytes is more than the "
-                        f"{MAX_ARG} the kernel passes for one argument",
-                        "pass big values in a file")
-    if total > MAX_EXEC:
-        rep.add((*base, "environment"), f"the environment and command take {total} bytes, "
-                f"more than the {MAX_EXEC} pystack leaves for them",
-                "pass big values in a file: a volume, a config or a secret")
 
 
 def _health(rep: Report, base: TreePath, hc: Any) -> None:
@@ -337,7 +225,7 @@ def _ulimits(rep: Report, base: TreePath, ulimits: Any) -> None:
     for name, value in (ulimits.items() if isinstance(ulimits, Mapping) else []):
         path = (*base, "ulimits", name)
         if name not in ULIMITS:
-            rep.add(path, f"unknown ulimit '{_short(str(name))}'",
+            rep.add(path, f"unknown ulimit '{short(str(name))}'",
                     "use one of: " + ", ".join(sorted(ULIMITS)), key=True)
             continue
         if isinstance(value, Mapping):
@@ -365,7 +253,7 @@ def _ports(rep: Report, base: TreePath, ports: Any) -> None:
                     "the port the service listens on, 1 to 65535")
         protocol = item.get("protocol")
         if isinstance(protocol, str) and protocol not in ("tcp", "udp", "sctp"):
-            rep.add((*where, "protocol"), f"invalid protocol '{_short(protocol)}'",
+            rep.add((*where, "protocol"), f"invalid protocol '{short(protocol)}'",
                     "use tcp, udp or sctp")
         published = item.get("published")
         if published in (None, "") or isinstance(published, bool):
@@ -401,7 +289,7 @@ def _volumes(rep: Report, base: TreePath, volumes: Any) -> None:
                 hint = ("a one-letter name before ':' reads as a Windows drive; use an "
                         "absolute path inside the container, like /data")
             rep.add((*base, "volumes", i) if isinstance(item, str) else (
-                *base, "volumes", i, "target"), f"invalid mount target '{_short(target)}'",
+                *base, "volumes", i, "target"), f"invalid mount target '{short(target)}'",
                 hint)
 
 
@@ -410,7 +298,7 @@ def _names(rep: Report, path: TreePath, value: Any) -> None:
     if isinstance(value, list):
         for i, item in enumerate(value):
             if isinstance(item, str) and item.partition("=")[0].strip() == "":
-                rep.add((*path, i), f"'{_short(item)}' has no name before '='",
+                rep.add((*path, i), f"'{short(item)}' has no name before '='",
                         "write NAME=value")
     elif isinstance(value, Mapping):
         for key in value:
@@ -431,5 +319,6 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _short(text: str) -> str:
+def short(text: str) -> str:
+    """`text` cut to 60 characters for a problem line."""
     return text if len(text) <= 60 else text[:57] + "..."

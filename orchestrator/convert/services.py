@@ -11,8 +11,8 @@ from typing import Any
 
 from pystack.orchestrator.config import model as m
 from pystack.orchestrator.convert import names
+from pystack.orchestrator.convert.container import container_ports
 from pystack.orchestrator.convert.context import Context
-from pystack.orchestrator.convert.workloads import container_ports
 
 
 def _port_name(n: int, proto: str) -> str:

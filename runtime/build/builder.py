@@ -158,6 +158,7 @@ class Build:
         self.cached = 0
         self.runtime: Any = None
         self.own_runtime = True
+        self.may_run = False            # a needed stage has a RUN: prewarm() starts the runtime
         self.scratch_dir: Path | None = None
         self.lock = threading.RLock()
         from pystack.runtime.build.sshagent import Agents
@@ -186,6 +187,15 @@ class Build:
 
                 self.runtime = LinuxRuntime()
             return self.runtime
+
+    def prewarm(self) -> None:
+        """Have the runtime's zygote start now, overlapping the build's own work, when a RUN
+        may run (a RUN's start otherwise waits for its interpreter start-up and imports)."""
+        with self.lock:
+            if not self.may_run:
+                return
+            self.may_run = False
+        self.get_runtime().prewarm()
 
     def empty_dir(self) -> Path:
         with self.lock:
@@ -247,6 +257,9 @@ class Build:
     def run(self) -> BuildResult:
         target = pick_target(self.df, self.req.target)
         order = needed_stages(self.df, target, self.meta)
+        self.may_run = any(i.cmd == "RUN" for s, _ in order for i in s.instructions)
+        if self.req.no_cache:
+            self.prewarm()                  # every step runs
         with self.content.adding():
             self.content.clean_tmp()
             try:

@@ -124,6 +124,7 @@ class StageRunner:
             layer, created = hit.layer, hit.created
             b.emit("cached", n, name)
         else:
+            b.prewarm()                     # the first miss: RUN steps may follow
             layer = make(n, name)
             created = ic.now_rfc3339()
             b.cache.put(key, layer, st.diff_ids, st.blobs, created)
