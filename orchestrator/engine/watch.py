@@ -108,6 +108,15 @@ class Session:
 
         paths = sorted({r.spec.path for r in self.rules})
         self.initial_sync()
+        try:
+            self._watch(watchfiles, paths, stop)
+        except OSError as e:            # a watched path vanished, inotify limits, ...
+            raise OrchestratorError(f"watching {', '.join(paths)}: {e}",
+                                    hint="check the develop.watch paths (and "
+                                         "fs.inotify.max_user_watches)") from e
+        self.log("Watch disabled")
+
+    def _watch(self, watchfiles: Any, paths: list[str], stop: threading.Event) -> None:
         enabled = False
         # The first (empty) yield comes once the inotify watches are in place: only then is
         # the session "enabled" (a change before that would be missed).
@@ -122,7 +131,6 @@ class Session:
                 self.log("Watch enabled")
             if changes:
                 self.handle({path for _, path in changes})
-        self.log("Watch disabled")
 
     def handle(self, paths: Iterable[str]) -> None:
         batch = plan(self.rules, paths)

@@ -267,10 +267,14 @@ def test_rebuild_recreates_with_the_new_image(make_project: Callable[[str], Proj
     w.wait_line("Watch enabled")
     assert sh(p, "cat /content") == "first\n"
     before = p.ids()
+    from pystack.runtime.image.store import ImageStore
+
+    old = ImageStore().get(f"{p.name}-web").id
     (p.dir / "content.txt").write_text("second\n")
     w.wait_line("successfully built")
     eventually(p, "cat /content", "second\n")
     assert p.ids() != before                                    # recreated
+    p.wait_for(lambda: not ImageStore().exists(old), timeout=DEADLINE)   # --prune (default)
     code, _, err = w.stop()
     assert code == 130 and "Traceback" not in err
 
