@@ -150,7 +150,9 @@ def report(exc: BaseException) -> int:
 
     message = getattr(exc, "message", None) or str(exc)
     hint = getattr(exc, "hint", None)
-    click.echo(f"error: {message}" if "\n" not in message else message, err=True)
+    problems = getattr(exc, "problems", None) or [message]     # a stack file's: each
+    for line in problems:
+        click.echo(f"error: {line}", err=True)
     if hint:
         click.echo(f"hint: {hint}", err=True)
     return exit_code(exc)
@@ -182,6 +184,11 @@ class PystackCommand(click.Command):
         try:
             return super().invoke(ctx)
         except _known_errors() as exc:
+            from pystack.orchestrator.errors import UsageError
+
+            if isinstance(exc, UsageError):     # one form for every usage mistake: click's
+                hint = f" ({exc.hint})" if exc.hint else ""
+                raise click.UsageError(exc.message + hint, ctx) from None
             ctx.exit(report(exc))
 
 

@@ -317,31 +317,38 @@ kill = _simple("kill", "Kill containers.")
 
 
 @click.command(cls=PystackCommand)
-@click.option("-f", "--force", is_flag=True, help="Don't ask (and remove running ones).")
-@click.option("-s", "--stop", "stop_", is_flag=True, help="Stop the containers first.")
+@click.option("-f", "--force", is_flag=True, help="Don't ask to confirm removal.")
+@click.option("-s", "--stop", "stop_", is_flag=True,
+              help="Stop the containers, if required, before removing.")
 @click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes.")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def rm(ctx: click.Context, force: bool, stop_: bool, volumes: bool,
        services: tuple[str, ...]) -> None:
-    """Remove stopped service containers."""
+    """Remove stopped service containers (running ones stay, unless -s stops them first)."""
     from pystack.orchestrator.engine import ops
 
     if force:
         misplaced_file("rm", "--force", services)
     stack = load_stack(ctx, need_file=False)
-    if not force:
-        # As Compose: say what goes and ask (no answer, e.g. stdin at its end, is no).
-        going = [e.name for e in stack.containers(services=services) if stop_ or not e.running]
-        if going:
-            try:
-                yes = click.confirm(f"Going to remove {', '.join(going)}", default=False,
-                                    err=True)
-            except click.Abort:
-                yes = False
-            if not yes:
-                return
-    with locked(stack), rendering(ctx, stack):
-        removed = ops.rm(stack, services, force=force, stop_first=stop_, volumes=volumes)
-    if not removed:
+    if stack.project is not None:
+        for s in services:
+            stack.project.service(s)            # an unknown service is an error (Compose)
+    # As Compose (pkg/compose/remove.go): only stopped containers go; none: say so, exit 0;
+    # say what goes, and ask unless -f (no answer, e.g. stdin at its end, is no).
+    going = [e.name for e in stack.containers(services=services) if stop_ or not e.running]
+    if not going:
         click.echo("No stopped containers", err=True)
+        return
+    message = f"Going to remove {', '.join(going)}"
+    if force:
+        click.echo(message)
+    else:
+        try:
+            yes = click.confirm(message, default=False, err=True)
+        except click.Abort:
+            yes = False
+        if not yes:
+            return
+    with locked(stack), rendering(ctx, stack):
+        ops.rm(stack, services, stop_first=stop_, volumes=volumes, only_stopped=True)
