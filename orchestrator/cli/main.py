@@ -167,6 +167,11 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["__complete"]:          # the shell completion's hidden entry point
+        from pystack.orchestrator.cli.complete import run
+
+        sys.exit(run(args[1:]))
     try:
         return cli.main(args=argv, prog_name="pystack", standalone_mode=True)
     except SystemExit:
