@@ -21,7 +21,7 @@ Kind = Literal["container", "network", "volume", "image", "layer", "project", "w
 FINAL = frozenset({
     "Created", "Started", "Running", "Healthy", "Exited", "Stopped", "Removed", "Pulled",
     "Skipped", "Error", "Unhealthy", "Killed", "Paused", "Unpaused", "Restarted", "Recreated",
-    "Waiting done", "Exists", "Warning", "Built", "Pull complete", "Already exists",
+    "Waiting done", "Exists", "Warning", "Built", "Pull complete", "Already exists", "Pushed",
 })
 ERRORS = frozenset({"Error", "Unhealthy"})
 
@@ -92,7 +92,7 @@ class Emitter:
 
 
 LAYER_WORDS = {"downloading": "Downloading", "extracting": "Extracting", "done": "Pull complete",
-               "exists": "Already exists"}
+               "exists": "Already exists", "pushing": "Pushing", "pushed": "Pushed"}
 
 
 class LayerFeed:

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import contextvars
 import copy as _copy
+import functools
 import hashlib
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pystack.runtime.build import cache as C
+from pystack.runtime.build import cacheio
 from pystack.runtime.build import copy as cp
 from pystack.runtime.build import steps
 from pystack.runtime.build.context import Tree, dockerignore_for
@@ -162,6 +164,7 @@ class Build:
         from pystack.runtime.build.sshagent import Agents
 
         self.agents = Agents(req.ssh)
+        self.step_keys: list[tuple[int, str]] = []      # (stage index, key) of every step
 
     def next_number(self) -> int:
         with self.lock:
@@ -260,8 +263,16 @@ class Build:
         with self.content.adding():
             self.content.clean_tmp()
             try:
+                for src in self.req.cache_from:
+                    self._cache_io(f"importing cache manifest from local:{src}",
+                                   functools.partial(cacheio.import_dir, self.content, src))
                 self._stages(order)
-                return self._export(self.states[target.index])
+                res = self._export(self.states[target.index])
+                for dest, mode in self.req.cache_to:
+                    keys = [k for i, k in self.step_keys if mode == "max" or i == target.index]
+                    self._cache_io(f"exporting cache to local:{dest} (mode={mode})",
+                                   functools.partial(cacheio.export, self.content, keys, dest))
+                return res
             finally:
                 self.agents.close()
                 if self.runtime is not None and self.own_runtime:
@@ -300,6 +311,18 @@ class Build:
                         error = f.exception()
         if error is not None:
             raise error
+
+    def _cache_io(self, name: str, work: Callable[[], int]) -> None:
+        n = self.next_number()
+        t0 = time.monotonic()
+        self.emit("start", n, name)
+        try:
+            count = work()
+        except BuildError as e:
+            self.emit("error", n, name, e.message)
+            raise
+        self.emit("info", n, name, f"{count} cache records")
+        self.emit("done", n, name, seconds=time.monotonic() - t0)
 
     def _export(self, st: steps.StageState) -> BuildResult:
         from pystack.runtime.image.reference import parse as parse_ref
