@@ -26,6 +26,11 @@ PKG_PARENT = str(Path(__file__).resolve().parent.parent)
 SHIM_BOOT = ("import sys,types;m=types.ModuleType('pystack');m.__path__=[sys.argv[1]];"
              "sys.modules['pystack']=m;from pystack.runtime.shim import main;"
              "sys.exit(main(sys.argv[2:]))")
+# A zygote for build steps only (runtime/oneshot.py): the runner's modules, not the shim's;
+# it imports the shim's the first time it is asked for a shim.
+RUNNER_BOOT = ("import sys,types;m=types.ModuleType('pystack');m.__path__=[sys.argv[1]];"
+               "sys.modules['pystack']=m;from pystack.runtime.zygote import serve;"
+               "sys.exit(serve(sys.argv[3], int(sys.argv[4]), lite=True))")
 
 
 def shim_environment() -> dict[str, str]:
@@ -51,11 +56,12 @@ class Zygote:
         self.sock: socket.socket | None = None
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def _start(self) -> socket.socket:
+    def _start(self, lite: bool = False) -> socket.socket:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", SHIM_BOOT, PKG_PARENT, "--zygote",
+                [sys.executable, "-I", "-S", "-c", RUNNER_BOOT if lite else SHIM_BOOT,
+                 PKG_PARENT, "--zygote",
                  str(self.root), str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -68,12 +74,13 @@ class Zygote:
         self.sock = mine
         return mine
 
-    def ensure_started(self) -> None:
-        """Start the zygote now if it is not running (prewarm)."""
+    def ensure_started(self, lite: bool = False) -> None:
+        """Start the zygote now if it is not running (prewarm); `lite`: one for one-shot
+        runners (build steps), which starts faster (see RUNNER_BOOT)."""
         with self.lock:
             if self.sock is None or self.proc is None or self.proc.poll() is not None:
                 self._close_locked()
-                self._start()
+                self._start(lite)
 
     def spawn(self, cdir: Path, ready_w: int) -> None:
         """Fork a detached shim for the container of `cdir`; it reports on `ready_w`."""
@@ -85,7 +92,7 @@ class Zygote:
             sock = self.sock
             if sock is None or self.proc is None or self.proc.poll() is not None:
                 self._close_locked()
-                sock = self._start()
+                sock = self._start(lite=msg.startswith(b"run\0"))   # oneshot.REQUEST
             try:
                 socket.send_fds(sock, [msg], fds)
             except OSError as e:
@@ -147,17 +154,23 @@ def _warm() -> None:
         pass
 
 
-def serve(root: str, fd: int) -> int:
+def serve(root: str, fd: int, lite: bool = False) -> int:
     """Fork a shim per request (`<container dir>` + the ready fd), or a runner
     (`oneshot.REQUEST<container dir>` + its report and output fds), until the socket closes.
 
     A pre-imported template: a start costs a fork instead of an interpreter start-up, and the
     shims share their pages copy-on-write (smaller PSS).  `root` (PYSTACK_ROOT) is in argv
-    only so that the zygote and every shim forked from it can be found by it.
+    only so that the zygote and every shim forked from it can be found by it.  `lite`: the
+    shim's own modules are imported at the first shim request, not now.
     """
-    from pystack.runtime import oneshot, shim
+    from types import ModuleType
 
-    del root
+    from pystack.runtime import launch, oneshot
+
+    shim: ModuleType | None = None
+    if not lite:
+        from pystack.runtime import shim
+    del root, launch
     from pystack.runtime.linux import set_name
 
     set_name("pystack-zygote")
@@ -180,6 +193,9 @@ def serve(root: str, fd: int) -> int:
             for f in fds:
                 os.close(f)
             continue
+        if not run and shim is None:
+            # a lite zygote's first shim: its modules are imported once, here
+            from pystack.runtime import shim
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -187,7 +203,7 @@ def serve(root: str, fd: int) -> int:
             try:
                 if run:
                     code = oneshot.runner(msg[len(oneshot.REQUEST):].decode(), fds[0], fds[1])
-                else:
+                elif shim is not None:
                     code = shim.main([msg.decode(), str(fds[0])])
             finally:
                 os._exit(code)

@@ -195,7 +195,7 @@ class Build:
             if not self.may_run:
                 return
             self.may_run = False
-        self.get_runtime().prewarm()
+        self.get_runtime().prewarm_runs()
 
     def empty_dir(self) -> Path:
         with self.lock:

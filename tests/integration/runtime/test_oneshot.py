@@ -146,3 +146,13 @@ def test_a_namespace_that_cannot_be_joined_fails_the_start_with_the_reason(
     spec = make("true", network_mode="ns", netns=not_a_netns)
     with pytest.raises(ContainerRuntimeError, match="setns"):
         rt.start(spec.id)
+
+
+def test_a_runner_only_zygote_still_starts_shims(rt: LinuxRuntime, make: Make,
+                                                 busybox_rootfs: Path, tmp_path: Path) -> None:
+    rt.prewarm_runs()                   # a build's zygote: the shim's modules come later
+    code, text, _ = oneshot(rt, spec_of(busybox_rootfs, "echo", "ran"), tmp_path)
+    assert (code, text) == (0, "ran\n")
+    st, out = run(rt, make("echo", "supervised"))
+    assert st.exit_code == 0 and out == "supervised\n"
+    assert st.status == "exited"
