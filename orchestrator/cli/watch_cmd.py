@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -153,6 +154,12 @@ class _Logs:
 
         return short_label(self.stack.name, e.name)
 
+    def refollow(self, service: str, began: float) -> None:
+        """The session restarted or recreated `service` at `began` (time.time())."""
+        secs, frac = divmod(int(began * 1e9), 1_000_000_000)
+        self.follow(service, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+                    + f".{frac:09d}Z")
+
     def follow(self, service: str, since: str | None = None) -> None:
         from pystack.orchestrator.cli.attach import now_rfc3339
         from pystack.orchestrator.engine.query import follow_logs
@@ -191,7 +198,7 @@ def attached_watch(ctx: click.Context, stack: Stack, services: tuple[str, ...], 
     logs = _Logs(stack, services, no_color=no_color, timestamps=timestamps,
                  no_prefix=no_prefix, since=since)
     session = _session(ctx, stack, services, prune=True, quiet=False,
-                       recreated=logs.follow)
+                       recreated=logs.refollow)
     stop, done, thread = _run(session)
     _until_interrupted(done)
     stop.set()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -82,12 +83,14 @@ class Session:
 
     def __init__(self, stack: Stack, rules: list[Rule], opts: WatchOptions,
                  log: Callable[[str], None],
-                 recreated: Callable[[str], None] | None = None) -> None:
+                 recreated: Callable[[str, float], None] | None = None) -> None:
         self.stack = stack
         self.rules = rules
         self.opts = opts
         self.log = log
-        self.recreated = recreated or (lambda service: None)
+        # (service, time.time() before the action): its containers were restarted or
+        # recreated, their output from then on is theirs
+        self.recreated = recreated or (lambda service, since: None)
         self.syncer = Syncer(stack)
         self.batches = 0                # handled so far (tests wait on it through the log)
 
@@ -108,6 +111,15 @@ class Session:
 
         paths = sorted({r.spec.path for r in self.rules})
         self.initial_sync()
+        try:
+            self._watch(watchfiles, paths, stop)
+        except OSError as e:            # a watched path vanished, inotify limits, ...
+            raise OrchestratorError(f"watching {', '.join(paths)}: {e}",
+                                    hint="check the develop.watch paths (and "
+                                         "fs.inotify.max_user_watches)") from e
+        self.log("Watch disabled")
+
+    def _watch(self, watchfiles: Any, paths: list[str], stop: threading.Event) -> None:
         enabled = False
         # The first (empty) yield comes once the inotify watches are in place: only then is
         # the session "enabled" (a change before that would be missed).
@@ -122,7 +134,6 @@ class Session:
                 self.log("Watch enabled")
             if changes:
                 self.handle({path for _, path in changes})
-        self.log("Watch disabled")
 
     def handle(self, paths: Iterable[str]) -> None:
         batch = plan(self.rules, paths)
@@ -146,11 +157,12 @@ class Session:
         from pystack.orchestrator.engine import ops
 
         services = sorted(batch.restart)
+        began = time.time()
         with self._locked():
             ops.restart(self.stack, services)
         self.log(f"service(s) {services} restarted")
         for service in services:
-            self.recreated(service)
+            self.recreated(service, began)
 
     def _exec(self, batch: Batch) -> None:
         from pystack.runtime.spec import ExecSpec
@@ -188,10 +200,11 @@ class Session:
                 self.log(f"Build failed. Error: {e.message}")
                 continue
             self.log(f"service(s) [{service!r}] successfully built")
+            began = time.time()
             with self._locked():
                 up(self.stack, UpOptions(services=(service,), no_deps=True,
                                          force_recreate=True, build="never", pull="never"))
-            self.recreated(service)
+            self.recreated(service, began)
             if self.opts.prune and old and old != new:
                 self._prune(old)
 

@@ -267,10 +267,14 @@ def test_rebuild_recreates_with_the_new_image(make_project: Callable[[str], Proj
     w.wait_line("Watch enabled")
     assert sh(p, "cat /content") == "first\n"
     before = p.ids()
+    from pystack.runtime.image.store import ImageStore
+
+    old = ImageStore().get(f"{p.name}-web").id
     (p.dir / "content.txt").write_text("second\n")
     w.wait_line("successfully built")
     eventually(p, "cat /content", "second\n")
     assert p.ids() != before                                    # recreated
+    p.wait_for(lambda: not ImageStore().exists(old), timeout=DEADLINE)   # --prune (default)
     code, _, err = w.stop()
     assert code == 130 and "Traceback" not in err
 
@@ -316,6 +320,37 @@ services:
     assert "Traceback" not in err
     assert "web-1  | web-bye" in out
     assert p.ps()[0]["State"] == "exited"
+
+
+def test_up_watch_rebuild_follows_the_new_containers_and_syncs_every_replica(
+        make_project: Callable[[str], Project], watching: Callable[..., Watcher]) -> None:
+    p = make_project("""
+services:
+  web:
+    build: .
+    scale: 2
+    command: ["sh", "-c", "echo content-$$(cat /content); exec sleep 100000"]
+    develop:
+      watch:
+        - {path: ./content.txt, action: rebuild}
+        - {path: ./src, action: sync, target: /tmp/src}
+""")
+    (p.dir / "Dockerfile").write_text("FROM local/busybox:latest\nCOPY content.txt /content\n")
+    (p.dir / "content.txt").write_text("first\n")
+    (p.dir / "src").mkdir()
+    w = watching(p, "up", "--watch")
+    w.wait_line("web-2  | content-first")
+    w.wait_line("Watch enabled")
+    (p.dir / "src" / "f").write_text("both\n")
+    for n in (1, 2):
+        p.wait_for(lambda n=n: p.run("exec", "-T", "--index", str(n), "web", "cat",
+                                     "/tmp/src/f", check=False).stdout == "both\n",
+                   timeout=DEADLINE)
+    (p.dir / "content.txt").write_text("second\n")
+    w.wait_line("web-1  | content-second")                      # the new container's output
+    w.wait_line("web-2  | content-second")
+    code, _, err = w.stop()
+    assert code == 130 and "Traceback" not in err
 
 
 def test_watch_refuses_a_stack_without_develop(make_project: Callable[[str], Project]) -> None:
