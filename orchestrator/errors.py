@@ -8,6 +8,7 @@ README's "Exit codes"), and only the CLI prints or exits.
 
     PystackError
       OrchestratorError            planning or running a stack failed            (exit 1)
+        UsageError                 a flag's or argument's value pystack cannot use  (exit 2)
         ConfigError                the stack file is invalid, every problem listed (exit 3)
           NoConfigFileError        no stack file was named and none was found      (exit 3)
         NotFoundError              a named object does not exist                  (exit 4)
@@ -34,6 +35,12 @@ class PystackError(Exception):
 
 class OrchestratorError(PystackError):
     """Something went wrong while planning or running a stack."""
+
+
+class UsageError(OrchestratorError):
+    """The command line asks for something pystack cannot do (`--format '{{.Nope}}'`, a time
+    it cannot read, `cp` without exactly one SERVICE:PATH): reported as click reports a bad
+    flag, `Error: ...` after the usage line, exit 2."""
 
 
 class ConfigError(OrchestratorError):

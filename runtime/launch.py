@@ -1,10 +1,10 @@
 """The container start sequence: stage-1 and stage-2.
 
-Called by the shim (a fresh single-threaded interpreter):
+Called by the shim's starter or a one-shot runner (single-threaded, forked by the zygote):
   shim   fork stage-1 -> put it in the cgroup -> "go"
-  stage-1  non-dumpable; setns net/ipc/pid paths; unshare(mnt, cgroup and each of uts, ipc,
-           pid, net the spec does not share with the host or another container);
-           fork stage-2; send its pid; _exit
+  stage-1  non-dumpable; setns net/ipc/pid paths; unshare(mnt and each of uts, ipc, pid, net
+           the spec does not share with the host or another container), while the shim
+           puts it in the cgroup; then "go": unshare(cgroup); fork stage-2; send its pid; _exit
   stage-2  (PID 1) rootfs.prepare -> pivot_root -> masks/ro paths -> hostname, sysctls, rlimits,
            oom_score_adj -> NNP, caps, user, seccomp -> close fds, reset signals -> chdir, execve
 Errors inside are written to a CLOEXEC pipe as one line ("<exit code> <message>"); a clean
@@ -132,7 +132,8 @@ def _reset_signals() -> None:
 
 
 def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
-            rlimits: list[tuple[int, int, int]], sec: Security, err_w: int) -> None:
+            rlimits: list[tuple[int, int, int]], sec: Security, err_w: int,
+            volatile: bool) -> None:
     hostname = hostname_of(spec)
     os.setsid()
     if stdio.tty and stdio.console < 0:
@@ -147,7 +148,7 @@ def _stage2(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
     _close_all_but(keep)
     if spec.network_mode != "host":
         _lo_up()
-    root = rootfs.prepare(spec, paths)
+    root = rootfs.prepare(spec, paths, volatile)
     rootfs.pivot(root)
     if spec.uts_namespace != "host":
         socket.sethostname(hostname)
@@ -205,8 +206,9 @@ def _report(err_w: int, code: int, message: str) -> None:
 
 
 def start(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
-          join_cgroup: object) -> tuple[int, int]:
+          join_cgroup: object, volatile: bool = False) -> tuple[int, int]:
     """Fork the container; return (host pid of its PID 1, read end of the error pipe).
+    `volatile`: its upper dir is thrown away after (a build step): mounted without syncs.
 
     `join_cgroup(pid)` puts stage-1 in the container's cgroup before it unshares.
     The caller reads the error pipe to EOF: data means the start failed (see `read_error`).
@@ -222,21 +224,25 @@ def start(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
             os.close(go_w)
             os.close(info_r)
             os.close(err_r)
-            if os.read(go_r, 1) != b"g":
-                os._exit(1)
             L.set_non_dumpable()
+            # The namespaces are made while the caller puts us in the cgroup (its write to
+            # cgroup.procs waits for an RCU grace period): only the cgroup namespace needs
+            # the cgroup, and nothing of the container runs before the fork below.
             if spec.network_mode == "ns" and spec.netns:
                 _join(spec.netns, L.CLONE_NEWNET)
             if spec.ipc_namespace and spec.ipc_namespace not in HOST_OR_NONE:
                 _join(spec.ipc_namespace, L.CLONE_NEWIPC)
             if spec.pid_namespace and spec.pid_namespace not in HOST_OR_NONE:
                 _join(spec.pid_namespace, L.CLONE_NEWPID)
-            L.unshare(_unshare_flags(spec))
+            L.unshare(_unshare_flags(spec) & ~L.CLONE_NEWCGROUP)
+            if os.read(go_r, 1) != b"g":
+                os._exit(1)
+            L.unshare(L.CLONE_NEWCGROUP)        # rooted at the container's cgroup
             child = os.fork()
             if child == 0:                      # ---- stage-2 = PID 1
                 os.close(info_w)
                 try:
-                    _stage2(spec, paths, proc, stdio, rlimits, sec, err_w)
+                    _stage2(spec, paths, proc, stdio, rlimits, sec, err_w, volatile)
                 except _StageError as e:
                     _report(err_w, e.code, e.message)
                 except ContainerRuntimeError as e:
@@ -260,8 +266,15 @@ def start(spec: ContainerSpec, paths: Paths, proc: Process, stdio: Stdio,
         except BaseException:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+            os.close(go_w)
+            why = read_error(err_r)         # stage-1 failed first (a namespace to join)?
+            if why is not None:
+                raise ContainerRuntimeError(f"container start failed: {why[1]}") from None
             raise
-        os.write(go_w, b"g")
+        try:
+            os.write(go_w, b"g")
+        except BrokenPipeError:
+            pass                            # stage-1 failed: its error pipe says why
         os.close(go_w)
         raw = b""
         while chunk := os.read(info_r, 64):

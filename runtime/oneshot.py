@@ -157,8 +157,9 @@ def runner(cdir: str, report_w: int, out_w: int) -> int:
         proc = build(spec, [paths.upper, *(Path(d) for d in reversed(spec.lower_dirs))])
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         try:
+            # volatile: the upper dir is read once, right after, and never survives a crash
             pid, err_r = launch.start(spec, paths, proc, launch.Stdio(null, out_w, out_w),
-                                      cg.add_pid)
+                                      cg.add_pid, volatile=True)
         finally:
             os.close(null)
             os.close(out_w)

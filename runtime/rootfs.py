@@ -74,11 +74,24 @@ def secure_join(root: str, rel: str, make: str | None = None) -> str:
     return cur
 
 
-def _overlay(spec: ContainerSpec, paths: Paths, target: str) -> None:
+def _mount_overlay(target: str, opts: str, volatile: bool) -> None:
+    """`volatile` (a container whose upper dir never outlives a crash: a build step): no
+    syncs, above all none of the whole upper filesystem when the mount goes away at exit."""
+    if volatile:
+        try:
+            L.mount("overlay", target, "overlay", 0, opts + ",volatile")
+            return
+        except ContainerRuntimeError as e:
+            if L.errno_of(e) != errno.EINVAL:       # EINVAL: a kernel before 5.10
+                raise
+    L.mount("overlay", target, "overlay", 0, opts)
+
+
+def _overlay(spec: ContainerSpec, paths: Paths, target: str, volatile: bool = False) -> None:
     lowers = list(reversed(spec.lower_dirs))           # overlay wants the topmost first
     opts = f"lowerdir={':'.join(lowers)},upperdir={paths.upper},workdir={paths.work}"
     if len(opts) <= PAGE_LIMIT:
-        L.mount("overlay", target, "overlay", 0, opts)
+        _mount_overlay(target, opts, volatile)
         return
     # mount(2) data must fit one page.  The new mount API's repeated "lowerdir+" would lift
     # that, but only from kernel 6.8 (Debian 12's 6.1 refuses it), so do what Docker's
@@ -105,7 +118,7 @@ def _overlay(spec: ContainerSpec, paths: Paths, target: str) -> None:
     here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.chdir(links)
-        L.mount("overlay", target, "overlay", 0, opts)
+        _mount_overlay(target, opts, volatile)
     finally:
         os.fchdir(here)
         os.close(here)
@@ -300,11 +313,12 @@ def _bind_file(rootfd: int, source: str, rel: str, read_only: bool) -> None:
         os.close(src)
 
 
-def prepare(spec: ContainerSpec, paths: Paths) -> str:
-    """Build the rootfs in the current (new) mount ns; return its path (pivot_root next)."""
+def prepare(spec: ContainerSpec, paths: Paths, volatile: bool = False) -> str:
+    """Build the rootfs in the current (new) mount ns; return its path (pivot_root next).
+    `volatile`: the overlay is mounted without syncs (see _mount_overlay)."""
     L.mount(None, "/", None, L.MS_SLAVE | L.MS_REC)
     root = str(paths.rootfs)
-    _overlay(spec, paths, root)
+    _overlay(spec, paths, root, volatile)
     os.chdir("/")
     proc = secure_join(root, "proc", make="dir")
     L.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)

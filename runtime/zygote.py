@@ -98,6 +98,7 @@ class Zygote:
             self.sock = None
         if self.proc is not None:
             try:
+                _exited(self.proc.pid, 5)
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
@@ -107,6 +108,21 @@ class Zygote:
     def close(self) -> None:
         with self.lock:
             self._close_locked()
+
+
+def _exited(pid: int, timeout: float) -> None:
+    """Wait up to `timeout` for `pid` to exit, on a pidfd (Popen.wait(timeout) polls with
+    sleeps of up to 50 ms: every build would pay one at its end)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return                              # gone already (or no pidfd): wait() decides
+    try:
+        select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
 
 
 def _warm() -> None:

@@ -119,6 +119,29 @@ def parse_ssh(values: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
                                  param_hint="--ssh") from None
 
 
+def cache_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--cache-to", "cache_to", multiple=True,
+                     metavar="type=local,dest=DIR[,mode=min|max]",
+                     help="Export the build cache to a directory (repeatable).")(f)
+    return click.option("--cache-from", "cache_from", multiple=True,
+                        metavar="type=local,src=DIR",
+                        help="Import a build cache from a directory (repeatable).")(f)
+
+
+def parse_cache(froms: tuple[str, ...], tos: tuple[str, ...]) -> dict[str, Any]:
+    """--cache-from/--cache-to -> the BuildRequest's cache_from/cache_to (paths from the cwd)."""
+    from pystack.orchestrator.engine.build import cache_specs
+    from pystack.orchestrator.errors import OrchestratorError
+
+    try:
+        return {"cache_from": tuple(p for p, _ in cache_specs(froms, Path.cwd(),
+                                                               "--cache-from", "src")),
+                "cache_to": cache_specs(tos, Path.cwd(), "--cache-to", "dest")}
+    except OrchestratorError as e:
+        raise click.BadParameter(f"{e.message}" + (f" ({e.hint})" if e.hint else "")
+                                 ) from None
+
+
 def run_build(build: Callable[[], Any], quiet: bool) -> Any:
     """Run a build; on a failed step in quiet mode show its last output lines first."""
     from pystack.runtime.build.errors import StepFailedError
@@ -160,11 +183,12 @@ def progress_mode(quiet: bool) -> str:
               help="A build secret for RUN --mount=type=secret (repeatable).")
 @click.option("--ssh", "ssh", multiple=True, metavar="default|ID[=SOCKET|KEY[,KEY]]",
               help="An SSH agent for RUN --mount=type=ssh (repeatable).")
+@cache_options
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
 def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: str | None,
                 build_args: tuple[str, ...], labels: tuple[str, ...], no_cache: bool,
                 pull: bool, network: str, secrets: tuple[str, ...], ssh: tuple[str, ...],
-                quiet: bool) -> None:
+                cache_from: tuple[str, ...], cache_to: tuple[str, ...], quiet: bool) -> None:
     """Build an image from a Dockerfile and a context directory."""
     import os
 
@@ -187,7 +211,7 @@ def image_build(context: Path, tags: tuple[str, ...], file: str | None, target: 
         build_args=parse_build_args(build_args, dict(os.environ)),
         tags=tags, labels=dict(lb.partition("=")[::2] for lb in labels), no_cache=no_cache,
         pull=pull, network=network, secrets=parse_secrets(secrets, dict(os.environ)),
-        ssh=parse_ssh(ssh))
+        ssh=parse_ssh(ssh), **parse_cache(cache_from, cache_to))
     from pystack.orchestrator.engine.buildnet import build_network
 
     with build_network() as net:
@@ -225,10 +249,12 @@ def prebuild(ctx: click.Context, stack: Any, opts: Any, build: bool, no_build: b
 @click.option("--push", is_flag=True, help="Push the built images (services with image:).")
 @click.option("--ssh", "ssh", multiple=True, metavar="default|ID[=SOCKET|KEY[,KEY]]",
               help="An SSH agent for the builds (use 'default' for $SSH_AUTH_SOCK).")
+@cache_options
 @click.argument("services", nargs=-1)
 @click.pass_context
 def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tuple[str, ...],
                   quiet: bool, with_dependencies: bool, push: bool, ssh: tuple[str, ...],
+                  cache_from: tuple[str, ...], cache_to: tuple[str, ...],
                   services: tuple[str, ...]) -> None:
     """Build the images of services with `build:`."""
     import os
@@ -247,7 +273,8 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     built = run_build(lambda: build_services(stack, names, "always",
                                              PlainProgress(progress_mode(quiet)),
                                              no_cache=no_cache, pull=pull, build_args=args,
-                                             ssh=parse_ssh(ssh)),
+                                             ssh=parse_ssh(ssh),
+                                             **parse_cache(cache_from, cache_to)),
                       quiet)
     if push:
         from pystack.orchestrator.cli.image_cmd import push_images

@@ -7,7 +7,7 @@ their bases; an error of any package's tree that matches no row is an operation 
 
     0  success
     1  an operation failed (a container, network or image step)     any other known error
-    2  usage error (bad flags)                                       raised by click
+    2  usage error (bad flags, values pystack cannot use)            click, UsageError
     3  the stack file is invalid (every problem listed)              ConfigError
     4  a named object does not exist                                 *NotFoundError
     5  the project is locked by another pystack process              LockTimeoutError
@@ -18,7 +18,13 @@ from __future__ import annotations
 from functools import cache
 
 from pystack.net.errors import NetworkNotFoundError, SandboxNotFoundError
-from pystack.orchestrator.errors import KNOWN, ConfigError, LockTimeoutError, NotFoundError
+from pystack.orchestrator.errors import (
+    KNOWN,
+    ConfigError,
+    LockTimeoutError,
+    NotFoundError,
+    UsageError,
+)
 from pystack.runtime.errors import ContainerNotFoundError, ImageNotFoundError
 
 FAILED = 1
@@ -30,6 +36,7 @@ __all__ = ["FAILED", "KNOWN", "USAGE", "exit_code", "table"]
 @cache
 def table() -> tuple[tuple[type[Exception], int], ...]:
     return (
+        (UsageError, USAGE),
         (ConfigError, 3),
         (NotFoundError, 4),
         (ImageNotFoundError, 4),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,34 +57,28 @@ def in_use_checker() -> Callable[[str], bool] | None:
 # -- progress ---------------------------------------------------------------------------------
 
 class _LayerProgress:
-    """Store progress callbacks -> engine-style events for orchestrator.ui renderers."""
+    """Store progress callbacks -> Compose's lines for the orchestrator.ui renderers: the
+    image (`Image ref  Pulling` ... `Pulled`) with its layers under it (engine/events.py
+    LayerFeed: `Downloading 1.5MB / 3MB`, `Pull complete`, `Already exists`)."""
 
-    def __init__(self, mode: str, verb: str) -> None:
-        from pystack.orchestrator.engine.events import Emitter
+    def __init__(self, mode: str, verb: str, ref: str) -> None:
+        from pystack.orchestrator.engine.events import Emitter, LayerFeed
         from pystack.orchestrator.ui.progress import make_renderer
 
         self.renderer = make_renderer(mode, _opts().no_color, title=verb)
         self.emit = Emitter(self.renderer)
-        self.plain = mode != "tty" and not (mode == "auto" and sys.stderr.isatty())
-        self.last: dict[str, tuple[str, float]] = {}
-        self.lock = threading.Lock()
+        self.verb, self.ref = verb, ref
+        self.feed = LayerFeed(self.emit, ref)
+        self.emit("image", ref, verb)
 
     def __call__(self, digest: str, status: str, done: int, total: int) -> None:
-        name = digest.removeprefix("sha256:")[:12]
-        words = {"downloading": "Downloading", "extracting": "Extracting", "done": "Pulled",
-                 "exists": "Exists", "pushing": "Pushing", "pushed": "Pushed"}
-        text = words.get(status, status)
-        now = time.monotonic()
-        with self.lock:
-            prev = self.last.get(name)
-            if prev and prev[0] == text and (self.plain or now - prev[1] < 0.2):
-                return
-            self.last[name] = (text, now)
-        if status in ("downloading", "pushing") and total and not self.plain:
-            text += f" {done / 1e6:.1f}/{total / 1e6:.1f} MB"
-        self.emit("image", name, text)
+        self.feed(digest, status, done, total)
 
-    def close(self) -> None:
+    def close(self, error: str | None = None) -> None:
+        if error is None:
+            self.emit("image", self.ref, {"Pulling": "Pulled", "Pushing": "Pushed"}[self.verb])
+        else:
+            self.emit("image", self.ref, "Error", error)
         self.renderer.close()
 
 
@@ -109,12 +101,19 @@ def push_images(refs: Sequence[str], quiet: bool = False, insecure: bool = False
 def _each_with_progress(refs: Sequence[str], verb: str, quiet: bool,
                         op: Callable[[str, _LayerProgress | None], T]) -> list[T]:
     """Run `op` on each reference with its own layer-progress display (none when quiet)."""
+    from pystack.orchestrator.errors import KNOWN
+
     mode = "quiet" if quiet else _opts().progress
     out: list[T] = []
     for ref in refs:
-        progress = None if mode == "quiet" else _LayerProgress(mode, f"{verb} {ref}")
+        progress = None if mode == "quiet" else _LayerProgress(mode, verb, ref)
         try:
             out.append(op(ref, progress))
+        except KNOWN as e:
+            if progress:
+                progress.close(e.message)
+                progress = None
+            raise
         finally:
             if progress:
                 progress.close()

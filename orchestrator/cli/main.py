@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "attach": ("stack_run_cmd", "attach", "Attach to a service container's console."),
     "cp": ("stack_extra_cmd", "cp", "Copy files between a service container and the host."),
     "events": ("readouts_cmd", "events", "Stream the project's container events."),
+    "watch": ("watch_cmd", "watch", "Watch files and sync, restart or rebuild services."),
     "images": ("image_cmd", "images", "List images."),
     "pull": ("image_cmd", "pull", "Pull images from a registry."),
     "push": ("image_cmd", "push", "Push images to a registry."),
@@ -149,7 +150,9 @@ def report(exc: BaseException) -> int:
 
     message = getattr(exc, "message", None) or str(exc)
     hint = getattr(exc, "hint", None)
-    click.echo(f"error: {message}" if "\n" not in message else message, err=True)
+    problems = getattr(exc, "problems", None) or [message]     # a stack file's: each
+    for line in problems:
+        click.echo(f"error: {line}", err=True)
     if hint:
         click.echo(f"hint: {hint}", err=True)
     return exit_code(exc)
@@ -164,6 +167,11 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["__complete"]:          # the shell completion's hidden entry point
+        from pystack.orchestrator.cli.complete import run
+
+        sys.exit(run(args[1:]))
     try:
         return cli.main(args=argv, prog_name="pystack", standalone_mode=True)
     except SystemExit:
@@ -181,6 +189,11 @@ class PystackCommand(click.Command):
         try:
             return super().invoke(ctx)
         except _known_errors() as exc:
+            from pystack.orchestrator.errors import UsageError
+
+            if isinstance(exc, UsageError):     # one form for every usage mistake: click's
+                hint = f" ({exc.hint})" if exc.hint else ""
+                raise click.UsageError(exc.message + hint, ctx) from None
             ctx.exit(report(exc))
 
 

@@ -28,11 +28,9 @@ def version(short: bool, fmt: str) -> None:
 @click.command(cls=PystackCommand)
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Print the completion script: eval "$(pystack completion bash)"."""
-    from click.shell_completion import get_completion_class
+    """Print the completion script of SHELL: commands, options, the services of the project
+    here, project names.  bash: eval "$(pystack completion bash)"; zsh: eval "$(pystack
+    completion zsh)"; fish: pystack completion fish | source."""
+    from pystack.orchestrator.cli.complete import script
 
-    from pystack.orchestrator.cli.main import cli
-
-    cls = get_completion_class(shell)
-    assert cls is not None
-    click.echo(cls(cli, {}, "pystack", "_PYSTACK_COMPLETE").source())
+    click.echo(script(shell), nl=False)

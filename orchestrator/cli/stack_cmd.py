@@ -131,6 +131,8 @@ def _scale(values: tuple[str, ...]) -> dict[str, int]:
 @click.option("--no-color", "no_color_logs", is_flag=True, help="Monochrome log output.")
 @click.option("--timestamps", is_flag=True, help="Show timestamps.")
 @click.option("--no-log-prefix", is_flag=True, help="No prefix in logs.")
+@click.option("-w", "--watch", "watch_", is_flag=True,
+              help="Watch source code and rebuild/refresh containers when files are updated.")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None,
@@ -138,14 +140,20 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
        scale: tuple[str, ...], remove_orphans: bool, abort_on_container_exit: bool,
        exit_code_from: str | None, timeout: float | None, pull: str, quiet_pull: bool,
        build_: bool, no_build: bool, no_color_logs: bool, timestamps: bool,
-       no_log_prefix: bool, services: tuple[str, ...]) -> None:
+       no_log_prefix: bool, watch_: bool, services: tuple[str, ...]) -> None:
     """Create and start the project's containers."""
     from pystack.orchestrator.engine.up import UpOptions
     from pystack.orchestrator.engine.up import up as engine_up
 
     if force_recreate and no_recreate:
         raise click.UsageError("--force-recreate and --no-recreate are incompatible")
+    if watch_ and (detach or no_start):
+        raise click.UsageError("--watch cannot be combined with --detach or --no-start")
     stack = load_stack(ctx, services, warm=not no_start)
+    if watch_:
+        from pystack.orchestrator.cli.watch_cmd import check_watch
+
+        check_watch(stack, services)
     opts = UpOptions(services=services, no_deps=no_deps, force_recreate=force_recreate,
                      no_recreate=no_recreate, no_start=no_start, scale=_scale(scale),
                      remove_orphans=remove_orphans, pull=pull, quiet_pull=quiet_pull,
@@ -184,6 +192,12 @@ def up(ctx: click.Context, detach: bool, wait_: bool, wait_timeout: float | None
         ctx.exit(130)
     if detach or wait_ or no_start:
         return
+    if watch_:
+        from pystack.orchestrator.cli.watch_cmd import attached_watch
+
+        ctx.exit(attached_watch(ctx, stack, services, since=began, timeout=timeout,
+                                no_color=no_color_logs or _options(ctx).no_color,
+                                timestamps=timestamps, no_prefix=no_log_prefix))
     from pystack.orchestrator.cli.attach import attach
 
     code = attach(stack, services, no_color=no_color_logs or _options(ctx).no_color,
@@ -303,31 +317,38 @@ kill = _simple("kill", "Kill containers.")
 
 
 @click.command(cls=PystackCommand)
-@click.option("-f", "--force", is_flag=True, help="Don't ask (and remove running ones).")
-@click.option("-s", "--stop", "stop_", is_flag=True, help="Stop the containers first.")
+@click.option("-f", "--force", is_flag=True, help="Don't ask to confirm removal.")
+@click.option("-s", "--stop", "stop_", is_flag=True,
+              help="Stop the containers, if required, before removing.")
 @click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes.")
 @click.argument("services", nargs=-1)
 @click.pass_context
 def rm(ctx: click.Context, force: bool, stop_: bool, volumes: bool,
        services: tuple[str, ...]) -> None:
-    """Remove stopped service containers."""
+    """Remove stopped service containers (running ones stay, unless -s stops them first)."""
     from pystack.orchestrator.engine import ops
 
     if force:
         misplaced_file("rm", "--force", services)
     stack = load_stack(ctx, need_file=False)
-    if not force:
-        # As Compose: say what goes and ask (no answer, e.g. stdin at its end, is no).
-        going = [e.name for e in stack.containers(services=services) if stop_ or not e.running]
-        if going:
-            try:
-                yes = click.confirm(f"Going to remove {', '.join(going)}", default=False,
-                                    err=True)
-            except click.Abort:
-                yes = False
-            if not yes:
-                return
-    with locked(stack), rendering(ctx, stack):
-        removed = ops.rm(stack, services, force=force, stop_first=stop_, volumes=volumes)
-    if not removed:
+    if stack.project is not None:
+        for s in services:
+            stack.project.service(s)            # an unknown service is an error (Compose)
+    # As Compose (pkg/compose/remove.go): only stopped containers go; none: say so, exit 0;
+    # say what goes, and ask unless -f (no answer, e.g. stdin at its end, is no).
+    going = [e.name for e in stack.containers(services=services) if stop_ or not e.running]
+    if not going:
         click.echo("No stopped containers", err=True)
+        return
+    message = f"Going to remove {', '.join(going)}"
+    if force:
+        click.echo(message)
+    else:
+        try:
+            yes = click.confirm(message, default=False, err=True)
+        except click.Abort:
+            yes = False
+        if not yes:
+            return
+    with locked(stack), rendering(ctx, stack):
+        ops.rm(stack, services, stop_first=stop_, volumes=volumes, only_stopped=True)

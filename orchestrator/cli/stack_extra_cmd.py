@@ -32,11 +32,11 @@ def cp(ctx: click.Context, index: int, src: str, dst: str) -> None:
     stream on stdin/stdout).  Streamed through `tar` in the container: nothing is held in
     memory, and the caller's own fds never enter the container."""
     from pystack.orchestrator.engine.copyout import extract
-    from pystack.orchestrator.errors import OrchestratorError
+    from pystack.orchestrator.errors import OrchestratorError, UsageError
 
     (ssvc, spath), (dsvc, dpath) = _split(src), _split(dst)
     if (ssvc is None) == (dsvc is None):
-        raise OrchestratorError("cp: exactly one of SRC and DST must be SERVICE:PATH")
+        raise UsageError("cp: exactly one of SRC and DST must be SERVICE:PATH")
     stack = load_stack(ctx, need_file=False)
     if ssvc is not None:
         parent, name = str(Path(spath).parent), Path(spath).name

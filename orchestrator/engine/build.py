@@ -26,8 +26,7 @@ if TYPE_CHECKING:
     from pystack.runtime.image.model import Image
 
 HOST_PLATFORMS = ("linux/amd64", "linux/x86_64")
-_REFUSED = ("cache_to",)
-_IGNORED = ("cache_from", "shm_size", "ulimits", "extra_hosts", "isolation", "privileged",
+_IGNORED = ("shm_size", "ulimits", "extra_hosts", "isolation", "privileged",
             "provenance", "sbom", "entitlements")
 
 
@@ -61,16 +60,14 @@ def _args(build: Mapping[str, Any], environment: Mapping[str, str],
 
 def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull: bool = False,
                 build_args: Mapping[str, str] | None = None,
-                ssh: Mapping[str, tuple[str, ...]] | None = None) -> Any:
+                ssh: Mapping[str, tuple[str, ...]] | None = None,
+                cache_from: tuple[Path, ...] = (),
+                cache_to: tuple[tuple[Path, str], ...] = ()) -> Any:
     """The BuildRequest of a service's `build:` (OrchestratorError for what pystack refuses)."""
     from pystack.runtime.build.request import BuildRequest
 
     b = svc.build or {}
     where = f"services.{svc.name}.build"
-    for key in _REFUSED:
-        if b.get(key):
-            raise OrchestratorError(f"{where}.{key}: not supported yet by pystack's builder",
-                                    hint="see docs/build.md")
     for p in b.get("platforms") or []:
         if p not in HOST_PLATFORMS:
             raise OrchestratorError(f"{where}.platforms: {p} cannot be built here",
@@ -104,6 +101,10 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
     agents = ssh_sources(b.get("ssh"), {**os.environ, **project.environment},
                          Path(project.working_dir), f"{where}.ssh") if b.get("ssh") else {}
     agents.update(ssh or {})                     # pystack build --ssh wins over build.ssh
+    base = Path(project.working_dir)
+    froms = (*[p for p, _ in cache_specs(b.get("cache_from") or [], base,
+                                          f"{where}.cache_from", "src")], *cache_from)
+    tos = (*cache_specs(b.get("cache_to") or [], base, f"{where}.cache_to", "dest"), *cache_to)
     return BuildRequest(
         context=ctx, ssh=agents, dockerfile=dockerfile, dockerfile_inline=inline,
         dockerfile_name=name,
@@ -111,7 +112,8 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
         build_args=_args(b, project.environment, build_args or {}),
         labels=image_labels(project, svc),
         no_cache=no_cache or bool(b.get("no_cache")), pull=pull or bool(b.get("pull")),
-        network=network, label=svc.name, secrets=secrets, contexts=contexts)
+        network=network, label=svc.name, secrets=secrets, contexts=contexts,
+        cache_from=froms, cache_to=tos)
 
 
 def image_labels(project: Project, svc: Service) -> dict[str, str]:
@@ -126,6 +128,38 @@ def image_labels(project: Project, svc: Service) -> dict[str, str]:
                  ("com.docker.compose.service", svc.name)):
         out.setdefault(k, v)
     return out
+
+
+def cache_specs(values: Iterable[Any], base: Path, where: str,
+                path_key: str) -> tuple[tuple[Path, str], ...]:
+    """cache_from (`path_key` "src") / cache_to ("dest") entries -> (dir, mode): only
+    `type=local` (BuildKit's local cache, cacheio.py); `mode=min|max` (min by default).
+    A bare reference is type=registry, as buildx reads it: an error like the other types."""
+    out: list[tuple[Path, str]] = []
+    for i, v in enumerate(values):
+        text = str(v)
+        opts = dict(kv.partition("=")[::2] for kv in text.split(",")) if "=" in text else {}
+        kind = opts.get("type", "local" if opts else "registry")
+        at = f"{where}[{i}]"
+        if kind != "local":
+            raise OrchestratorError(f"{at}: {text!r}: cache type {kind!r} is not supported by "
+                                    "pystack's builder",
+                                    hint=f"use type=local,{path_key}=DIR (a directory cache)")
+        path = opts.get(path_key) or ""
+        if not path:
+            raise OrchestratorError(f"{at}: {text!r}: {path_key}= is required",
+                                    hint=f"type=local,{path_key}=DIR")
+        mode = opts.get("mode", "min")
+        if mode not in ("min", "max"):
+            raise OrchestratorError(f"{at}: {text!r}: mode must be min or max")
+        unknown = sorted(set(opts) - {"type", path_key, "mode", "compression",
+                                      "compression-level", "force-compression", "oci-mediatypes",
+                                      "ignore-error", "tag", "digest"})
+        if unknown:
+            raise OrchestratorError(f"{at}: {text!r}: unknown option {unknown[0]!r}")
+        p = Path(os.path.expanduser(path))
+        out.append((p if p.is_absolute() else base / p, mode))
+    return tuple(out)
 
 
 def ssh_sources(entries: Any, environ: Mapping[str, str], base: Path,

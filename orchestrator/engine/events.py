@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-Kind = Literal["container", "network", "volume", "image", "project", "warning"]
+Kind = Literal["container", "network", "volume", "image", "layer", "project", "warning"]
 
 # Statuses that finish an object's line; the others are "in progress".
 FINAL = frozenset({
     "Created", "Started", "Running", "Healthy", "Exited", "Stopped", "Removed", "Pulled",
     "Skipped", "Error", "Unhealthy", "Killed", "Paused", "Unpaused", "Restarted", "Recreated",
-    "Waiting done", "Exists", "Warning", "Built",
+    "Waiting done", "Exists", "Warning", "Built", "Pull complete", "Already exists", "Pushed",
 })
 ERRORS = frozenset({"Error", "Unhealthy"})
 
@@ -35,6 +35,9 @@ class Event:
     elapsed: float = 0.0                # seconds since this object's first event
     service: str = ""                   # for containers
     time: float = field(default_factory=time.time)
+    parent: str = ""                    # a layer's image (its line goes under the image's)
+    current: int = 0                    # bytes done / of total, for a layer's progress
+    total: int = 0
 
     @property
     def done(self) -> bool:
@@ -68,13 +71,15 @@ class Emitter:
         self.history: list[Event] = []
 
     def __call__(self, kind: Kind, name: str, status: str, detail: str = "",
-                 service: str = "") -> Event:
+                 service: str = "", *, parent: str = "", current: int = 0,
+                 total: int = 0) -> Event:
         now = time.monotonic()
         with self._lock:
             key = (kind, name)
             t0 = self._started.setdefault(key, now)
             ev = Event(kind=kind, name=name, status=status, detail=detail,
-                       elapsed=now - t0, service=service)
+                       elapsed=now - t0, service=service, parent=parent, current=current,
+                       total=total)
             if ev.done:
                 # The next operation on this object starts its own clock.
                 self._started.pop(key, None)
@@ -84,3 +89,31 @@ class Emitter:
 
     def warn(self, message: str) -> None:
         self("warning", "", "Warning", message)
+
+
+LAYER_WORDS = {"downloading": "Downloading", "extracting": "Extracting", "done": "Pull complete",
+               "exists": "Already exists", "pushing": "Pushing", "pushed": "Pushed"}
+
+
+class LayerFeed:
+    """The image store's pull progress callback (layer digest, status, done, total bytes) ->
+    `layer` events under the image's line, as Compose shows a pull's layers: at most one
+    event per layer every `every` seconds while the status stays the same."""
+
+    def __init__(self, emit: Emitter, image: str, every: float = 0.1) -> None:
+        self.emit = emit
+        self.image = image
+        self.every = every
+        self._last: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, digest: str, status: str, done: int, total: int) -> None:
+        layer = digest.removeprefix("sha256:")[:12]
+        text = LAYER_WORDS.get(status, status.capitalize())
+        now = time.monotonic()
+        with self._lock:
+            prev = self._last.get(layer)
+            if prev and prev[0] == text and now - prev[1] < self.every:
+                return
+            self._last[layer] = (text, now)
+        self.emit("layer", layer, text, parent=self.image, current=done, total=total)

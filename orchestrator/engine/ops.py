@@ -195,11 +195,16 @@ def kill(stack: Stack, services: Iterable[str] = (), signal: str = "SIGKILL") ->
 
 
 def rm(stack: Stack, services: Iterable[str] = (), force: bool = False, stop_first: bool = False,
-       volumes: bool = False, timeout: float | None = None) -> list[str]:
+       volumes: bool = False, timeout: float | None = None,
+       only_stopped: bool = False) -> list[str]:
+    """Remove the containers of `services`; `only_stopped` (the `rm` command, as Compose)
+    leaves running ones alone instead of refusing them."""
     cs = _pick(stack, services)
     if stop_first:
         stop(stack, services, timeout)
         cs = _pick(stack, services)
+    if only_stopped:
+        cs = [e for e in cs if not e.running]
     running = [e.name for e in cs if e.running]
     if running and not force:
         raise OrchestratorError("cannot remove running containers: " + ", ".join(running),

@@ -139,9 +139,9 @@ def log_time(value: str | None, now: datetime | None = None) -> str | None:
     now = now or datetime.now(UTC)
     parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?",
                          value)
-    from pystack.orchestrator.errors import OrchestratorError
+    from pystack.orchestrator.errors import UsageError
 
-    bad = OrchestratorError(f"invalid time {value!r}",
+    bad = UsageError(f"invalid time {value!r}",
                             hint="use RFC 3339, a Unix time, or a duration like 10m")
     try:
         if parts and any(parts.groups()):

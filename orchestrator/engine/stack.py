@@ -130,7 +130,9 @@ class Stack:
                     policy in ("missing", "if_not_present") and not self.b.images.exists(ref)):
                 if not quiet:
                     self.emit("image", ref, "Pulling")
-                img = self.b.images.pull(ref)
+                from pystack.orchestrator.engine.events import LayerFeed
+
+                img = self.b.images.pull(ref, None if quiet else LayerFeed(self.emit, ref))
                 if not quiet:
                     self.emit("image", ref, "Pulled")
                 return img

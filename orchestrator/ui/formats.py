@@ -21,7 +21,7 @@ from calendar import timegm
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pystack.orchestrator.errors import OrchestratorError
+from pystack.orchestrator.errors import UsageError
 
 PS_TABLE = ("table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t"
             "{{.Status}}\t{{.Ports}}")
@@ -179,7 +179,7 @@ def template(fmt: str, rows: Sequence[Mapping[str, object]],
     for m in _FIELD.finditer(body):
         name = m.group(2)
         if known and name and name not in known:
-            raise OrchestratorError(
+            raise UsageError(
                 f"--format: {m.group(0)} is not a field",
                 hint="fields: " + ", ".join(sorted(known)))
     out = []

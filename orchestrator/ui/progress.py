@@ -48,8 +48,14 @@ class QuietRenderer:
 class PlainRenderer:
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stderr
+        self.layers: dict[str, str] = {}
 
     def __call__(self, event: Event) -> None:
+        if event.parent:
+            # A pull's layer: a line when its status changes, not for every chunk.
+            if self.layers.get(event.name) == event.status:
+                return
+            self.layers[event.name] = event.status
         if event.kind == "warning":
             line = f"WARN[0000] {event.detail}"
         else:
@@ -81,9 +87,18 @@ def json_message(event: Event) -> dict[str, object]:
         when = datetime.fromtimestamp(event.time, UTC).astimezone()
         return {"level": "warning", "msg": event.detail,
                 "time": when.isoformat(timespec="seconds")}
-    msg: dict[str, object] = {"id": task_id(event), "status": event.status}
+    msg: dict[str, object] = {"id": task_id(event)}
+    if event.parent:
+        msg["parent_id"] = f"Image {event.parent}"
     if event.detail:
         msg["text"] = event.detail
+    msg["status"] = event.status
+    if event.current:
+        msg["current"] = event.current
+    if event.total:
+        msg["total"] = event.total
+        if event.current:
+            msg["percent"] = min(100, event.current * 100 // event.total)
     return msg
 
 

@@ -38,12 +38,26 @@ STATE_COLOURS = {"done": GREEN, "error": RED_BOLD, "warning": YELLOW_BOLD}
 HIDE, SHOW = "\x1b[?25l", "\x1b[?25h"
 
 KIND_TITLES = {"container": "Container", "network": "Network", "volume": "Volume",
-               "image": "Image", "project": "Project"}
+               "image": "Image", "project": "Project", "layer": ""}
+PERCENT_CHARS = "⠀⡀⣀⣄⣤⣦⣶⣷⣿"       # a layer's share done, in the image's line
 
 
 def task_id(event: Event) -> str:
-    """Compose's ID of the object: `Container demo-web-1`, `Network demo_default`."""
-    return f"{KIND_TITLES.get(event.kind, event.kind.title())} {event.name}"
+    """Compose's ID of the object: `Container demo-web-1`, `Network demo_default`, a
+    layer's short digest."""
+    title = KIND_TITLES.get(event.kind, event.kind.title())
+    return f"{title} {event.name}" if title else event.name
+
+
+def parent_id(event: Event) -> str:
+    """The task id of a layer's image ("" for the others)."""
+    return f"Image {event.parent}" if event.parent else ""
+
+
+def layer_progress(current: int, total: int) -> str:
+    from pystack.orchestrator.ui.formats import human_size
+
+    return f"{human_size(current, 4)} / {human_size(total, 4)}" if total else ""
 
 
 def state_of(event: Event) -> str:
@@ -63,6 +77,9 @@ class _Task:
     state: str
     start: float
     end: float | None                   # when it last turned final (None: in progress)
+    parent: str = ""
+    current: int = 0
+    total: int = 0
 
 
 class TtyRenderer:
@@ -104,8 +121,10 @@ class TtyRenderer:
         t = self.tasks.get(task_id(event))
         if t is None:
             self.tasks[task_id(event)] = _Task(task_id(event), event.status, event.detail,
-                                               state, now, None if state == "working" else now)
+                                               state, now, None if state == "working" else now,
+                                               parent_id(event), event.current, event.total)
             return
+        t.current, t.total = max(t.current, event.current), max(t.total, event.total)
         if state == "working":
             t.end = None                    # in progress again: the spinner turns again
         elif t.state != state or t.end is None:
@@ -148,10 +167,13 @@ class TtyRenderer:
         parts.append(_pad(head, width) + "\n")
         # A block taller than the terminal could not be redrawn in place: as Compose, the
         # first lines and ` ... N more`.
-        tasks = list(self.tasks.values())
+        tasks = [t for t in self.tasks.values() if not t.parent or t.parent not in self.tasks]
+        for parent in [t for t in tasks if any(c.parent == t.id for c in self.tasks.values())]:
+            at = tasks.index(parent) + 1
+            tasks[at:at] = [c for c in self.tasks.values() if c.parent == parent.id]
         room = max(height - 2, 1)
         shown = tasks if len(tasks) <= room else tasks[:max(room - 1, 1)]
-        id_width = max(len(t.id) for t in shown)
+        id_width = max(len(t.id) + (2 if t.parent else 0) for t in shown)
         for t in shown:
             parts.append(self._line(t, id_width, width, now))
         if len(shown) < len(tasks):
@@ -169,8 +191,11 @@ class TtyRenderer:
         status = t.status
         if t.detail and t.state != "done":
             status += " " + t.detail.splitlines()[0]
+        if t.state == "working":
+            status = self._progress(t, status)
         timer = f"{elapsed:.1f}s "
-        head = f" {icon} {t.id.ljust(id_width)}  "
+        pad = "  " if t.parent else ""
+        head = f"{pad} {icon} {t.id.ljust(id_width - len(pad))}  "
         room = width - _visible(head) - len(timer) - 1
         if room > 3 and len(status) > room:
             status = status[:room - 3] + "..."
@@ -179,6 +204,24 @@ class TtyRenderer:
         left = head + status
         gap = max(width - _visible(left) - len(timer), 1)
         return left + " " * gap + self._colour(BLUE, timer) + "\n"
+
+    def _progress(self, t: _Task, status: str) -> str:
+        """A layer: `Downloading 1.2MB / 3.4MB`; an image: `[⣿⣀] 1.2MB / 3.4MB Pulling` over
+        its layers (as Compose's tty writer: the sizes once every layer knows its size)."""
+        if t.parent:
+            sizes = layer_progress(t.current, t.total)
+            return f"{status} {sizes}" if sizes else status
+        children = [c for c in self.tasks.values() if c.parent == t.id]
+        if not children:
+            return status
+        bars = "".join(PERCENT_CHARS[(len(PERCENT_CHARS) - 1) *
+                                     min(100, c.current * 100 // c.total if c.total else
+                                         (100 if c.state == "done" else 0)) // 100]
+                       for c in children)
+        known = all(c.total for c in children)
+        sizes = layer_progress(sum(c.current for c in children),
+                               sum(c.total for c in children)) if known else ""
+        return f"[{bars}]" + (f" {sizes}" if sizes else "") + f" {status}"
 
     def _colour(self, code: str, text: str) -> str:
         return text if self.no_color else f"{code}{text}{RESET}"

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import contextvars
 import copy as _copy
+import functools
 import hashlib
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pystack.runtime.build import cache as C
+from pystack.runtime.build import cacheio
 from pystack.runtime.build import copy as cp
 from pystack.runtime.build import steps
 from pystack.runtime.build.context import Tree, dockerignore_for
@@ -156,11 +158,13 @@ class Build:
         self.cached = 0
         self.runtime: Any = None
         self.own_runtime = True
+        self.may_run = False            # a needed stage has a RUN: prewarm() starts the runtime
         self.scratch_dir: Path | None = None
         self.lock = threading.RLock()
         from pystack.runtime.build.sshagent import Agents
 
         self.agents = Agents(req.ssh)
+        self.step_keys: list[tuple[int, str]] = []      # (stage index, key) of every step
 
     def next_number(self) -> int:
         with self.lock:
@@ -183,6 +187,15 @@ class Build:
 
                 self.runtime = LinuxRuntime()
             return self.runtime
+
+    def prewarm(self) -> None:
+        """Have the runtime's zygote start now, overlapping the build's own work, when a RUN
+        may run (a RUN's start otherwise waits for its interpreter start-up and imports)."""
+        with self.lock:
+            if not self.may_run:
+                return
+            self.may_run = False
+        self.get_runtime().prewarm()
 
     def empty_dir(self) -> Path:
         with self.lock:
@@ -244,11 +257,22 @@ class Build:
     def run(self) -> BuildResult:
         target = pick_target(self.df, self.req.target)
         order = needed_stages(self.df, target, self.meta)
+        self.may_run = any(i.cmd == "RUN" for s, _ in order for i in s.instructions)
+        if self.req.no_cache:
+            self.prewarm()                  # every step runs
         with self.content.adding():
             self.content.clean_tmp()
             try:
+                for src in self.req.cache_from:
+                    self._cache_io(f"importing cache manifest from local:{src}",
+                                   functools.partial(cacheio.import_dir, self.content, src))
                 self._stages(order)
-                return self._export(self.states[target.index])
+                res = self._export(self.states[target.index])
+                for dest, mode in self.req.cache_to:
+                    keys = [k for i, k in self.step_keys if mode == "max" or i == target.index]
+                    self._cache_io(f"exporting cache to local:{dest} (mode={mode})",
+                                   functools.partial(cacheio.export, self.content, keys, dest))
+                return res
             finally:
                 self.agents.close()
                 if self.runtime is not None and self.own_runtime:
@@ -287,6 +311,18 @@ class Build:
                         error = f.exception()
         if error is not None:
             raise error
+
+    def _cache_io(self, name: str, work: Callable[[], int]) -> None:
+        n = self.next_number()
+        t0 = time.monotonic()
+        self.emit("start", n, name)
+        try:
+            count = work()
+        except BuildError as e:
+            self.emit("error", n, name, e.message)
+            raise
+        self.emit("info", n, name, f"{count} cache records")
+        self.emit("done", n, name, seconds=time.monotonic() - t0)
 
     def _export(self, st: steps.StageState) -> BuildResult:
         from pystack.runtime.image.reference import parse as parse_ref

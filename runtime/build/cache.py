@@ -47,6 +47,14 @@ class Cache:
     def _path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
 
+    def record(self, key: str) -> dict[str, Any] | None:
+        """The raw record of `key` (None when absent or unreadable)."""
+        try:
+            rec = json.loads(self._path(key).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return rec if isinstance(rec, dict) else None
+
     def get(self, key: str, parent_diffs: list[str]) -> Hit | None:
         try:
             rec = json.loads(self._path(key).read_bytes())

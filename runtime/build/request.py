@@ -34,6 +34,9 @@ class BuildRequest:
     contexts: Mapping[str, str] = field(default_factory=dict)
     # RUN --mount=type=ssh agents: id -> an agent socket, or private key files (sshagent.py)
     ssh: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # cache_from type=local src dirs; cache_to type=local (dest dir, "min" | "max")
+    cache_from: tuple[Path, ...] = ()
+    cache_to: tuple[tuple[Path, str], ...] = ()
 
 
 @dataclass(frozen=True)

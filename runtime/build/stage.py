@@ -115,6 +115,7 @@ class StageRunner:
         n = b.next_number()
         name = self.step_name(text)
         key = C.key_of(st.fs_key, *key_parts)
+        b.step_keys.append((self.stage.index, key))          # for cache_to (cacheio.py)
         b.emit("start", n, name)
         t0 = time.monotonic()
         hit = None if b.req.no_cache else b.cache.get(key, st.diff_ids)
@@ -123,6 +124,7 @@ class StageRunner:
             layer, created = hit.layer, hit.created
             b.emit("cached", n, name)
         else:
+            b.prewarm()                     # the first miss: RUN steps may follow
             layer = make(n, name)
             created = ic.now_rfc3339()
             b.cache.put(key, layer, st.diff_ids, st.blobs, created)

@@ -37,8 +37,8 @@ class Ctx:
         return [e.name for e in self.events if e.kind == "cached"]
 
     def ran(self) -> list[str]:
-        return [e.name for e in self.events if e.kind == "done" and "/" in e.name
-                and "FROM" not in e.name]
+        return [e.name for e in self.events if e.kind == "done" and e.name.startswith("[")
+                and "/" in e.name and "FROM" not in e.name]
 
     def output(self) -> list[str]:
         return [e.text for e in self.events if e.kind == "output"]

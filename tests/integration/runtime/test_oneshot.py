@@ -19,6 +19,7 @@ import pytest
 
 from pystack.runtime import state
 from pystack.runtime.cgroups import open_cgroup
+from pystack.runtime.errors import ContainerRuntimeError
 from pystack.runtime.image.model import ImageConfig
 from pystack.runtime.linux_runtime import LinuxRuntime
 from pystack.runtime.spec import ContainerSpec
@@ -41,7 +42,7 @@ def spec_of(busybox_rootfs: Path, *argv: str, **kw: object) -> ContainerSpec:
     return ContainerSpec(id=cid, name=f"t-{cid[:8]}",
                          image=ImageConfig(cmd=tuple(IMAGE_CMD), env=tuple(IMAGE_ENV)),
                          image_id="", lower_dirs=(str(busybox_rootfs),), command=argv,
-                         network_mode="none", hostname="probe", **kw)  # type: ignore[arg-type]
+                         **{"network_mode": "none", "hostname": "probe", **kw})  # type: ignore[arg-type]
 
 
 def cgroup_exists(cid: str) -> bool:
@@ -131,3 +132,17 @@ def test_a_dead_caller_takes_its_container_with_it(busybox_rootfs: Path,
         time.sleep(0.01)                # the runner removes the cgroup right after the kill
     assert not cgroup_exists(spec.id)
     shutil.rmtree(tmp_path / spec.id, ignore_errors=True)
+
+
+def test_a_namespace_that_cannot_be_joined_fails_the_start_with_the_reason(
+        rt: LinuxRuntime, make: Make, busybox_rootfs: Path, tmp_path: Path) -> None:
+    # Stage-1 joins namespaces while the caller puts it in the cgroup: its own failure is
+    # what the start reports, on both paths.
+    not_a_netns = str(tmp_path / "not-a-netns")
+    Path(not_a_netns).write_text("")
+    code, _, why = oneshot(rt, spec_of(busybox_rootfs, "true", network_mode="ns",
+                                       netns=not_a_netns), tmp_path)
+    assert code == 128 and "setns" in why
+    spec = make("true", network_mode="ns", netns=not_a_netns)
+    with pytest.raises(ContainerRuntimeError, match="setns"):
+        rt.start(spec.id)

@@ -195,8 +195,37 @@ def test_rm_asks_unless_forced(cli_env: Env) -> None:
     assert "clitest-worker-1" not in invoke("ps", "-a", "-f", "stack.yml")[1]
     invoke("up", "-d", "-f", "stack.yml")
     invoke("-f", "stack.yml", "stop", "worker")
-    code, out = rm("-f")
-    assert "Going to remove" not in out and "Removed" in out
+    code, out = rm("-f")                # Compose: -f says what goes, and does not ask
+    assert "Going to remove clitest-worker-1\n" in out and "[y/N]" not in out
+    assert "Removed" in out
+
+
+def test_rm_without_services_removes_only_stopped_ones(cli_env: Env) -> None:
+    """Compose's pkg/compose/remove.go: running containers are left alone (no error), and
+    when nothing is stopped, "No stopped containers" with exit 0."""
+    invoke("up", "-d", "-f", "stack.yml")
+    code, out = invoke("-f", "stack.yml", "rm", "-f")
+    assert (code, out) == (0, "No stopped containers\n"), out
+    invoke("-f", "stack.yml", "stop", "worker")
+    code, out = invoke("-f", "stack.yml", "rm", "--force")
+    assert code == 0 and out.startswith("Going to remove clitest-worker-1\n"), out
+    names = invoke("ps", "-a", "--format", "{{.Name}}", "-f", "stack.yml")[1].split()
+    assert names == ["clitest-db-1", "clitest-web-1"]        # the running ones stay
+    code, out = invoke("-f", "stack.yml", "rm", "-f", "nosuch")
+    assert code == 4 and "no such service: nosuch" in out
+
+
+def test_usage_mistakes_pystack_finds_read_as_clicks(cli_env: Env) -> None:
+    """One form and one exit code for every usage mistake: `Error: ...` after the usage
+    line, exit 2, whether click or pystack finds it."""
+    invoke("up", "-d", "-f", "stack.yml")
+    code, out = invoke("ps", "--format", "{{.Nope}}", "-f", "stack.yml")
+    assert code == 2 and "Usage: cli ps" in out           # (click's test runner's name)
+    assert "Error: --format: {{.Nope}} is not a field (fields: " in out
+    code, out = invoke("ps", "--bogus", "-f", "stack.yml")
+    assert code == 2 and "Error: No such option '--bogus'" in out
+    code, out = invoke("-f", "stack.yml", "logs", "--since", "yesterday")
+    assert code == 2 and "Error: invalid time 'yesterday'" in out
 
 
 def test_empty_operations_say_what_compose_says(cli_env: Env) -> None:

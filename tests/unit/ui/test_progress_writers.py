@@ -186,3 +186,38 @@ def test_a_block_taller_than_the_terminal_is_cut() -> None:
         " ✔ Container demo-web-2  Started   0.0s", " ... 3 more", ""]
     r.frame()
     assert take(out).startswith("\x1b[5A")       # up over the 5 lines drawn, no more
+
+
+def test_a_pull_shows_its_layers_under_the_image() -> None:
+    clock = Clock()
+    r, out, em = tty(clock)
+    r.size = lambda: (70, 24)
+    em("image", "local/app:1", "Pulling")
+    em("layer", "aaaaaaaaaaaa", "Downloading", parent="local/app:1", current=1_500_000,
+       total=3_000_000)
+    em("layer", "bbbbbbbbbbbb", "Already exists", parent="local/app:1", current=10, total=10)
+    em("container", "demo-web-1", "Creating")
+    clock.now = 0.25
+    r.frame()
+    assert take(out) == (
+        HIDE +
+        "[+] Running 1/4                                                       \n"
+        " ⠹ Image local/app:1     [⣤⣿] 1.5MB / 3MB Pulling                0.2s \n"
+        "   ⠹ aaaaaaaaaaaa        Downloading 1.5MB / 3MB                 0.2s \n"
+        "   ✔ bbbbbbbbbbbb        Already exists                          0.0s \n"
+        " ⠹ Container demo-web-1  Creating                                0.2s \n" + SHOW)
+
+
+def test_layers_in_plain_and_json() -> None:
+    out = io.StringIO()
+    em = Emitter(PlainRenderer(out))
+    for done in (1, 2, 3):
+        em("layer", "aaaaaaaaaaaa", "Downloading", parent="x:1", current=done, total=4)
+    em("layer", "aaaaaaaaaaaa", "Pull complete", parent="x:1", current=4, total=4)
+    assert out.getvalue() == " aaaaaaaaaaaa  Downloading\n aaaaaaaaaaaa  Pull complete\n"
+    out = io.StringIO()
+    Emitter(JsonRenderer(out))("layer", "aaaaaaaaaaaa", "Downloading", parent="x:1",
+                               current=1, total=4)
+    assert json.loads(out.getvalue()) == {"id": "aaaaaaaaaaaa", "parent_id": "Image x:1",
+                                          "status": "Downloading", "current": 1, "total": 4,
+                                          "percent": 25}
