@@ -221,11 +221,11 @@ def all_exited(stack: Stack, containers: list[Existing]) -> bool:
 
 def stats_sample(stack: Stack, services: Iterable[str] = (),
                  all: bool = False) -> list[tuple[Existing, Stats]]:
-    """One `stats` sample of the project's service containers (running ones, or every one
-    with `all`; a stopped container reads as zeros).  A container removed meanwhile is left
-    out."""
+    """One `stats` sample of the project's containers, one-offs included as Compose's
+    project-label filter includes them (running ones, or every one with `all`; a stopped
+    container reads as zeros).  A container removed meanwhile is left out."""
     out = []
-    for e in stack.containers(services=services):
+    for e in stack.containers(oneoff=None, services=services):
         if not all and not e.running:
             continue
         try:
@@ -237,10 +237,10 @@ def stats_sample(stack: Stack, services: Iterable[str] = (),
 
 def top_processes(stack: Stack,
                   services: Iterable[str] = ()) -> list[tuple[Existing, list[ProcessInfo]]]:
-    """The processes of each running service container, by container name (Compose's
-    order); a container gone meanwhile is left out."""
+    """The processes of each running container of the project, one-offs included (Compose's
+    oneOffInclude), by container name; a container gone meanwhile is left out."""
     out = []
-    for e in sorted(stack.containers(services=services), key=lambda e: e.name):
+    for e in sorted(stack.containers(oneoff=None, services=services), key=lambda e: e.name):
         if not e.running:
             continue
         try:

@@ -68,14 +68,32 @@ def test_up_wait_reports_a_crash_loop(make_project: Callable[[str], Project]) ->
 
 
 def test_a_dependency_in_a_crash_loop_fails_up(make_project: Callable[[str], Project]) -> None:
+    """In a real terminal, with colours: the dependency's line turns into a red `✘ ... Error`,
+    the dependent stays `Created` (no green Started), the error names the crash loop."""
     p = make_project(GATED.replace("trap 'exit 0' TERM; sleep 86400 & wait\"]\n    volumes",
                                    "echo db-dies; exit 7\"]\n    restart: always\n    volumes", 1))
     (p.dir / "flag").mkdir()
-    r = p.run("up", "-d", check=False, timeout=120)
-    assert r.returncode == 1, r.stderr
-    assert f"dependency failed to start: container {p.name}-db-1 is in a crash loop: " \
-           "restarted 3 times, last exit code 7" in r.stderr, r.stderr
-    assert "db-dies" in r.stderr
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NO_COLOR", "COMPOSE_ANSI", "COMPOSE_PROGRESS")}
+    t = Terminal(pystack_argv("-f", str(p.file), "-p", p.name, "up", "-d"),
+                 env=dict(env, TERM="xterm-256color"), rows=30, cols=120)
+    try:
+        db = re.escape(f"Container {p.name}-db-1").encode()
+        app = re.escape(f"Container {p.name}-app-1").encode()
+        red, green = re.escape(b"\x1b[31;1m"), re.escape(b"\x1b[32m")
+        # The last frame: ✘ (red) db Error crash loop ..., ✔ app Created, all 3 done.
+        t.expect(rb"\[\+\] Running 3/3(?=[^\x1b]*(?:\x1b\[[0-9;]*m[^\x1b]*)*?" + red
+                 + rb"\xe2\x9c\x98\x1b\[0m " + db + rb" +" + red + rb"Error crash loop \(3 "
+                 rb"restarts, exit code 7\))")
+        t.expect(green + rb"\xe2\x9c\x94\x1b\[0m " + app + rb" +" + green + rb"Created")
+        assert t.wait() == 1
+        rest = t.seen + t.buf
+        assert b"Started" not in rest.split(b"Running 3/3")[-1]
+        assert f"dependency failed to start: container {p.name}-db-1 is in a crash loop: " \
+               "restarted 3 times, last exit code 7".encode() in rest
+        assert b"db-dies" in rest
+    finally:
+        t.close()
     rows = {str(x["Service"]): str(x["State"]) for x in p.ps()}
     assert rows["app"] == "created"                        # never started
 

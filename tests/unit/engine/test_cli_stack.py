@@ -155,6 +155,19 @@ def test_run_oneoff_and_down_removes_it(cli_env: Env) -> None:
     assert cli_env.runtime.list_containers() == []
 
 
+def test_stats_and_top_include_one_offs_as_compose(cli_env: Env) -> None:
+    """Compose's stats filters by the project label only, and top asks for oneOffInclude:
+    a `run -d` container is listed by both."""
+    assert invoke("up", "-d", "-f", "stack.yml")[0] == 0
+    name = invoke("-f", "stack.yml", "run", "-d", "--no-deps", "worker", "sleep", "9")[1]
+    name = name.strip().splitlines()[-1]
+    code, out = invoke("-f", "stack.yml", "stats", "--no-stream", "--format", "{{.Name}}")
+    assert code == 0 and name in out.split() and "clitest-web-1" in out.split(), out
+    code, out = invoke("-f", "stack.yml", "top", "worker")
+    assert code == 0 and name in out.splitlines(), out
+    assert invoke("down", "-f", "stack.yml")[0] == 0
+
+
 def test_ls_lists_projects(cli_env: Env) -> None:
     assert invoke("up", "-d", "-f", "stack.yml")[0] == 0
     code, out = invoke("ls", "--format", "json")
