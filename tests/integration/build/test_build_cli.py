@@ -104,6 +104,25 @@ def test_run_default_network_is_a_pystack_network_with_nat(ctx: Ctx) -> None:
     assert not [n for n in os.listdir("/sys/class/net") if n.startswith(prefix)]
 
 
+def test_default_network_sandboxes_are_reused_with_their_files_as_made(ctx: Ctx) -> None:
+    # RUN steps in a row share one pooled sandbox (the same netns), and what a RUN did to
+    # /etc/hosts (content, mode, owner) is undone before the next one gets it.
+    ctx.write("Dockerfile", "FROM local/busybox:latest\n"
+                            "RUN readlink /proc/self/ns/net && echo evil > /etc/hosts && "
+                            "chmod 600 /etc/hosts && chown 1:1 /etc/hosts\n"
+                            "RUN readlink /proc/self/ns/net && ls -ln /etc/hosts && "
+                            "cat /etc/hosts && ping -c1 -W5 "
+                            "$(ip route | awk '/default/ {print $3}')\n")
+    r = pystack("image", "build", "--no-cache", "-t", "built:pool",
+                str(ctx.root))
+    first, second = r.stderr.split("[3/3]")
+    ns = [ln.split()[-1] for ln in r.stderr.splitlines() if "net:[" in ln]
+    assert len(ns) == 2 and ns[0] == ns[1], r.stderr
+    assert "evil" not in second and "buildkitsandbox" in second
+    assert "-rw-r--r--" in second and " 0 " in second.split("-rw-r--r--")[1].split("/etc")[0]
+    assert "1 packets received" in second
+
+
 def test_build_secrets_reach_run_and_never_a_layer(tmp_path: Path, busybox_image: str) -> None:
     (tmp_path / "app").mkdir()
     (tmp_path / "token.txt").write_text("s3cr3t-file")
