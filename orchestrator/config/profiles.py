@@ -94,6 +94,17 @@ def _without_deps(svc: Any, on: set[str]) -> Any:
         k: v for k, v in svc.items() if k != "depends_on"}
 
 
+def _build_contexts(svc: Any) -> list[str]:
+    """The services whose images `build.additional_contexts` names (`service:NAME`): kept in
+    a selection so they can be built first, as Compose's addBuildDependencies (never started:
+    they are not dependencies)."""
+    build = svc.get("build") if isinstance(svc, Mapping) else None
+    ctxs = build.get("additional_contexts") if isinstance(build, Mapping) else None
+    values = ctxs.values() if isinstance(ctxs, Mapping) else [
+        str(v).partition("=")[2] for v in ctxs] if isinstance(ctxs, list) else []
+    return [str(v)[len("service:"):] for v in values if str(v).startswith("service:")]
+
+
 def _closure(names: list[str], services: Mapping[str, Any]) -> set[str]:
     seen: set[str] = set()
     todo = list(names)
@@ -103,4 +114,5 @@ def _closure(names: list[str], services: Mapping[str, Any]) -> set[str]:
             continue
         seen.add(name)
         todo.extend(dep for _, dep, _ in _edges(services[name]))
+        todo.extend(_build_contexts(services[name]))
     return seen

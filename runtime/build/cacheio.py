@@ -187,7 +187,7 @@ def _records(content: Content, src: Path, cfg: Any, diffs: dict[str, str]) -> in
         blobs = [str(lay.get("blob")) for lay in chain]
         dids = [diffs.get(b, "") for b in blobs]
         if not all(_DIGEST.fullmatch(d) for d in dids):
-            raise BuildError(f"cache_from {src}: a layer has no uncompressed digest")
+            continue            # not one of ours (a BuildKit-written cache): nothing to use
         for b in blobs:
             _import_blob(content, src, b)
         for cid, did, b in zip(chain_ids(dids), dids, blobs, strict=True):

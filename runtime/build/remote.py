@@ -46,9 +46,10 @@ class Download:
 
 
 def is_git(src: str) -> bool:
-    """A git source as BuildKit's ParseGitRef sees one: git://, ssh://, user@host:path,
-    github.com/..., or an http(s) URL whose path ends with .git."""
-    if src.startswith(("git://", "ssh://", "github.com/")) or _SCP.match(src):
+    """A git source as BuildKit's ParseGitRef sees one for ADD: git://, ssh://,
+    user@host:path, or an http(s) URL whose path ends with .git (`github.com/...` is
+    "indistinguishable from local": ADD reads it as a context path, as BuildKit)."""
+    if src.startswith(("git://", "ssh://")) or _SCP.match(src):
         return True
     if src.startswith(("http://", "https://")):
         path = urllib.parse.urlsplit(src.split("#", 1)[0]).path

@@ -107,6 +107,14 @@ def test_additional_contexts(tmp_path: Path, busybox_image: str) -> None:
                           "        base: service:base\n"
                           "        bb: docker-image://local/busybox:latest\n"
                           "  base:\n    build: ./base\n")
+    try:
+        # `create app`: base is not among app's dependencies, yet its image is built first
+        # (as Compose's addBuildDependencies) and only app gets a container
+        p.run("create", "app")
+        assert ImageStore().exists(f"{p.name}-base")
+        assert [r["Service"] for r in p.ps()] == ["app"]
+    finally:
+        p.run("down", check=False)
     p.run("build", "app")
     from tests.integration.build.conftest import image_file
 

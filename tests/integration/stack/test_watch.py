@@ -85,6 +85,16 @@ def watching() -> Iterator[Callable[..., Watcher]]:
         w.kill()
 
 
+def fd_targets(pid: int) -> set[str]:
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:
+            continue                    # closed meanwhile
+    return out
+
+
 def sh(p: Project, script: str, service: str = "web") -> str:
     r = p.run("exec", "-T", service, "sh", "-c", script, check=False)
     return r.stdout if r.returncode == 0 else f"exit {r.returncode}: {r.stdout}{r.stderr}"
@@ -136,9 +146,7 @@ services:
     w = watching(p, "watch")
     w.wait_line("Watch enabled")
     # the watcher waits in inotify, it does not poll
-    fds = os.listdir(f"/proc/{w.proc.pid}/fd")
-    assert any(os.readlink(f"/proc/{w.proc.pid}/fd/{fd}") == "anon_inode:inotify"
-               for fd in fds)
+    assert "anon_inode:inotify" in fd_targets(w.proc.pid)
 
     (src / "a.txt").write_text("one\n")
     eventually(p, "cat /tmp/app/a.txt", "one\n", w=w)
@@ -342,10 +350,12 @@ services:
     w.wait_line("web-2  | content-first")
     w.wait_line("Watch enabled")
     (p.dir / "src" / "f").write_text("both\n")
-    for n in (1, 2):
-        p.wait_for(lambda n=n: p.run("exec", "-T", "--index", str(n), "web", "cat",
-                                     "/tmp/src/f", check=False).stdout == "both\n",
-                   timeout=DEADLINE)
+    for n in ("1", "2"):
+        def synced(n: str = n) -> bool:
+            return p.run("exec", "-T", "--index", n, "web", "cat", "/tmp/src/f",
+                         check=False).stdout == "both\n"
+
+        p.wait_for(synced, timeout=DEADLINE)
     (p.dir / "content.txt").write_text("second\n")
     w.wait_line("web-1  | content-second")                      # the new container's output
     w.wait_line("web-2  | content-second")

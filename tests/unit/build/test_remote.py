@@ -14,7 +14,7 @@ from pystack.runtime.build.remote import is_git, is_http, parse_checksum, url_fi
 @pytest.mark.parametrize(("src", "git", "http"), [
     ("https://github.com/o/r.git", True, False), ("https://h/o/r.git#main:sub", True, False),
     ("git@github.com:o/r.git", True, False), ("git://h/r", True, False),
-    ("ssh://git@h/r", True, False), ("github.com/o/r", True, False),
+    ("ssh://git@h/r", True, False), ("github.com/o/r", False, False),
     ("https://h/file.tar.gz", False, True), ("http://h/a.git.txt", False, True),
     ("http://h/x?name=a.git", False, True), ("./a.git", False, False), ("src/", False, False),
 ])
