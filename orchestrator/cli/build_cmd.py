@@ -107,6 +107,8 @@ def parse_secrets(values: tuple[str, ...], environ: dict[str, str]) -> dict[str,
 
 def parse_ssh(values: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """--ssh default|ID[=SOCKET|KEY[,KEY...]] (docker build's), paths from the cwd."""
+    if not values:
+        return {}                       # no engine/config imports for a build without --ssh
     import os
 
     from pystack.orchestrator.engine.build import ssh_sources
@@ -260,7 +262,7 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     import os
 
     from pystack.orchestrator.cli.stack_cmd import load_stack
-    from pystack.orchestrator.engine.build import build_services
+    from pystack.orchestrator.engine.build import build_services, build_warnings
 
     stack = load_stack(ctx)          # all services: a service: context may be any of them
     proj = stack.need_project()
@@ -269,6 +271,9 @@ def compose_build(ctx: click.Context, no_cache: bool, pull: bool, build_args: tu
     names = list(services) or sorted(proj.services)
     if with_dependencies:
         names = stack.with_dependencies(names)
+    for n in names:                  # (up --build shows them in its progress instead)
+        for why in build_warnings(proj.services[n]):
+            click.echo(f"WARN[0000] {why}", err=True)
     args = parse_build_args(build_args, {**dict(os.environ), **proj.environment})
     built = run_build(lambda: build_services(stack, names, "always",
                                              PlainProgress(progress_mode(quiet)),

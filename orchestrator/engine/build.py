@@ -102,7 +102,7 @@ def request_for(project: Project, svc: Service, *, no_cache: bool = False, pull:
                          Path(project.working_dir), f"{where}.ssh") if b.get("ssh") else {}
     agents.update(ssh or {})                     # pystack build --ssh wins over build.ssh
     base = Path(project.working_dir)
-    froms = (*[p for p, _ in cache_specs(b.get("cache_from") or [], base,
+    froms = (*[p for p, _ in cache_specs(importable_cache_from(svc), base,
                                           f"{where}.cache_from", "src")], *cache_from)
     tos = (*cache_specs(b.get("cache_to") or [], base, f"{where}.cache_to", "dest"), *cache_to)
     return BuildRequest(
@@ -130,6 +130,27 @@ def image_labels(project: Project, svc: Service) -> dict[str, str]:
     return out
 
 
+def _cache_kind(text: str) -> str:
+    opts = dict(kv.partition("=")[::2] for kv in text.split(",")) if "=" in text else {}
+    return opts.get("type", "local" if opts else "registry")
+
+
+def importable_cache_from(svc: Service) -> list[Any]:
+    """The service's `cache_from` entries pystack's builder can import (type=local); the
+    others (a registry image, gha, s3 ...) are skipped with a warning (`skipped_cache_from`),
+    as BuildKit goes on without a cache it cannot import: a Compose file written for Docker
+    still builds."""
+    return [v for v in (svc.build or {}).get("cache_from") or []
+            if _cache_kind(str(v)) == "local"]
+
+
+def skipped_cache_from(svc: Service) -> list[str]:
+    return [f"services.{svc.name}.build.cache_from[{i}]: {v!r}: only type=local caches are "
+            "imported by pystack's builder; ignored"
+            for i, v in enumerate((svc.build or {}).get("cache_from") or [])
+            if _cache_kind(str(v)) != "local"]
+
+
 def cache_specs(values: Iterable[Any], base: Path, where: str,
                 path_key: str) -> tuple[tuple[Path, str], ...]:
     """cache_from (`path_key` "src") / cache_to ("dest") entries -> (dir, mode): only
@@ -139,7 +160,7 @@ def cache_specs(values: Iterable[Any], base: Path, where: str,
     for i, v in enumerate(values):
         text = str(v)
         opts = dict(kv.partition("=")[::2] for kv in text.split(",")) if "=" in text else {}
-        kind = opts.get("type", "local" if opts else "registry")
+        kind = _cache_kind(text)
         at = f"{where}[{i}]"
         if kind != "local":
             raise OrchestratorError(f"{at}: {text!r}: cache type {kind!r} is not supported by "
@@ -241,6 +262,13 @@ def ignored_keys(svc: Service) -> list[str]:
     return [f"services.{svc.name}.build.{k}" for k in _IGNORED if b.get(k)]
 
 
+def build_warnings(svc: Service) -> list[str]:
+    """What the builder leaves out of the service's `build:` (keys it ignores, caches it
+    cannot import), one sentence each."""
+    return [*(f"{key} is ignored by pystack's builder" for key in ignored_keys(svc)),
+            *skipped_cache_from(svc)]
+
+
 def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | None = None,
                   **kw: Any) -> Image:
     """Build the service's image; its errors come out as the builder's (BuildError)."""
@@ -248,8 +276,8 @@ def build_service(stack: Stack, svc: Service, progress: Callable[[Any], None] | 
 
     project = stack.need_project()
     req = request_for(project, svc, **kw)
-    for key in ignored_keys(svc):
-        stack.emit.warn(f"{key} is ignored by pystack's builder")
+    for why in build_warnings(svc):
+        stack.emit.warn(why)
     stack.emit("image", req.tags[0], "Building")
     from pystack.orchestrator.engine.buildnet import build_network
 

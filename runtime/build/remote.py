@@ -23,14 +23,15 @@ import posixpath
 import re
 import shutil
 import subprocess
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pystack.runtime.build.errors import BuildError
+
+if TYPE_CHECKING:                   # urllib.request (http.client, email, ssl) is loaded only
+    import urllib.request          # when a step really downloads: every COPY plans here
 
 TIMEOUT = 60.0                    # seconds without progress before a download fails
 _ALGOS = {"sha256": 64, "sha384": 96, "sha512": 128}
@@ -86,6 +87,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _opener(url: str) -> urllib.request.OpenerDirector:
+    import urllib.request
+
     if _is_loopback(urllib.parse.urlsplit(url).hostname or ""):
         return urllib.request.build_opener(urllib.request.ProxyHandler({}))
     return urllib.request.build_opener()
@@ -100,6 +103,10 @@ def download(url: str, workdir: Path, checksum: str | None) -> Download:
     algo = checksum.partition(":")[0] if checksum else "sha256"
     h = hashlib.new(algo)
     sha = hashlib.sha256() if algo != "sha256" else h
+    import urllib.error
+    import urllib.request
+    from email.utils import parsedate_to_datetime
+
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "pystack-build"})
         with _opener(url).open(req, timeout=TIMEOUT) as resp:
