@@ -256,28 +256,58 @@ class LinuxRuntime:
         return self.state(p.id)
 
     def _read_report(self, r: int, p: state.Paths) -> bytes:
-        """The shim's ready report: until EOF (the shim wrote it, or died); a shim that is
-        alive but silent for START_TIMEOUT is killed, with its container, and that is an
-        error: a start never outlives the shim it waits on, nor hangs on a stuck one."""
+        """The shim's ready report: its pid line, then until EOF (the shim wrote it, or
+        died); a shim that is alive but silent for START_TIMEOUT is killed, with its
+        container, and that is an error: a start never outlives the shim it waits on, nor
+        hangs on a stuck one.  The shim is killed through a pidfd of the pid it sent first,
+        so a shim too slow to have recorded itself in the state yet is killed too (else it
+        would start the container after the start had failed)."""
         import select
 
         raw = b""
+        shim_fd = -1
         deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self._kill_shim(p)
-                self._kill_orphan(p)
-                raise ContainerRuntimeError(
-                    f"cannot start container {p.id[:12]}: the shim did not report within "
-                    f"{START_TIMEOUT:.0f} s")
-            ready, _, _ = select.select([r], [], [], left)
-            if not ready:
-                continue
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    if shim_fd < 0:
+                        shim_fd = self._shim_never_forked(r, raw)
+                    if shim_fd >= 0:
+                        _kill_pidfd(shim_fd)
+                    self._kill_shim(p)
+                    self._kill_orphan(p)
+                    raise ContainerRuntimeError(
+                        f"cannot start container {p.id[:12]}: the shim did not report within "
+                        f"{START_TIMEOUT:.0f} s")
+                ready, _, _ = select.select([r], [], [], left)
+                if not ready:
+                    continue
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    return raw.partition(b"\n")[2] if b"\n" in raw else raw
+                raw += chunk
+                if shim_fd < 0 and b"\n" in raw:
+                    shim_fd = _pidfd_of(raw)
+        finally:
+            if shim_fd >= 0:
+                os.close(shim_fd)
+
+    def _shim_never_forked(self, r: int, raw: bytes) -> int:
+        """No pid line by the deadline: the zygote is stuck.  Kill it (so it can fork no shim
+        later), then take the pid line of a shim it forked meanwhile (a pidfd, or -1)."""
+        import select
+
+        self._zygote.kill()
+        end = time.monotonic() + 10
+        while b"\n" not in raw and (left := end - time.monotonic()) > 0:
+            if not select.select([r], [], [], left)[0]:
+                break
             chunk = os.read(r, 65536)
             if not chunk:
-                return raw
+                break
             raw += chunk
+        return _pidfd_of(raw) if b"\n" in raw else -1
 
     def stop(self, container_id: str, timeout: float | None = None) -> ContainerState:
         p = self._paths(container_id)
@@ -564,3 +594,22 @@ class LinuxRuntime:
         btime = procstats.boot_time()
         return [info for pid in open_cgroup(p.id).pids()
                 if (info := procstats.process(pid, names, btime)) is not None]
+
+
+def _pidfd_of(raw: bytes) -> int:
+    """A pidfd of the pid on the shim report's first line (-1: gone, or not a pid)."""
+    try:
+        return os.pidfd_open(int(raw.partition(b"\n")[0]))
+    except (ValueError, OSError):
+        return -1
+
+
+def _kill_pidfd(fd: int) -> None:
+    """SIGKILL the process of `fd` and wait (up to 2 s) until it is gone."""
+    import select
+
+    try:
+        _signal.pidfd_send_signal(fd, _signal.SIGKILL)
+    except OSError:
+        return                                  # gone already
+    select.select([fd], [], [], 2)              # readable once it has exited

@@ -364,8 +364,16 @@ def main(argv: list[str]) -> int:
         return serve(argv[1], int(argv[2]))
     cdir, ready_fd = Path(argv[0]), int(argv[1])
     _detach()
+    # The first line of the report is this shim's pid, before anything that can be slow:
+    # a start that gives up on a slow shim kills it by that pid even when the shim has not
+    # recorded itself in the state yet (it would otherwise start the container later).
+    try:
+        os.write(ready_fd, f"{os.getpid()}\n".encode())
+    except OSError:
+        pass
     set_name("pystack-shim")
     set_cmdline(f"pystack-shim {cdir}")     # the zygote's argv said only PYSTACK_ROOT
+    faults.point("shim:unrecorded")         # (tests: a shim slow to record itself)
     set_subreaper()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

@@ -116,6 +116,14 @@ class Zygote:
         with self.lock:
             self._close_locked()
 
+    def kill(self) -> None:
+        """SIGKILL a stuck zygote (it forks no shim after this); the next request starts a
+        new one."""
+        with self.lock:
+            if self.proc is not None:
+                self.proc.kill()
+            self._close_locked()
+
 
 def _exited(pid: int, timeout: float) -> None:
     """Wait up to `timeout` for `pid` to exit, on a pidfd (Popen.wait(timeout) polls with
