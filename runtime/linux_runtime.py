@@ -36,6 +36,7 @@ from pystack.runtime.cgroups import open_cgroup
 from pystack.runtime.checks import ID_RE, check_spec, parse_signal
 from pystack.runtime.errors import ContainerNotFoundError, ContainerRuntimeError
 from pystack.runtime.oneshot import OneShot
+from pystack.runtime.shimreport import read_report
 from pystack.runtime.spec import ContainerSpec, ExecSpec
 from pystack.runtime.state import Paths
 from pystack.runtime.zygote import Zygote
@@ -244,9 +245,14 @@ class LinuxRuntime:
         finally:
             os.close(w)
         try:
-            raw = self._read_report(r, p)
+            raw = read_report(r, START_TIMEOUT, self._zygote.kill)
         finally:
             os.close(r)
+        if raw is None:                      # killed; so is anything it started
+            self._kill_shim(p)
+            self._kill_orphan(p)
+            raise ContainerRuntimeError(f"cannot start container {p.id[:12]}: the shim did "
+                                        f"not report within {START_TIMEOUT:.0f} s")
         try:
             report = json.loads(raw) if raw else {"error": "the shim died while starting"}
         except ValueError:
@@ -254,60 +260,6 @@ class LinuxRuntime:
         if "error" in report:
             raise ContainerRuntimeError(f"cannot start container {p.id[:12]}: {report['error']}")
         return self.state(p.id)
-
-    def _read_report(self, r: int, p: state.Paths) -> bytes:
-        """The shim's ready report: its pid line, then until EOF (the shim wrote it, or
-        died); a shim that is alive but silent for START_TIMEOUT is killed, with its
-        container, and that is an error: a start never outlives the shim it waits on, nor
-        hangs on a stuck one.  The shim is killed through a pidfd of the pid it sent first,
-        so a shim too slow to have recorded itself in the state yet is killed too (else it
-        would start the container after the start had failed)."""
-        import select
-
-        raw = b""
-        shim_fd = -1
-        deadline = time.monotonic() + START_TIMEOUT
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    if shim_fd < 0:
-                        shim_fd = self._shim_never_forked(r, raw)
-                    if shim_fd >= 0:
-                        _kill_pidfd(shim_fd)
-                    self._kill_shim(p)
-                    self._kill_orphan(p)
-                    raise ContainerRuntimeError(
-                        f"cannot start container {p.id[:12]}: the shim did not report within "
-                        f"{START_TIMEOUT:.0f} s")
-                ready, _, _ = select.select([r], [], [], left)
-                if not ready:
-                    continue
-                chunk = os.read(r, 65536)
-                if not chunk:
-                    return raw.partition(b"\n")[2] if b"\n" in raw else raw
-                raw += chunk
-                if shim_fd < 0 and b"\n" in raw:
-                    shim_fd = _pidfd_of(raw)
-        finally:
-            if shim_fd >= 0:
-                os.close(shim_fd)
-
-    def _shim_never_forked(self, r: int, raw: bytes) -> int:
-        """No pid line by the deadline: the zygote is stuck.  Kill it (so it can fork no shim
-        later), then take the pid line of a shim it forked meanwhile (a pidfd, or -1)."""
-        import select
-
-        self._zygote.kill()
-        end = time.monotonic() + 10
-        while b"\n" not in raw and (left := end - time.monotonic()) > 0:
-            if not select.select([r], [], [], left)[0]:
-                break
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            raw += chunk
-        return _pidfd_of(raw) if b"\n" in raw else -1
 
     def stop(self, container_id: str, timeout: float | None = None) -> ContainerState:
         p = self._paths(container_id)
@@ -595,21 +547,3 @@ class LinuxRuntime:
         return [info for pid in open_cgroup(p.id).pids()
                 if (info := procstats.process(pid, names, btime)) is not None]
 
-
-def _pidfd_of(raw: bytes) -> int:
-    """A pidfd of the pid on the shim report's first line (-1: gone, or not a pid)."""
-    try:
-        return os.pidfd_open(int(raw.partition(b"\n")[0]))
-    except (ValueError, OSError):
-        return -1
-
-
-def _kill_pidfd(fd: int) -> None:
-    """SIGKILL the process of `fd` and wait (up to 2 s) until it is gone."""
-    import select
-
-    try:
-        _signal.pidfd_send_signal(fd, _signal.SIGKILL)
-    except OSError:
-        return                                  # gone already
-    select.select([fd], [], [], 2)              # readable once it has exited
